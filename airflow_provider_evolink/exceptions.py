@@ -1,0 +1,286 @@
+"""
+Errors raised by the EvoLink provider.
+
+The tree (``retryable`` says whether the same call may succeed later)::
+
+    EvoLinkError                           base of everything this provider raises
+    ├── EvoLinkConfigError                 bad connection / operator configuration (never retryable)
+    ├── EvoLinkResponseError               a 2xx answer the provider cannot understand (non-JSON,
+    │                                      missing ``id``, ``success: false``); retryable
+    ├── EvoLinkTransportError              connect error, read timeout, dropped connection; retryable
+    ├── EvoLinkAPIError                    any non-2xx HTTP answer from the API
+    │   ├── EvoLinkBadRequestError         400  invalid request / invalid task ID   (not retryable)
+    │   ├── EvoLinkAuthenticationError     401  bad or expired API key             (not retryable)
+    │   ├── EvoLinkInsufficientCreditsError 402 account / key / daily quota         (not retryable)
+    │   ├── EvoLinkPermissionDeniedError   403  model access denied                 (not retryable)
+    │   ├── EvoLinkNotFoundError           404  task not found                      (not retryable)
+    │   ├── EvoLinkConflictError           409  idempotency key reused with another body (not retryable)
+    │   ├── EvoLinkPayloadTooLargeError    413                                       (not retryable)
+    │   ├── EvoLinkRateLimitError          429  honour ``retry_after``               (retryable)
+    │   └── EvoLinkServerError             5xx  (500/502/503/504 retryable, others not)
+    └── EvoLinkTaskFailedError             the task itself ended ``failed``/``cancelled``;
+                                           ``retryable`` from its ``error.code`` (FACTS.md)
+
+Sources: ``../shared/evolink-api/FACTS.md`` ("Errors") and the ``ErrorResponse`` schema of
+``*.openapi.yaml``. Messages never contain the API key or result URLs.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "NON_RETRYABLE_TASK_ERROR_CODES",
+    "RETRYABLE_TASK_ERROR_CODES",
+    "EvoLinkAPIError",
+    "EvoLinkAuthenticationError",
+    "EvoLinkBadRequestError",
+    "EvoLinkConfigError",
+    "EvoLinkConflictError",
+    "EvoLinkError",
+    "EvoLinkInsufficientCreditsError",
+    "EvoLinkNotFoundError",
+    "EvoLinkPayloadTooLargeError",
+    "EvoLinkPermissionDeniedError",
+    "EvoLinkRateLimitError",
+    "EvoLinkResponseError",
+    "EvoLinkServerError",
+    "EvoLinkTaskFailedError",
+    "EvoLinkTransportError",
+    "api_error_for_status",
+    "is_retryable_task_error",
+]
+
+#: Task-level ``error.code`` values that will fail again if resubmitted unchanged (FACTS.md).
+NON_RETRYABLE_TASK_ERROR_CODES = frozenset(
+    {
+        "content_policy_violation",
+        "invalid_parameters",
+        "image_processing_error",
+        "image_dimension_mismatch",
+        "request_cancelled",
+        "resource_not_found",
+        "model_unavailable",
+        "generation_failed_no_content",
+    }
+)
+#: Task-level ``error.code`` values worth a resubmission later (FACTS.md).
+RETRYABLE_TASK_ERROR_CODES = frozenset(
+    {
+        "generation_timeout",
+        "quota_exceeded",
+        "resource_exhausted",
+        "service_error",
+        "service_unavailable",
+        "upstream_error",
+        "unknown_error",
+    }
+)
+_RETRYABLE_HTTP_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def is_retryable_task_error(code: str | None) -> bool:
+    """Whether a failed task with this ``error.code`` may succeed when resubmitted.
+
+    Known retryable codes → ``True``; known permanent codes → ``False``; a missing or unknown code
+    is treated as retryable (``unknown_error`` is documented as retryable, and failed tasks are
+    refunded, so a bounded resubmission is the safer default).
+    """
+    if code is None:
+        return True
+    return code not in NON_RETRYABLE_TASK_ERROR_CODES
+
+
+class EvoLinkError(Exception):
+    """Base class of every error this provider raises. ``retryable`` is ``False`` unless stated."""
+
+    retryable: bool = False
+
+
+class EvoLinkConfigError(EvoLinkError, ValueError):
+    """The connection or an argument is unusable (missing API key, bad base URL, bad destination)."""
+
+
+class EvoLinkTransportError(EvoLinkError):
+    """The request did not get an HTTP answer: connect error, timeout, dropped connection.
+
+    Always ``retryable``; for a create request the outcome is unknown (the task may exist), which is
+    why creates are only retried with the same ``Idempotency-Key``.
+    """
+
+    retryable = True
+
+
+class EvoLinkResponseError(EvoLinkError):
+    """A 2xx answer that does not match the API contract (non-JSON, truncated, ``success: false``).
+
+    :param message: what was wrong, never the body itself beyond a short, secret-free excerpt.
+    :param request_id: the ``x-request-id`` header, if any.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        self.request_id = request_id
+        super().__init__(message + (f" (request ID {request_id})" if request_id else ""))
+
+
+class EvoLinkAPIError(EvoLinkError):
+    """A non-2xx answer from the EvoLink API.
+
+    :param status_code: the HTTP status.
+    :param code: ``error.code`` from the body (``None`` when the body was not the documented
+        envelope, e.g. an HTML 502 from a proxy).
+    :param message: ``error.message``, or a description of the unexpected body.
+    :param type: ``error.type``.
+    :param param: ``error.param`` (the offending field), if given.
+    :param request_id: the ``x-request-id`` / ``x-oneapi-request-id`` header, if given.
+    :param retry_after: seconds from a ``Retry-After`` header, if given (429/503).
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        code: str | None = None,
+        message: str | None = None,
+        type: str | None = None,
+        param: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.code = code
+        self.message = message or "no error message"
+        self.type = type
+        self.param = param
+        self.request_id = request_id
+        self.retry_after = retry_after
+        super().__init__(str(self))
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return self.status_code in _RETRYABLE_HTTP_STATUSES
+
+    def __str__(self) -> str:
+        parts = [f"EvoLink API error {self.status_code}"]
+        if self.code:
+            parts.append(f"[{self.code}]")
+        parts.append(f": {self.message}")
+        if self.param:
+            parts.append(f" (param: {self.param})")
+        if self.request_id:
+            parts.append(f" (request ID {self.request_id})")
+        return "".join(parts)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Keyword-only constructor: teach pickle (multiprocessing, Airflow's serde) to rebuild it.
+        return (
+            _rebuild_api_error,
+            (
+                type(self),
+                self.status_code,
+                {
+                    "code": self.code,
+                    "message": self.message,
+                    "type": self.type,
+                    "param": self.param,
+                    "request_id": self.request_id,
+                    "retry_after": self.retry_after,
+                },
+            ),
+        )
+
+
+def _rebuild_api_error(cls: type[EvoLinkAPIError], status_code: int, kwargs: dict) -> EvoLinkAPIError:
+    return cls(status_code, **kwargs)
+
+
+class EvoLinkBadRequestError(EvoLinkAPIError):
+    """400: the request (or the task ID) is invalid. Fix the input; never retried."""
+
+
+class EvoLinkAuthenticationError(EvoLinkAPIError):
+    """401: the API key is missing, invalid or expired."""
+
+
+class EvoLinkInsufficientCreditsError(EvoLinkAPIError):
+    """402: not enough credits (account, per-key or per-key daily quota; see ``code``)."""
+
+
+class EvoLinkPermissionDeniedError(EvoLinkAPIError):
+    """403: the key may not use this model (``model_access_denied``) or read this task."""
+
+
+class EvoLinkNotFoundError(EvoLinkAPIError):
+    """404: no such task (``task_not_found``)."""
+
+
+class EvoLinkConflictError(EvoLinkAPIError):
+    """409: the ``Idempotency-Key`` was already used with a different body (``idempotency_conflict``)."""
+
+
+class EvoLinkPayloadTooLargeError(EvoLinkAPIError):
+    """413: the request body is too large."""
+
+
+class EvoLinkRateLimitError(EvoLinkAPIError):
+    """429: rate limited. Retryable; ``retry_after`` (seconds) says when, if the server said."""
+
+
+class EvoLinkServerError(EvoLinkAPIError):
+    """5xx: a server or gateway error. 500/502/503/504 are retryable."""
+
+
+_STATUS_CLASSES: dict[int, type[EvoLinkAPIError]] = {
+    400: EvoLinkBadRequestError,
+    401: EvoLinkAuthenticationError,
+    402: EvoLinkInsufficientCreditsError,
+    403: EvoLinkPermissionDeniedError,
+    404: EvoLinkNotFoundError,
+    409: EvoLinkConflictError,
+    413: EvoLinkPayloadTooLargeError,
+    429: EvoLinkRateLimitError,
+}
+
+
+def api_error_for_status(status_code: int) -> type[EvoLinkAPIError]:
+    """The :class:`EvoLinkAPIError` subclass for an HTTP status (5xx → :class:`EvoLinkServerError`)."""
+    if status_code >= 500:
+        return EvoLinkServerError
+    return _STATUS_CLASSES.get(status_code, EvoLinkAPIError)
+
+
+class EvoLinkTaskFailedError(EvoLinkError):
+    """The EvoLink task ended ``failed`` (or ``cancelled``).
+
+    :param evolink_task_id: the EvoLink task ID.
+    :param status: ``failed`` or ``cancelled``.
+    :param code: the task's ``error.code`` (``None`` if absent).
+    :param message: the task's ``error.message``.
+    """
+
+    def __init__(
+        self, evolink_task_id: str, *, status: str = "failed", code: str | None = None, message: str | None = None
+    ) -> None:
+        self.evolink_task_id = evolink_task_id
+        self.status = status
+        self.code = code
+        self.message = message or "no error message"
+        self.retryable = status == "failed" and is_retryable_task_error(code)
+        super().__init__(
+            f"EvoLink task {evolink_task_id} {status}"
+            + (f" [{code}]" if code else "")
+            + f": {self.message}"
+            + (" (retryable)" if self.retryable else " (not retryable)")
+        )
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (
+            _rebuild_task_failed,
+            (self.evolink_task_id, self.status, self.code, self.message),
+        )
+
+
+def _rebuild_task_failed(
+    evolink_task_id: str, status: str, code: str | None, message: str | None
+) -> EvoLinkTaskFailedError:
+    return EvoLinkTaskFailedError(evolink_task_id, status=status, code=code, message=message)

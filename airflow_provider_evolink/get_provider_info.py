@@ -1,0 +1,69 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_evolink import __version__
+
+_INTEGRATION = "EvoLink"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """The provider dict, valid against Airflow's ``provider_info.schema.json``.
+
+    ``package-name`` must equal the distribution name exactly, or every ``airflow`` command breaks.
+    The connection form is declared with ``conn-fields`` and ``ui-field-behaviour`` (read by Airflow 3.2+).
+    """
+    return {
+        "package-name": "airflow-provider-evolink",
+        "name": "EvoLink",
+        "description": "`EvoLink <https://evolink.ai>`__ AI video generation: submit, wait (deferrable), store.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": _INTEGRATION,
+                "external-doc-url": "https://docs.evolink.ai",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_evolink.hooks.evolink"]}],
+        "operators": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_evolink.operators.evolink"]}
+        ],
+        "sensors": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_evolink.sensors.evolink"]}],
+        "triggers": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_evolink.triggers.evolink"]}
+        ],
+        "transfers": [
+            {
+                "source-integration-name": _INTEGRATION,
+                "target-integration-name": "Common IO",
+                "python-module": "airflow_provider_evolink.transfers.evolink_to_storage",
+            }
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_evolink.hooks.evolink.EvoLinkHook",
+                "hook-name": "EvoLink",
+                "connection-type": "evolink",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "login"],
+                    "relabeling": {"password": "API Key", "host": "Base URL"},
+                    "placeholders": {"host": "https://api.evolink.ai", "password": "sk-..."},
+                },
+                "conn-fields": {
+                    "timeout": {
+                        "label": "Timeout (seconds)",
+                        "description": "Seconds allowed for one HTTP request to EvoLink (default 30).",
+                        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "description": "Retries of 429/5xx/network failures, with backoff (default 3).",
+                        "schema": {"type": ["integer", "null"], "minimum": 0},
+                    },
+                },
+            }
+        ],
+    }
