@@ -1,0 +1,230 @@
+"""The emulator's memory: tasks, their time-derived status, credits, idempotency keys and signed result links.
+
+Nothing runs in the background: a task's status is computed from the clock whenever it is read
+(``pending`` for the first quarter of the processing time, then ``processing`` with rising progress, then
+``completed`` or ``failed``), and a failed task's refund counts from the moment it fails.
+
+Sources in ``../shared/evolink-api/``: the create and task-detail shapes of ``*.openapi.yaml`` and the API
+page's response example; pricing, refunds and idempotency from ``FACTS.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import re
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from .schemas import DEFAULT_DURATION, KLING_O3_REFERENCE_TO_VIDEO, KLING_V3_MOTION_CONTROL
+
+#: Credits per second of output by model and quality (FACTS.md "Pricing"). O3's ``4k`` has no published
+#: price: the emulator bills it like 1080p.
+PRICES: dict[str, dict[str, float]] = {
+    KLING_O3_REFERENCE_TO_VIDEO: {"720p": 8.1, "1080p": 10.8054, "4k": 10.8054},
+    KLING_V3_MOTION_CONTROL: {"720p": 8.1648, "1080p": 10.88368},
+}
+#: Price per second of a model the emulator does not know (``accept_any_model``).
+FLAT_PRICE = 8.1
+O3_MIN_BILLED_SECONDS = 3
+PENDING_FRACTION = 0.25  # of the processing time spent ``pending`` before ``processing``
+RESULT_NAME = "0.mp4"
+
+_MARKER = re.compile(r"\[fail(-once)?:([A-Za-z0-9_.-]+)\]")
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+@dataclass(frozen=True)
+class Task:
+    """One video generation task.
+
+    :ivar created_at: creation time (epoch seconds); ``done_at`` when it completes or fails.
+    :ivar duration: output length in seconds; ``aspect_ratio`` its shape.
+    :ivar credits: credits charged at creation (refunded if the task fails).
+    :ivar fail_code: the ``error.code`` it fails with (a prompt marker), or ``None`` to complete.
+    """
+
+    id: str
+    model: str
+    created_at: float
+    done_at: float
+    duration: int
+    aspect_ratio: str
+    credits: float
+    fail_code: str | None
+
+    def status(self, now: float) -> tuple[str, int]:
+        """``(status, progress)`` at ``now``: pending → processing (progress rising) → completed/failed."""
+        if now >= self.done_at:
+            return ("failed" if self.fail_code else "completed"), 100
+        elapsed = (now - self.created_at) / (self.done_at - self.created_at)
+        if elapsed < PENDING_FRACTION:
+            return "pending", 0
+        return "processing", min(max(int(elapsed * 100), 1), 99)
+
+    def creation_json(self, estimated_time: int) -> dict[str, Any]:
+        """The ``POST /v1/videos/generations`` answer (``VideoGenerationResponse``)."""
+        return {
+            "created": int(self.created_at),
+            "id": self.id,
+            "model": self.model,
+            "object": "video.generation.task",
+            "progress": 0,
+            "status": "pending",
+            "task_info": {"can_cancel": True, "estimated_time": estimated_time, "video_duration": self.duration},
+            "type": "video",
+            "usage": {"billing_rule": "per_second", "credits_reserved": self.credits, "user_group": "default"},
+        }
+
+    def detail_json(self, now: float, results: list[str]) -> dict[str, Any]:
+        """The ``GET /v1/tasks/{id}`` answer (``TaskDetailResponse``): ``results`` only once completed,
+        ``error`` only once failed."""
+        status, progress = self.status(now)
+        detail: dict[str, Any] = {
+            "created": int(self.created_at),
+            "id": self.id,
+            "model": self.model,
+            "object": "video.generation.task",
+            "progress": progress,
+            "status": status,
+            "task_info": {"can_cancel": status in ("pending", "processing"), "video_duration": self.duration},
+            "type": "video",
+        }
+        if status == "completed":
+            detail["results"] = results
+        elif status == "failed":
+            detail["error"] = {
+                "code": self.fail_code,
+                "message": f"Generation failed: {self.fail_code} (asked for by a [fail] marker in the prompt).",
+                "type": "task_error",
+            }
+        return detail
+
+
+class TaskStore:
+    """Tasks, credit balance, idempotency keys and result-link signing of one emulator.
+
+    Used from the server's event loop only (reads from other threads see consistent snapshots).
+
+    :param processing_seconds: time from creation to completion (0: done at the first read).
+    :param credits: starting balance, in credits.
+    :param result_ttl_seconds: how long result links stay valid after completion, in seconds.
+    :param reference_video_seconds: the length motion control outputs (and bills): its reference video's.
+    """
+
+    def __init__(
+        self,
+        *,
+        processing_seconds: float,
+        credits: float,
+        result_ttl_seconds: float,
+        reference_video_seconds: int,
+    ) -> None:
+        self.processing_seconds = processing_seconds
+        self.initial_credits = credits
+        self.result_ttl_seconds = result_ttl_seconds
+        self.reference_video_seconds = reference_video_seconds
+        self._tasks: dict[str, Task] = {}
+        self._charged = 0.0
+        self._failing: list[Task] = []  # tasks that will fail: refunded once they have
+        self._fail_once_prompts: set[str] = set()
+        self._idempotency: dict[str, tuple[str, str]] = {}  # key -> (body fingerprint, task id)
+        self._secret = secrets.token_bytes(16)
+
+    # ------------------------------------------------------------------------------------------- tasks
+    def get(self, task_id: str) -> Task | None:
+        """The task with this id, if any."""
+        return self._tasks.get(task_id)
+
+    def quote(self, body: dict[str, Any]) -> tuple[float, int]:
+        """``(credits, output seconds)`` of a valid create request, from FACTS.md pricing.
+
+        O3: price(quality) × max(duration, 3); motion control: price(quality) × the reference video length;
+        any other model: a flat 8.1 credits/s × its ``duration`` (default 5 s).
+        """
+        model = body["model"]
+        if model == KLING_V3_MOTION_CONTROL:
+            seconds = self.reference_video_seconds
+            billed = seconds
+        else:
+            duration = body.get("duration")  # validated for O3; anything under accept_any_model
+            seconds = DEFAULT_DURATION
+            if isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
+                seconds = duration
+            billed = max(seconds, O3_MIN_BILLED_SECONDS) if model == KLING_O3_REFERENCE_TO_VIDEO else seconds
+        rate = PRICES[model][body.get("quality", "720p")] if model in PRICES else FLAT_PRICE
+        return round(rate * billed, 4), seconds
+
+    def create(self, body: dict[str, Any], now: float) -> Task:
+        """Create and charge a task for a valid, affordable request; its prompt may carry a fail marker.
+
+        ``[fail:CODE]`` fails the task with ``CODE``; ``[fail-once:CODE]`` only the first task ever created with
+        exactly that prompt.
+        """
+        credits, seconds = self.quote(body)
+        prompt = body.get("prompt")
+        prompt = prompt if isinstance(prompt, str) else ""
+        aspect_ratio = body.get("aspect_ratio")  # validated for O3; anything under accept_any_model
+        fail_code = None
+        marker = _MARKER.search(prompt)
+        if marker is not None and (not marker.group(1) or prompt not in self._fail_once_prompts):
+            fail_code = marker.group(2)
+            if marker.group(1):
+                self._fail_once_prompts.add(prompt)
+        task = Task(
+            id=f"task-unified-{int(now)}-{''.join(secrets.choice(_ID_ALPHABET) for _ in range(8))}",
+            model=body["model"],
+            created_at=now,
+            done_at=now + self.processing_seconds,
+            duration=seconds,
+            aspect_ratio=aspect_ratio if isinstance(aspect_ratio, str) else "16:9",
+            credits=credits,
+            fail_code=fail_code,
+        )
+        self._tasks[task.id] = task
+        self._charged += credits
+        if fail_code:
+            self._failing.append(task)
+        return task
+
+    @property
+    def estimated_time(self) -> int:
+        """``task_info.estimated_time`` of a new task, in whole seconds."""
+        return math.ceil(self.processing_seconds)
+
+    # ----------------------------------------------------------------------------------------- credits
+    def used_credits(self, now: float) -> float:
+        """Credits charged so far, less the refunds of tasks that have failed by ``now``."""
+        refunded = sum(task.credits for task in self._failing if now >= task.done_at)
+        return round(self._charged - refunded, 4)
+
+    def remaining_credits(self, now: float) -> float:
+        return round(self.initial_credits - self.used_credits(now), 4)
+
+    # ------------------------------------------------------------------------------------- idempotency
+    @staticmethod
+    def fingerprint(body: dict[str, Any]) -> str:
+        """A digest of a request body that ignores key order and whitespace."""
+        return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    def idempotent(self, key: str) -> tuple[str, str] | None:
+        """``(body fingerprint, task id)`` first created under ``key``, if any."""
+        return self._idempotency.get(key)
+
+    def remember(self, key: str, fingerprint: str, task_id: str) -> None:
+        self._idempotency[key] = (fingerprint, task_id)
+
+    # ------------------------------------------------------------------------------------ result links
+    def result_urls(self, task: Task, base_url: str) -> list[str]:
+        """Signed links to a completed task's results, valid ``result_ttl_seconds`` after completion."""
+        expires = math.ceil(task.done_at + self.result_ttl_seconds)
+        return [f"{base_url}/files/{task.id}/{RESULT_NAME}?expires={expires}&sig={self.sign(task.id, expires)}"]
+
+    def sign(self, task_id: str, expires: int | str) -> str:
+        """The signature a result link for ``task_id`` expiring at ``expires`` (epoch seconds) carries."""
+        message = f"{task_id}/{RESULT_NAME}?expires={expires}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:32]
