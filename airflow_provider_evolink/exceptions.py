@@ -6,7 +6,8 @@ The tree (``retryable`` says whether the same call may succeed later)::
     EvoLinkError                           base of everything this provider raises
     ├── EvoLinkConfigError                 bad connection / operator configuration (never retryable)
     ├── EvoLinkResponseError               a 2xx answer the provider cannot understand (non-JSON,
-    │                                      missing ``id``, ``success: false``); retryable
+    │                                      truncated, missing ``id``, ``success: false``); retryable
+    │                                      (the hook re-reads a GET; a create is reported, not re-sent)
     ├── EvoLinkTransportError              connect error, read timeout, dropped connection; retryable
     ├── EvoLinkAPIError                    any non-2xx HTTP answer from the API
     │   ├── EvoLinkBadRequestError         400  invalid request / invalid task ID   (not retryable)
@@ -17,7 +18,8 @@ The tree (``retryable`` says whether the same call may succeed later)::
     │   ├── EvoLinkConflictError           409  idempotency key reused with another body (not retryable)
     │   ├── EvoLinkPayloadTooLargeError    413                                       (not retryable)
     │   ├── EvoLinkRateLimitError          429  honour ``retry_after``               (retryable)
-    │   └── EvoLinkServerError             5xx  (500/502/503/504 retryable, others not)
+    │   ├── EvoLinkServerError             5xx  (500/502/503/504 retryable, others not)
+    │   └── (EvoLinkAPIError itself)       any other status (not retryable)
     └── EvoLinkTaskFailedError             the task itself ended ``failed``/``cancelled``;
                                            ``retryable`` from its ``error.code`` (FACTS.md)
 
@@ -119,8 +121,19 @@ class EvoLinkResponseError(EvoLinkError):
     retryable = True
 
     def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        self.message = message
         self.request_id = request_id
         super().__init__(message + (f" (request ID {request_id})" if request_id else ""))
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Keyword-only constructor argument: rebuild with it, or the request ID would be lost.
+        return (_rebuild_response_error, (type(self), self.message, self.request_id))
+
+
+def _rebuild_response_error(
+    cls: type[EvoLinkResponseError], message: str, request_id: str | None
+) -> EvoLinkResponseError:
+    return cls(message, request_id=request_id)
 
 
 class EvoLinkAPIError(EvoLinkError):
@@ -163,7 +176,7 @@ class EvoLinkAPIError(EvoLinkError):
     def __str__(self) -> str:
         parts = [f"EvoLink API error {self.status_code}"]
         if self.code:
-            parts.append(f"[{self.code}]")
+            parts.append(f" [{self.code}]")
         parts.append(f": {self.message}")
         if self.param:
             parts.append(f" (param: {self.param})")

@@ -8,15 +8,18 @@ documents disagree"). Request models keep unknown fields and send them (the API 
 models ignore what they do not know and tolerate missing optional fields.
 
 Build a request once, validate it here, and serialise it with :meth:`EvoLinkRequest.to_api_json`:
-nothing else assembles EvoLink JSON.
+nothing else assembles EvoLink JSON. Every validation error names the field (its ``loc``, and the
+message itself for cross-field rules) and the rule that was broken.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
+import socket
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, NoReturn, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -25,9 +28,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 __all__ = [
     "KLING_O3_REFERENCE_TO_VIDEO",
@@ -54,6 +59,12 @@ KLING_V3_MOTION_CONTROL = "kling-v3-motion-control"
 
 MAX_PROMPT_CHARS = 2500
 MAX_CALLBACK_URL_CHARS = 2048
+#: O3 output length in seconds: 3–15 without a reference video, 3–10 with one; 5 when not given.
+O3_MIN_SECONDS, O3_MAX_SECONDS, O3_MAX_SECONDS_WITH_VIDEO, O3_DEFAULT_SECONDS = 3, 15, 10, 5
+#: O3 with a reference video: reference images + elements together.
+O3_MAX_REFERENCES_WITH_VIDEO = 4
+#: O3 ``model_params.multi_prompt``: at most this many shots.
+O3_MAX_SHOTS = 6
 
 #: Credits per second of output by model and quality (FACTS.md "Pricing", from EvoLink's product pages).
 PRICING: dict[str, dict[str, float]] = {
@@ -68,6 +79,18 @@ MOTION_CONTROL_MAX_SECONDS = {"image": 10, "video": 30}
 
 
 # --------------------------------------------------------------------------------------------- helpers
+def _fail(title: str, loc: tuple[str | int, ...], rule: str, message: str, value: Any) -> NoReturn:
+    """Raise a :class:`ValidationError` located at ``loc`` (a cross-field rule still points at its field).
+
+    ``rule`` becomes the error ``type`` (machine-readable), ``message`` names the field and the rule.
+    """
+    # Braces would be read as format placeholders by PydanticCustomError.
+    safe = message.replace("{", "(").replace("}", ")")
+    raise ValidationError.from_exception_data(
+        title, [InitErrorDetails(type=PydanticCustomError(rule, safe), loc=loc, input=value)]
+    )
+
+
 def _http_url(value: str) -> str:
     """An absolute ``http(s)`` URL (``format: uri`` in the OpenAPI files). Reachability is the server's job."""
     parts = urlsplit(value)
@@ -76,39 +99,65 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names literally, also in the legacy forms resolvers accept (``127.1``, ``0x7f000001``)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def _callback_url(value: str) -> str:
     """``callback_url`` rules: HTTPS only, ≤ 2048 characters, no private/loopback IP literal host."""
     if len(value) > MAX_CALLBACK_URL_CHARS:
-        raise ValueError(f"must be at most {MAX_CALLBACK_URL_CHARS} characters (got {len(value)})")
+        raise ValueError(f"callback_url must be at most {MAX_CALLBACK_URL_CHARS} characters (got {len(value)})")
     parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname:
-        raise ValueError("must be an https:// URL (EvoLink only calls back over HTTPS)")
-    try:
-        address = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        if parts.hostname.lower() == "localhost":
-            raise ValueError("must not point at localhost (EvoLink refuses internal addresses)") from None
-        return value
-    if not address.is_global:
-        raise ValueError(f"must not point at a private, loopback or reserved address ({address})")
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise ValueError("callback_url must be an https:// URL with a host (EvoLink only calls back over HTTPS)")
+    host = parts.hostname.rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        raise ValueError("callback_url must not point at localhost (EvoLink refuses internal addresses)")
+    address = _ip_literal(host)
+    if address is not None and not address.is_global:
+        raise ValueError(
+            f"callback_url must not point at a private, loopback or reserved IP address ({address}): "
+            "EvoLink refuses internal addresses"
+        )
+    return value
+
+
+def _element_id(value: Any) -> Any:
+    # The O3 pages show ``element_id`` as an integer (a "long"), the OpenAPI files as a string: accept both,
+    # send a string. ``bool`` is an ``int`` subclass but never an ID.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
     return value
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 CallbackUrl = Annotated[str, AfterValidator(_callback_url)]
 Prompt = Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
-# The O3 pages show ``element_id`` as an integer, the OpenAPI files as a string: accept both, send a string.
-ElementId = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]
+ElementId = Annotated[str, BeforeValidator(_element_id), Field(min_length=1)]
 
 
 class _Model(BaseModel):
     """Request-side base: unknown fields are kept and sent, values are validated on assignment too."""
 
-    model_config = ConfigDict(extra="allow", validate_assignment=True, populate_by_name=True)
+    # defer_build: DAG files import this module; schemas are built on first use, not at import time.
+    model_config = ConfigDict(extra="allow", validate_assignment=True, populate_by_name=True, defer_build=True)
 
 
 class Element(_Model):
-    """An entry of ``model_params.element_list``: a pre-built subject from the element library."""
+    """An entry of ``model_params.element_list``: a pre-built subject from the element library.
+
+    ``element_id`` may be given as an integer; it is sent as a string (the OpenAPI type).
+    """
 
     element_id: ElementId
 
@@ -135,9 +184,9 @@ class Shot(_Model):
         try:
             seconds = int(value)
         except (TypeError, ValueError):
-            raise ValueError("must be a whole number of seconds, e.g. 3 or '3'") from None
+            raise ValueError("shot duration must be a whole number of seconds, e.g. 3 or '3'") from None
         if seconds < 1:
-            raise ValueError("must be at least 1 second")
+            raise ValueError("shot duration must be at least 1 second")
         return value
 
     @property
@@ -169,21 +218,47 @@ class EvoLinkRequest(_Model):
 
 # ------------------------------------------------------------------------------------------- Kling O3
 class O3ModelParams(_Model):
-    """O3 ``model_params``: elements, watermark and multi-shot settings (OpenAPI + product page)."""
+    """O3 ``model_params``: elements, watermark and multi-shot settings (OpenAPI + product page).
+
+    ``multi_shot`` true needs ``shot_type`` (``customize``) and ``multi_prompt`` (1–6 shots);
+    ``multi_prompt`` without ``multi_shot`` true is refused (it would be ignored while ``prompt`` is missing).
+    """
 
     element_list: list[Element] | None = None
     watermark_info: WatermarkInfo | None = None
     multi_shot: bool | None = None
     shot_type: Literal["customize"] | None = None
-    multi_prompt: list[Shot] | None = Field(default=None, min_length=1, max_length=6)
+    multi_prompt: list[Shot] | None = Field(default=None, min_length=1, max_length=O3_MAX_SHOTS)
 
     @model_validator(mode="after")
     def _multi_shot_rules(self) -> Self:
+        title = type(self).__name__
         if self.multi_shot:
             if self.shot_type is None:
-                raise ValueError("model_params.shot_type is required when multi_shot is true (use 'customize')")
+                _fail(
+                    title,
+                    ("shot_type",),
+                    "multi_shot_needs_shot_type",
+                    "model_params.shot_type is required when model_params.multi_shot is true (use 'customize')",
+                    None,
+                )
             if not self.multi_prompt:
-                raise ValueError("model_params.multi_prompt is required when multi_shot is true")
+                _fail(
+                    title,
+                    ("multi_prompt",),
+                    "multi_shot_needs_multi_prompt",
+                    "model_params.multi_prompt is required when model_params.multi_shot is true "
+                    f"(1-{O3_MAX_SHOTS} shots)",
+                    None,
+                )
+        elif self.multi_prompt:
+            _fail(
+                title,
+                ("multi_shot",),
+                "multi_prompt_needs_multi_shot",
+                "model_params.multi_shot must be true when model_params.multi_prompt is given",
+                self.multi_shot,
+            )
         return self
 
 
@@ -200,6 +275,7 @@ class KlingO3ReferenceToVideoRequest(EvoLinkRequest):
     * Reference video: ``video_url``, or ``video_urls`` (first one used), or ``video``.
       With a video: ``duration`` 3–10 s, ``quality`` 720p/1080p, no ``generate_audio`` (sound is forced
       off), images + elements ≤ 4. Without one: ``duration`` 3–15 s, ``quality`` may also be ``4k``.
+    * ``aspect_ratio`` one of ``16:9``, ``9:16``, ``1:1``.
     * ``multi_prompt``: ≤ 6 shots whose durations sum to ``duration`` (default 5 s).
     """
 
@@ -211,7 +287,7 @@ class KlingO3ReferenceToVideoRequest(EvoLinkRequest):
     keep_original_sound: bool | None = None
     image_urls: list[HttpUrl] | None = None
     elements: list[SubjectElement] | None = None
-    duration: int | None = Field(default=None, ge=3, le=15)
+    duration: int | None = Field(default=None, ge=O3_MIN_SECONDS, le=O3_MAX_SECONDS)
     aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
     quality: Literal["720p", "1080p", "4k"] | None = None
     generate_audio: bool | None = None
@@ -224,40 +300,80 @@ class KlingO3ReferenceToVideoRequest(EvoLinkRequest):
     @property
     def effective_duration(self) -> int:
         """Output length in seconds (the API default is 5)."""
-        return self.duration if self.duration is not None else 5
+        return self.duration if self.duration is not None else O3_DEFAULT_SECONDS
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
+        title = type(self).__name__
         params = self.model_params
         multi_prompt = params.multi_prompt if params and params.multi_shot else None
         if multi_prompt:
             if self.prompt is not None:
-                raise ValueError("prompt must be omitted when model_params.multi_prompt is given (mutually exclusive)")
+                _fail(
+                    title,
+                    ("prompt",),
+                    "prompt_with_multi_prompt",
+                    "prompt must be omitted when model_params.multi_prompt is given (they are mutually exclusive)",
+                    self.prompt,
+                )
             total = sum(shot.seconds for shot in multi_prompt)
             if total != self.effective_duration:
-                raise ValueError(
-                    "model_params.multi_prompt durations must sum to duration "
-                    f"({self.effective_duration} s), got {total} s"
+                _fail(
+                    title,
+                    ("model_params", "multi_prompt"),
+                    "multi_prompt_duration_sum",
+                    "model_params.multi_prompt shot durations must sum to duration "
+                    f"({self.effective_duration} s), got {total} s",
+                    [shot.duration for shot in multi_prompt],
                 )
         elif self.prompt is None:
-            raise ValueError("prompt is required (unless model_params.multi_shot is true with multi_prompt)")
+            _fail(
+                title,
+                ("prompt",),
+                "prompt_required",
+                "prompt is required unless model_params.multi_shot is true with model_params.multi_prompt",
+                None,
+            )
 
         if self.has_reference_video:
-            if self.duration is not None and self.duration > 10:
-                raise ValueError(f"duration must be 3-10 seconds with a reference video (got {self.duration})")
+            if self.duration is not None and self.duration > O3_MAX_SECONDS_WITH_VIDEO:
+                _fail(
+                    title,
+                    ("duration",),
+                    "duration_with_video",
+                    f"duration must be {O3_MIN_SECONDS}-{O3_MAX_SECONDS_WITH_VIDEO} seconds with a reference "
+                    f"video (got {self.duration}; up to {O3_MAX_SECONDS} only without one)",
+                    self.duration,
+                )
             if self.quality == "4k":
-                raise ValueError("quality must be '720p' or '1080p' with a reference video ('4k' needs no video)")
+                _fail(
+                    title,
+                    ("quality",),
+                    "quality_with_video",
+                    "quality must be '720p' or '1080p' with a reference video ('4k' only without one)",
+                    self.quality,
+                )
             if self.generate_audio:
-                raise ValueError("generate_audio is not allowed with a reference video (sound is forced off)")
+                _fail(
+                    title,
+                    ("generate_audio",),
+                    "generate_audio_with_video",
+                    "generate_audio is not allowed with a reference video (sound is forced off)",
+                    self.generate_audio,
+                )
             references = (
                 len(self.image_urls or ())
                 + len(self.elements or ())
                 + len((params.element_list if params else None) or ())
             )
-            if references > 4:
-                raise ValueError(
-                    "image_urls + elements (model_params.element_list and elements) must be at most 4 "
-                    f"with a reference video (got {references})"
+            if references > O3_MAX_REFERENCES_WITH_VIDEO:
+                _fail(
+                    title,
+                    ("image_urls",),
+                    "too_many_references_with_video",
+                    "image_urls + elements (elements and model_params.element_list) must be at most "
+                    f"{O3_MAX_REFERENCES_WITH_VIDEO} with a reference video (got {references})",
+                    references,
                 )
         return self
 
@@ -274,7 +390,13 @@ class MotionControlModelParams(_Model):
     @model_validator(mode="after")
     def _element_needs_video_orientation(self) -> Self:
         if self.element_list and self.character_orientation != "video":
-            raise ValueError("model_params.character_orientation must be 'video' when element_list is used")
+            _fail(
+                type(self).__name__,
+                ("character_orientation",),
+                "element_needs_video_orientation",
+                "model_params.character_orientation must be 'video' when model_params.element_list is used",
+                self.character_orientation,
+            )
         return self
 
 
@@ -282,8 +404,9 @@ class KlingV3MotionControlRequest(EvoLinkRequest):
     """Create request for ``kling-v3-motion-control`` (``kling-v3-motion-control.openapi.yaml``).
 
     Exactly one reference image (``image_urls``) and one reference video (``video_urls``, 3–30 s; the
-    output is as long as it); ``model_params.character_orientation`` is required; at most one element,
-    and then the orientation must be ``video``; ``prompt`` optional, ≤ 2500 chars.
+    output is as long as it); ``model_params.character_orientation`` (``image``/``video``) is required;
+    at most one element, and then the orientation must be ``video``; ``keep_sound``; ``prompt``
+    optional, ≤ 2500 chars; ``quality`` 720p/1080p.
     """
 
     model: Literal["kling-v3-motion-control"] = "kling-v3-motion-control"
@@ -319,44 +442,59 @@ _REQUEST_CLASSES: dict[str, type[EvoLinkRequest]] = {
 }
 
 
-def parse_request(request: EvoLinkRequest | dict[str, Any]) -> EvoLinkRequest:
-    """Validate a create request: a model instance is re-validated, a dict is routed by its ``model`` key.
+def request_class(model: object) -> type[EvoLinkRequest]:
+    """The request class for a model id: its own class if modelled, else :class:`VideoGenerationRequest`."""
+    return _REQUEST_CLASSES.get(model, VideoGenerationRequest) if isinstance(model, str) else VideoGenerationRequest
+
+
+def parse_request(request: EvoLinkRequest | Mapping[str, Any]) -> EvoLinkRequest:
+    """Validate a create request: a model instance is re-validated, a mapping is routed by its ``model`` key.
 
     :raises pydantic.ValidationError: naming each offending field and rule (also for a missing ``model``).
+    :raises TypeError: ``request`` is neither a mapping nor a request model.
     """
     if isinstance(request, EvoLinkRequest):
+        # Re-validate: a model may have been built with model_construct() or mutated into an invalid state.
         return type(request).model_validate(request.model_dump(exclude_unset=True))
-    if not isinstance(request, dict):
+    if not isinstance(request, Mapping):
         raise TypeError(f"request must be a dict or an EvoLink request model, not {type(request).__name__}")
-    cls = _REQUEST_CLASSES.get(request.get("model"), VideoGenerationRequest)  # type: ignore[arg-type]
-    return cls.model_validate(request)
+    return request_class(request.get("model")).model_validate(dict(request))
 
 
-def estimate_credits(request: EvoLinkRequest) -> float | None:
+def estimate_credits(request: EvoLinkRequest | Mapping[str, Any]) -> float | None:
     """Credits a request is expected to reserve, from FACTS.md pricing; ``None`` if the price is unknown.
 
-    O3: price(quality) × max(duration, 3). Motion control: price(quality) × the longest reference video its
-    ``character_orientation`` allows (10 s ``image``, 30 s ``video``), an upper bound since the output is as
-    long as the reference. Quality defaults to 720p. Unknown models and O3's ``4k`` have no known price.
+    O3: price(quality) × max(duration, 3 s) (duration defaults to 5 s). Motion control: price(quality) ×
+    the longest reference video its ``character_orientation`` allows (10 s ``image``, 30 s ``video``), an
+    upper bound since the output is as long as the reference. Quality defaults to 720p. ``None`` (no known
+    price, so a budget check must fail closed) for unknown models, O3's ``4k`` tier and O3 with
+    ``generate_audio`` (priced differently, and not in the table). Rounded up to 4 decimals.
+
+    :param request: a request model or a dict (validated first, like :func:`parse_request`).
     """
+    if not isinstance(request, EvoLinkRequest):
+        request = parse_request(request)
     prices = PRICING.get(request.model)
     quality = getattr(request, "quality", None) or "720p"
     if prices is None or quality not in prices:
         return None
     if isinstance(request, KlingO3ReferenceToVideoRequest):
+        if request.generate_audio:
+            return None
         seconds = max(request.effective_duration, O3_MIN_BILLED_SECONDS)
     elif isinstance(request, KlingV3MotionControlRequest):
         seconds = MOTION_CONTROL_MAX_SECONDS[request.model_params.character_orientation]
     else:  # pragma: no cover - PRICING only lists modelled models
         return None
-    return math.ceil(prices[quality] * seconds * 10_000) / 10_000
+    # round() first: 10.8054 * 5 * 10_000 is 540270.0000000001 in binary floating point, not a reason to add 0.0001.
+    return math.ceil(round(prices[quality] * seconds * 10_000, 6)) / 10_000
 
 
 # ------------------------------------------------------------------------------------------ responses
 class _Response(BaseModel):
     """Response-side base: unknown fields are ignored, optional ones may be missing."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class TaskStatus(StrEnum):
@@ -370,11 +508,25 @@ class TaskStatus(StrEnum):
 
     @classmethod
     def terminal_states(cls) -> frozenset[TaskStatus]:
-        return frozenset({cls.COMPLETED, cls.FAILED, cls.CANCELLED})
+        return _TERMINAL
 
     @property
     def is_terminal(self) -> bool:
-        return self in self.terminal_states()
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+def _none_to_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
+def _code_to_str(value: Any) -> Any:
+    # error.code is documented as a string; a numeric code must not make a failed task unreadable.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 class TaskInfo(_Response):
@@ -396,13 +548,15 @@ class Usage(_Response):
 class TaskError(_Response):
     """``error`` of a failed task: a string business ``code`` (FACTS.md lists them) and a message."""
 
-    code: str | None = None
+    code: Annotated[str | None, BeforeValidator(_code_to_str)] = None
     message: str | None = None
     type: str | None = None
 
 
 def _clamp_progress(value: Any) -> Any:
-    # Progress is cosmetic: an out-of-range value must not fail a whole wait.
+    # Progress is cosmetic: an out-of-range or missing value must not fail a whole wait.
+    if value is None:
+        return 0
     if isinstance(value, int | float) and not isinstance(value, bool):
         return min(max(int(value), 0), 100)
     return value
@@ -454,6 +608,11 @@ class TaskDetail(_Response):
             raise ValueError("a completed task must have at least one result URL")
         return self
 
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the task will not change any more (``completed``, ``failed`` or ``cancelled``)."""
+        return self.status.is_terminal
+
 
 class CreditBalance(_Response):
     """One balance of ``GET /v1/credits`` (credits)."""
@@ -466,7 +625,7 @@ class CreditBalance(_Response):
 class Credits(_Response):
     """``GET /v1/credits`` ``data``: ``user`` is the account, ``token`` this API key (FACTS.md)."""
 
-    user: CreditBalance = Field(default_factory=CreditBalance)
+    user: Annotated[CreditBalance, BeforeValidator(_none_to_empty)] = Field(default_factory=CreditBalance)
     token: CreditBalance | None = None
 
     @property
@@ -479,18 +638,31 @@ class Credits(_Response):
         return self.user.remaining_credits
 
 
-class CreditsResponse(_Response):
-    """The ``GET /v1/credits`` envelope; ``success: false`` is an error even with HTTP 200."""
-
-    success: bool
-    data: Credits | None = None
-
-
 class ApiErrorDetail(_Response):
-    code: str | None = None
+    code: Annotated[str | None, BeforeValidator(_code_to_str)] = None
     message: str | None = None
     type: str | None = None
     param: str | None = None
+
+
+class CreditsResponse(_Response):
+    """The ``GET /v1/credits`` envelope; ``success: false`` is an error even with HTTP 200.
+
+    ``message`` / ``error`` are read when present, to say why.
+    """
+
+    success: bool
+    data: Credits | None = None
+    message: str | None = None
+    error: ApiErrorDetail | str | None = None
+
+    @property
+    def failure_reason(self) -> str | None:
+        """The server's explanation of ``success: false``, if it gave one."""
+        if isinstance(self.error, ApiErrorDetail):
+            reason = self.error.message or self.error.code
+            return f"[{self.error.code}] {reason}" if self.error.code and self.error.message else reason
+        return self.error or self.message
 
 
 class ApiErrorBody(_Response):

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
+import math
+import random
 import time
 import uuid
 import weakref
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -22,14 +25,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pydantic
 from airflow.sdk import BaseHook
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from airflow_provider_evolink import __version__
 from airflow_provider_evolink.exceptions import (
@@ -62,10 +58,14 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
 #: Longest wait honoured from a ``Retry-After`` header, and the cap of the exponential backoff (seconds).
 MAX_RETRY_WAIT = 30.0
+#: First backoff step (seconds); step n waits ``RETRY_INITIAL_WAIT * 2**(n-1)`` plus up to as much jitter.
+RETRY_INITIAL_WAIT = 0.5
 #: Connections one shared async client may open (all triggers of a triggerer share them).
 ASYNC_POOL_SIZE = 64
 USER_AGENT = f"airflow-provider-evolink/{__version__}"
 _REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id")
+#: Statuses whose ``Retry-After`` pauses every hook sharing an async client, not only the one that got it.
+_PAUSE_STATUSES = frozenset({429, 503})
 
 log = logging.getLogger(__name__)
 _ModelT = TypeVar("_ModelT", bound=pydantic.BaseModel)
@@ -100,19 +100,24 @@ def _timeout(seconds: float) -> httpx.Timeout:
     return httpx.Timeout(seconds, connect=min(10.0, seconds), pool=max(60.0, seconds))
 
 
+def _scrub(text: str, secret: str | None) -> str:
+    """``text`` with ``secret`` replaced: a server or library may echo the key into a message."""
+    return text.replace(secret, "***") if secret and secret in text else text
+
+
 def _parse_retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or ``None``."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _request_id(response: httpx.Response) -> str | None:
@@ -122,29 +127,35 @@ def _request_id(response: httpx.Response) -> str | None:
     return None
 
 
-def _api_error(response: httpx.Response) -> EvoLinkAPIError:
+def _api_error(response: httpx.Response, secret: str | None = None) -> EvoLinkAPIError:
     """One :class:`EvoLinkAPIError` subclass for any non-2xx answer, JSON envelope or not."""
+    error_class = api_error_for_status(response.status_code)
     retry_after = _parse_retry_after(response.headers.get("retry-after"))
+    request_id = _request_id(response)
     try:
         detail = ApiErrorBody.model_validate_json(response.content).error
     except (pydantic.ValidationError, ValueError):
         content_type = response.headers.get("content-type", "unknown content type").split(";")[0]
-        return api_error_for_status(response.status_code)(
+        return error_class(
             response.status_code,
             message=(
                 f"HTTP {response.status_code} {response.reason_phrase or ''} with a body that is not the "
                 f"EvoLink error envelope ({content_type}, {len(response.content)} bytes): perhaps a proxy error"
-            ),
-            request_id=_request_id(response),
+            ).replace("  ", " "),
+            request_id=request_id,
             retry_after=retry_after,
         )
-    return api_error_for_status(response.status_code)(
+
+    def clean(value: str | None) -> str | None:
+        return None if value is None else _scrub(value, secret)
+
+    return error_class(
         response.status_code,
-        code=detail.code,
-        message=detail.message,
-        type=detail.type,
-        param=detail.param,
-        request_id=_request_id(response),
+        code=clean(detail.code),
+        message=clean(detail.message),
+        type=clean(detail.type),
+        param=clean(detail.param),
+        request_id=request_id,
         retry_after=retry_after,
     )
 
@@ -166,23 +177,72 @@ def _parse(model: type[_ModelT], response: httpx.Response) -> _ModelT:
         ) from None
 
 
+def _transport_error(method: str, path: str, error: BaseException, secret: str) -> EvoLinkTransportError:
+    detail = _scrub(str(error), secret) or "no detail"
+    return EvoLinkTransportError(f"{method} {path}: no answer from EvoLink ({type(error).__name__}: {detail})")
+
+
+def _unreadable(method: str, path: str, error: BaseException, secret: str) -> EvoLinkResponseError:
+    detail = _scrub(str(error), secret) or "no detail"
+    return EvoLinkResponseError(f"{method} {path}: unreadable answer ({type(error).__name__}: {detail})")
+
+
 def _is_retryable(error: BaseException) -> bool:
-    return isinstance(error, EvoLinkTransportError) or (isinstance(error, EvoLinkAPIError) and error.retryable)
+    return isinstance(error, EvoLinkTransportError | EvoLinkResponseError) or (
+        isinstance(error, EvoLinkAPIError) and error.retryable
+    )
 
 
 def _wait(retry_state: RetryCallState) -> float:
-    """Exponential backoff with jitter, or the server's ``Retry-After`` (capped) when it gave one."""
+    """The server's ``Retry-After`` (capped at :data:`MAX_RETRY_WAIT`) when it gave one, else exponential
+    backoff with jitter: ``RETRY_INITIAL_WAIT * 2**(n-1)`` plus up to ``RETRY_INITIAL_WAIT``, capped."""
     error = retry_state.outcome.exception() if retry_state.outcome else None
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         return min(float(retry_after), MAX_RETRY_WAIT)
-    return wait_exponential_jitter(initial=0.5, max=MAX_RETRY_WAIT, jitter=0.5)(retry_state)
+    backoff = RETRY_INITIAL_WAIT * 2 ** (retry_state.attempt_number - 1)
+    return min(backoff + random.uniform(0, RETRY_INITIAL_WAIT), MAX_RETRY_WAIT)
+
+
+def _sleep(seconds: float) -> None:
+    """The sync retry wait (module-level so tests can record waits instead of sleeping)."""
+    time.sleep(seconds)
+
+
+async def _asleep(seconds: float) -> None:
+    """The async retry wait (module-level so tests can record waits instead of sleeping)."""
+    await asyncio.sleep(seconds)
 
 
 def _log_retry(retry_state: RetryCallState) -> None:
     error = retry_state.outcome.exception() if retry_state.outcome else None
     wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
     log.warning("EvoLink request failed (%s); retry %d in %.1f s", error, retry_state.attempt_number, wait)
+
+
+def _new_async_client(settings: _Settings) -> httpx.AsyncClient:
+    """The shared async client: httpx's API over aiohttp's transport (``benchmarks/trigger_scale.py``
+    measured it against httpx's own). Module-level so tests can swap in a plain ``httpx.AsyncClient``."""
+    from httpx_aiohttp import HttpxAiohttpClient
+
+    return HttpxAiohttpClient(
+        base_url=settings.base_url,
+        auth=_BearerAuth(settings.api_key),
+        headers={"User-Agent": USER_AGENT},
+        timeout=_timeout(settings.timeout),
+        limits=httpx.Limits(max_connections=ASYNC_POOL_SIZE, max_keepalive_connections=ASYNC_POOL_SIZE),
+    )
+
+
+@functools.cache
+def _async_transport_errors() -> tuple[type[BaseException], ...]:
+    # httpx_aiohttp maps most aiohttp errors to httpx ones, but not all (e.g. a malformed HTTP answer):
+    # whatever is left is still "no usable answer", never a bare aiohttp traceback.
+    try:
+        import aiohttp
+    except ImportError:  # pragma: no cover - httpx-aiohttp depends on it
+        return (httpx.TransportError, asyncio.TimeoutError)
+    return (httpx.TransportError, aiohttp.ClientError, asyncio.TimeoutError)
 
 
 class _SharedAsyncClient:
@@ -193,18 +253,12 @@ class _SharedAsyncClient:
     """
 
     def __init__(self, settings: _Settings) -> None:
-        # httpx's API over aiohttp's transport: benchmarks/trigger_scale.py measured it against httpx's own.
-        from httpx_aiohttp import HttpxAiohttpClient
-
-        self.client: httpx.AsyncClient = HttpxAiohttpClient(
-            base_url=settings.base_url,
-            auth=_BearerAuth(settings.api_key),
-            headers={"User-Agent": USER_AGENT},
-            timeout=_timeout(settings.timeout),
-            limits=httpx.Limits(max_connections=ASYNC_POOL_SIZE, max_keepalive_connections=ASYNC_POOL_SIZE),
-        )
+        self.client: httpx.AsyncClient = _new_async_client(settings)
         self.users = 0
         self.paused_until = 0.0
+
+    def __repr__(self) -> str:
+        return f"_SharedAsyncClient(users={self.users})"
 
 
 #: event loop → {(base_url, api_key): shared client}; a closed, collected loop drops its clients.
@@ -218,11 +272,16 @@ class EvoLinkHook(BaseHook):
     Talk to the EvoLink API with the API key of an Airflow connection.
 
     The connection (type ``evolink``): ``password`` = API key (required), ``host`` = base URL (default
-    ``https://api.evolink.ai``), extras ``timeout`` (seconds per request, default 30) and ``max_retries``
-    (retries of retryable failures, default 3). Retryable failures (429, 500/502/503/504, connect errors,
-    timeouts, dropped connections) are retried with exponential backoff and jitter, honouring ``Retry-After``
-    up to 30 s. A create request is always sent with an ``Idempotency-Key`` and only ever retried with the
-    same key, so a retry can never pay twice where the server honours the key.
+    ``https://api.evolink.ai``; ``https://`` is assumed without a scheme), extras ``timeout`` (seconds per
+    request, default 30) and ``max_retries`` (retries of retryable failures, default 3). Retryable failures
+    (429, 500/502/503/504, connect errors, timeouts, dropped connections, a garbled 2xx body on a read) are
+    retried with exponential backoff and jitter, honouring ``Retry-After`` up to 30 s. A create request is
+    always sent with an ``Idempotency-Key`` and only ever retried with the same key, so a retry can never pay
+    twice where the server honours the key.
+
+    Workers use one sync ``httpx.Client`` per hook (:meth:`get_conn`, closed by :meth:`close`). Triggers use
+    :meth:`aget_task`: the connection is read with ``aget_connection``, and every hook of an event loop with
+    the same base URL and key shares one async client, released with :meth:`aclose`.
 
     :param evolink_conn_id: the Airflow connection ID (default ``evolink_default``).
     :raises EvoLinkConfigError: on first use, if the connection has no API key or a bad base URL/extra.
@@ -245,29 +304,19 @@ class EvoLinkHook(BaseHook):
         return f"{type(self).__name__}(evolink_conn_id={self.evolink_conn_id!r})"
 
     # ------------------------------------------------------------------ connection
-    def _settings_from(self, conn: Connection, extra: dict[str, Any]) -> _Settings:
-        if not conn.password:
-            raise EvoLinkConfigError(
-                f"EvoLink connection {self.evolink_conn_id!r} has no API key: set its password (API Key) field"
-            )
-        base_url = (conn.host or DEFAULT_BASE_URL).strip().rstrip("/")
-        if "://" not in base_url:
-            base_url = f"https://{base_url}"
-        if urlsplit(base_url).scheme not in ("http", "https"):
-            raise EvoLinkConfigError(f"EvoLink connection {self.evolink_conn_id!r}: host must be an http(s) URL")
-        try:
-            timeout = float(_extra(extra, "timeout", DEFAULT_TIMEOUT))
-            max_retries = int(_extra(extra, "max_retries", DEFAULT_MAX_RETRIES))
-        except (TypeError, ValueError):
-            raise EvoLinkConfigError(
-                f"EvoLink connection {self.evolink_conn_id!r}: extra 'timeout' must be a number of seconds "
-                "and 'max_retries' a whole number"
-            ) from None
-        if timeout <= 0 or max_retries < 0:
-            raise EvoLinkConfigError(
-                f"EvoLink connection {self.evolink_conn_id!r}: 'timeout' must be > 0 and 'max_retries' >= 0"
-            )
-        return _Settings(base_url=base_url, api_key=conn.password, timeout=timeout, max_retries=max_retries)
+    def _settings_from(self, conn: Connection, extra: Mapping[str, Any]) -> _Settings:
+        where = f"EvoLink connection {self.evolink_conn_id!r}"
+        api_key = (conn.password or "").strip()
+        if not api_key:
+            raise EvoLinkConfigError(f"{where} has no API key: set its password (API Key) field")
+        base_url = _base_url(conn.host, conn.port, where)
+        timeout = _number_extra(extra, "timeout", DEFAULT_TIMEOUT, where)
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise EvoLinkConfigError(f"{where}: extra 'timeout' must be a number of seconds > 0, got {timeout!r}")
+        retries = _number_extra(extra, "max_retries", DEFAULT_MAX_RETRIES, where)
+        if not (math.isfinite(retries) and retries >= 0 and retries == int(retries)):
+            raise EvoLinkConfigError(f"{where}: extra 'max_retries' must be a whole number >= 0, got {retries!r}")
+        return _Settings(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=int(retries))
 
     @property
     def settings(self) -> _Settings:
@@ -278,9 +327,11 @@ class EvoLinkHook(BaseHook):
         return self._settings
 
     async def _asettings(self) -> _Settings:
+        """The resolved connection, looked up without sync I/O (triggers)."""
         if self._settings is None:
             conn = await self.aget_connection(self.evolink_conn_id)
-            self._settings = self._settings_from(conn, await conn.aextra_dejson())
+            settings = self._settings_from(conn, await conn.aextra_dejson())
+            self._settings = self._settings or settings
         return self._settings
 
     @property
@@ -312,17 +363,38 @@ class EvoLinkHook(BaseHook):
         )
 
     async def _aclient(self) -> _SharedAsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._shared is not None and self._shared_key is not None and self._shared_key[0] is not loop:
+            # Used from another event loop than before (e.g. two asyncio.run calls): that loop's client
+            # cannot be used (or closed) from here; drop this hook's share of it and join this loop's.
+            self._release_share()
         if self._shared is None:
             settings = await self._asettings()
-            loop = asyncio.get_running_loop()
-            key = (settings.base_url, settings.api_key)
-            clients = _SHARED.setdefault(loop, {})
-            shared = clients.get(key)
-            if shared is None:
-                shared = clients[key] = _SharedAsyncClient(settings)
-            shared.users += 1
-            self._shared, self._shared_key = shared, (loop, key)
+            if self._shared is None:  # another coroutine of this hook may have joined while we awaited
+                key = (settings.base_url, settings.api_key)
+                clients = _SHARED.setdefault(loop, {})
+                shared = clients.get(key)
+                if shared is None:
+                    shared = clients[key] = _SharedAsyncClient(settings)
+                shared.users += 1
+                self._shared, self._shared_key = shared, (loop, key)
+        assert self._shared is not None
         return self._shared
+
+    def _release_share(self) -> _SharedAsyncClient | None:
+        """Give up this hook's share; return the shared client if this hook was its last user."""
+        shared, self._shared = self._shared, None
+        shared_key, self._shared_key = self._shared_key, None
+        if shared is None or shared_key is None:
+            return None
+        shared.users -= 1
+        if shared.users > 0:
+            return None
+        loop, key = shared_key
+        clients = _SHARED.get(loop, {})
+        if clients.get(key) is shared:
+            del clients[key]
+        return shared
 
     def close(self) -> None:
         """Close the sync client (the hook can be used again; a new one is made)."""
@@ -331,80 +403,105 @@ class EvoLinkHook(BaseHook):
             self._client = None
 
     async def aclose(self) -> None:
-        """Release this hook's share of the async client; the last user closes it."""
-        shared, self._shared = self._shared, None
-        if shared is None or self._shared_key is None:
+        """Release this hook's share of the async client; the last user closes it. Safe to call twice."""
+        if self._shared_key is not None and self._shared_key[0] is not asyncio.get_running_loop():
+            self._release_share()  # another loop's client: forget it, it cannot be awaited from here
             return
-        shared.users -= 1
-        if shared.users <= 0:
-            loop, key = self._shared_key
-            clients = _SHARED.get(loop, {})
-            if clients.get(key) is shared:
-                del clients[key]
-            await shared.client.aclose()
+        if (last := self._release_share()) is not None:
+            await last.client.aclose()
 
     # ------------------------------------------------------------------ transport
-    def _send(self, method: str, path: str, *, max_retries: int | None = None, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        max_retries: int | None = None,
+        parse: Callable[[httpx.Response], _ModelT],
+        **kwargs: Any,
+    ) -> tuple[_ModelT, httpx.Response]:
+        """One API call with retries; ``parse`` runs inside the retry so a garbled read is read again."""
         client = self.get_conn()
-        retries = self.settings.max_retries if max_retries is None else max_retries
+        settings = self.settings
+        retries = settings.max_retries if max_retries is None else max_retries
 
-        def attempt() -> httpx.Response:
+        def attempt() -> tuple[_ModelT, httpx.Response]:
             try:
                 response = client.request(method, path, **kwargs)
             except httpx.TransportError as error:
-                raise EvoLinkTransportError(f"{method} {path}: {type(error).__name__}: {error}") from None
+                raise _transport_error(method, path, error, settings.api_key) from None
+            except httpx.RequestError as error:  # e.g. an undecodable content-encoding
+                raise _unreadable(method, path, error, settings.api_key) from None
             if not response.is_success:
-                raise _api_error(response)
-            return response
+                raise _api_error(response, settings.api_key)
+            return parse(response), response
 
-        return self._retrying(retries)(attempt)
+        return self._retrying(retries, method)(attempt)
 
-    async def _asend(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _asend(
+        self, method: str, path: str, *, parse: Callable[[httpx.Response], _ModelT], **kwargs: Any
+    ) -> tuple[_ModelT, httpx.Response]:
+        """Async :meth:`_send` through the shared client; a 429/503 ``Retry-After`` pauses every sharer."""
         shared = await self._aclient()
+        settings = await self._asettings()
         loop = asyncio.get_running_loop()
+        transport_errors = _async_transport_errors()
+        # The shared client may have been made by a hook with another timeout: each request carries its own.
+        kwargs.setdefault("timeout", _timeout(settings.timeout))
 
-        async def attempt() -> httpx.Response:
+        async def attempt() -> tuple[_ModelT, httpx.Response]:
             if (delay := shared.paused_until - loop.time()) > 0:
                 await asyncio.sleep(delay)
             try:
                 response = await shared.client.request(method, path, **kwargs)
-            except httpx.TransportError as error:
-                raise EvoLinkTransportError(f"{method} {path}: {type(error).__name__}: {error}") from None
+            except transport_errors as error:
+                raise _transport_error(method, path, error, settings.api_key) from None
+            except httpx.RequestError as error:  # e.g. an undecodable content-encoding
+                raise _unreadable(method, path, error, settings.api_key) from None
             if not response.is_success:
-                api_error = _api_error(response)
-                if api_error.status_code == 429 and api_error.retry_after:
+                api_error = _api_error(response, settings.api_key)
+                if api_error.status_code in _PAUSE_STATUSES and api_error.retry_after:
                     # One 429 slows every trigger sharing this client, not only the one that got it.
                     resume_at = loop.time() + min(api_error.retry_after, MAX_RETRY_WAIT)
                     shared.paused_until = max(shared.paused_until, resume_at)
                 raise api_error
-            return response
+            return parse(response), response
 
-        settings = await self._asettings()
-        return await self._aretrying(settings.max_retries)(attempt)
+        return await self._aretrying(settings.max_retries, method)(attempt)
 
     @staticmethod
-    def _retrying(max_retries: int) -> Retrying:
+    def _retry_condition(method: str) -> Callable[[BaseException], bool]:
+        # A garbled 2xx answer to a create means the task exists: report it (the caller resubmits with the
+        # same Idempotency-Key) rather than re-POST here. Reads are simply read again.
+        if method == "GET":
+            return _is_retryable
+        return lambda error: _is_retryable(error) and not isinstance(error, EvoLinkResponseError)
+
+    @classmethod
+    def _retrying(cls, max_retries: int, method: str = "GET") -> Retrying:
         return Retrying(
-            retry=retry_if_exception(_is_retryable),
+            retry=retry_if_exception(cls._retry_condition(method)),
             stop=stop_after_attempt(max_retries + 1),
             wait=_wait,
+            sleep=lambda seconds: _sleep(seconds),
             before_sleep=_log_retry,
             reraise=True,
         )
 
-    @staticmethod
-    def _aretrying(max_retries: int) -> AsyncRetrying:
+    @classmethod
+    def _aretrying(cls, max_retries: int, method: str = "GET") -> AsyncRetrying:
         return AsyncRetrying(
-            retry=retry_if_exception(_is_retryable),
+            retry=retry_if_exception(cls._retry_condition(method)),
             stop=stop_after_attempt(max_retries + 1),
             wait=_wait,
+            sleep=lambda seconds: _asleep(seconds),
             before_sleep=_log_retry,
             reraise=True,
         )
 
     # ------------------------------------------------------------------ API
     def create_video_generation(
-        self, request: EvoLinkRequest | dict[str, Any], idempotency_key: str | None = None
+        self, request: EvoLinkRequest | Mapping[str, Any], idempotency_key: str | None = None
     ) -> VideoGenerationTask:
         """Submit a generation task: ``POST /v1/videos/generations`` (``kling-*.openapi.yaml``).
 
@@ -413,15 +510,24 @@ class EvoLinkHook(BaseHook):
             call reuses it, so the server replays instead of creating (and billing) a second task.
         :return: the created task (``id``, ``status``, ``usage.credits_reserved`` in credits, ...).
         :raises pydantic.ValidationError: the request breaks a documented rule (nothing is sent).
+        :raises EvoLinkConfigError: ``idempotency_key`` is not a printable ASCII string (nothing is sent).
         :raises EvoLinkAPIError: a non-2xx answer after retries (400/401/402/403/409/413 are not retried).
         :raises EvoLinkTransportError: no answer after retries: the task may or may not exist; retry
             with the same ``idempotency_key``.
-        :raises EvoLinkResponseError: a 2xx answer without a task ``id``.
+        :raises EvoLinkResponseError: a 2xx answer without a readable task (the task may exist; retry with
+            the same ``idempotency_key`` to get it back).
         """
         body = parse_request(request).to_api_json()
         key = idempotency_key or str(uuid.uuid4())
-        response = self._send("POST", "/v1/videos/generations", json=body, headers={"Idempotency-Key": key})
-        task = _parse(VideoGenerationTask, response)
+        if not isinstance(key, str) or not key.isascii() or not key.isprintable() or len(key) > 255:
+            raise EvoLinkConfigError("idempotency_key must be a printable ASCII string of at most 255 characters")
+        task, response = self._send(
+            "POST",
+            "/v1/videos/generations",
+            json=body,
+            headers={"Idempotency-Key": key},
+            parse=lambda r: _parse(VideoGenerationTask, r),
+        )
         if response.headers.get("idempotency-replayed", "").lower() == "true":
             self.log.info("EvoLink replayed task %s for Idempotency-Key %s (not billed again)", task.id, key)
         return task
@@ -432,39 +538,80 @@ class EvoLinkHook(BaseHook):
         :raises EvoLinkNotFoundError: no such task (404). :raises EvoLinkBadRequestError: malformed ID (400).
         :raises EvoLinkResponseError: the answer is not a valid task detail (e.g. ``completed`` without results).
         """
-        return _parse(TaskDetail, self._send("GET", _task_path(evolink_task_id)))
+        detail, _ = self._send("GET", _task_path(evolink_task_id), parse=lambda r: _parse(TaskDetail, r))
+        return detail
 
     async def aget_task(self, evolink_task_id: str) -> TaskDetail:
         """Async :meth:`get_task` for triggers: async connection lookup, shared async client, no sync I/O."""
-        return _parse(TaskDetail, await self._asend("GET", _task_path(evolink_task_id)))
+        detail, _ = await self._asend("GET", _task_path(evolink_task_id), parse=lambda r: _parse(TaskDetail, r))
+        return detail
 
-    def get_credits(self) -> Credits:
-        """Credit balances: ``GET /v1/credits`` (FACTS.md). ``success: false`` raises :class:`EvoLinkResponseError`."""
-        response = self._send("GET", "/v1/credits")
-        envelope = _parse(CreditsResponse, response)
-        if not envelope.success or envelope.data is None:
-            raise EvoLinkResponseError("GET /v1/credits answered success: false", request_id=_request_id(response))
-        return envelope.data
+    def get_credits(self, *, max_retries: int | None = None) -> Credits:
+        """Credit balances: ``GET /v1/credits`` (FACTS.md).
+
+        :param max_retries: override the connection's ``max_retries`` for this call.
+        :raises EvoLinkResponseError: the answer is HTTP 200 with ``success: false`` (or unreadable).
+        """
+        credits, _ = self._send("GET", "/v1/credits", max_retries=max_retries, parse=_parse_credits)
+        return credits
 
     def test_connection(self) -> tuple[bool, str]:
         """Airflow's "Test" button: one ``GET /v1/credits`` without retries; never raises."""
         try:
-            credits = _parse(CreditsResponse, self._send("GET", "/v1/credits", max_retries=0))
-            if not credits.success or credits.data is None:
-                return False, "EvoLink answered success: false to GET /v1/credits"
-            remaining = credits.data.remaining
-            balance = "unknown" if remaining is None else f"{remaining:g}"
+            credits = self.get_credits(max_retries=0)
+            remaining = credits.remaining
+            balance = "an unknown number of" if remaining is None else f"{remaining:,.15g}"
             return True, f"Connected to EvoLink at {self.base_url}: {balance} credits remaining"
         except EvoLinkError as error:
             return False, str(error)
+        except Exception as error:  # e.g. the connection does not exist: the UI wants a reason, not a crash
+            secret = self._settings.api_key if self._settings else None
+            return False, _scrub(f"{type(error).__name__}: {error}", secret)
         finally:
             self.close()
 
 
-def _extra(extra: dict[str, Any], name: str, default: float) -> Any:
-    # The UI stores an emptied field as "" or None: both mean "use the default".
+def _parse_credits(response: httpx.Response) -> Credits:
+    envelope = _parse(CreditsResponse, response)
+    if not envelope.success or envelope.data is None:
+        reason = envelope.failure_reason
+        raise EvoLinkResponseError(
+            "GET /v1/credits answered success: false" + (f": {reason}" if reason else ""),
+            request_id=_request_id(response),
+        )
+    return envelope.data
+
+
+def _base_url(host: str | None, port: int | None, where: str) -> str:
+    """The API base URL from the connection's host (and port, from a URI-form connection)."""
+    base_url = (host or "").strip() or DEFAULT_BASE_URL
+    if "://" not in base_url:
+        base_url = f"https://{base_url}"
+    try:
+        parts = urlsplit(base_url)
+        has_port = parts.port is not None
+    except ValueError:
+        raise EvoLinkConfigError(f"{where}: host {host!r} is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EvoLinkConfigError(f"{where}: host must be an http(s) URL such as {DEFAULT_BASE_URL}, got {host!r}")
+    if port and not has_port:
+        base_url = parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
+    # Users paste the versioned API root; every path here already starts with /v1.
+    return base_url.rstrip("/").removesuffix("/v1")
+
+
+def _number_extra(extra: Mapping[str, Any], name: str, default: float, where: str) -> float:
+    # The UI stores an emptied field as "" or None: both mean "use the default". Strings come from URI-form
+    # connections and environment variables.
     value = extra.get(name)
-    return default if value in (None, "") else value
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return float(default)
+    if isinstance(value, bool):
+        raise EvoLinkConfigError(f"{where}: extra {name!r} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise EvoLinkConfigError(f"{where}: extra {name!r} must be a number, got {value!r}") from None
 
 
 def _task_path(evolink_task_id: str) -> str:
