@@ -1,0 +1,355 @@
+"""
+EvoLinkGenerateVideoOperator: submit one EvoLink video generation, never paying twice for it.
+
+API source: ``POST /v1/videos/generations`` (``../shared/evolink-api/kling-*.openapi.yaml``), ``GET
+/v1/tasks/{task_id}`` (``get-task-detail.openapi.yaml``), pricing, idempotency and error rules (``FACTS.md``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+from airflow.sdk import BaseOperator, conf
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkNotFoundError
+from airflow_provider_evolink.hooks.evolink import EvoLinkHook
+from airflow_provider_evolink.models import EvoLinkRequest, TaskDetail, TaskStatus, estimate_credits, parse_request
+from airflow_provider_evolink.triggers.evolink import (
+    DEFAULT_POLL_INTERVAL,
+    EvoLinkTaskEvent,
+    EvoLinkTaskTrigger,
+    completed_detail_xcom,
+    progress_message,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from airflow.sdk.execution_time.context import TaskStateStoreAccessor
+
+__all__ = ["EvoLinkGenerateVideoOperator"]
+
+#: XCom key of the EvoLink task ID, pushed before any waiting (``return_value`` holds it too).
+XCOM_TASK_ID = "evolink_task_id"
+#: XCom key of the completed task detail (``wait_for_completion=True``).
+XCOM_TASK_DETAIL = "evolink_task"
+#: ``task_state_store`` key of ``{"idempotency_key", "request_sha256"}``, written before the POST.
+STATE_SUBMISSION = "evolink_submission"
+#: ``task_state_store`` key of the EvoLink task ID, written right after the POST.
+STATE_TASK_ID = "evolink_task_id"
+#: Seconds ``defer(timeout=)`` allows past ``timeout``. The trigger enforces the real deadline and still makes
+#: a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
+DEFER_BACKSTOP_SECONDS = 300.0
+#: States worth reconnecting to on a retry: the stored task is still going, or already done.
+_RECONNECTABLE = frozenset({TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.COMPLETED})
+
+
+def _positive_seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+class EvoLinkGenerateVideoOperator(BaseOperator):
+    """
+    Submit a video generation to EvoLink (``POST /v1/videos/generations``) and optionally wait for it.
+
+    The request is validated (and its cost checked against ``max_credits``) before any HTTP call. Across Airflow
+    retries of the same task instance the operator never pays twice where it can avoid it: the
+    ``Idempotency-Key`` is generated once, stored in ``context["task_state_store"]`` before the POST, and the
+    EvoLink task ID right after. A retry reconnects to a stored task that is pending, processing or completed;
+    resubmits with a new key after a stored task failed or was cancelled (failed tasks are refunded); and with a
+    key but no ID stored (the try died between the POST and storing the ID) submits again with the same key, so
+    EvoLink replays the first task if that POST got through. A request that changed since the stored submission
+    is submitted as a new task. The stored state is cleared when the task instance succeeds, so a manual Clear
+    generates anew. The key only closes the POST-to-ID window where EvoLink honours it (its own client relies
+    on it; its docs do not promise it).
+
+    XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
+    any waiting; with ``wait_for_completion=True`` the completed task detail (dict of
+    :class:`~airflow_provider_evolink.models.TaskDetail`, its result URLs valid 24 h) is pushed under
+    ``evolink_task``.
+
+    :param request: the create request: a request model (``KlingO3ReferenceToVideoRequest``,
+        ``KlingV3MotionControlRequest``, ``VideoGenerationRequest``) or a dict routed by its ``model`` key.
+        Templated: strings inside it are rendered (a model is kept as its JSON dict so they can be).
+    :param evolink_conn_id: the Airflow connection of type ``evolink``.
+    :param wait_for_completion: wait until the EvoLink task ends; otherwise succeed once it is submitted.
+    :param deferrable: wait in the triggerer (:class:`EvoLinkTaskTrigger`) instead of a worker slot; default
+        ``[operators] default_deferrable``.
+    :param poll_interval: seconds between status reads while waiting (> 0; EvoLink's own client uses 8).
+    :param timeout: seconds to wait for the EvoLink task (> 0; some models take 40 minutes). EvoLink cannot
+        cancel a task: after the timeout it may still complete and bill, and a retry reconnects to it.
+    :param max_credits: refuse to submit when the estimated cost (credits, FACTS.md pricing × duration ×
+        quality) exceeds this; a model without a known price is refused too (fail closed). ``None``: no check.
+    :raises ValueError: on a bad constructor argument, naming it.
+    :raises AirflowFailException: an invalid request (each field and rule named), a cost over ``max_credits``,
+        a task that failed with a non-retryable code or was cancelled, a non-retryable API answer (400, 401,
+        402, 403, 409) or a bad connection: Airflow retries would fail the same way, so none are spent.
+    :raises AirflowException: a retryable task failure or a timeout (a retry reconnects).
+    :raises EvoLinkError: a transient error that outlasted the hook's retries (``retryable``; a retry
+        reconnects, or replays the stored ``Idempotency-Key``).
+    """
+
+    template_fields: Sequence[str] = ("request",)
+    template_fields_renderers = {"request": "json"}
+    ui_color = "#e8e0f8"
+
+    def __init__(
+        self,
+        *,
+        request: EvoLinkRequest | dict[str, Any],
+        evolink_conn_id: str = EvoLinkHook.default_conn_name,
+        wait_for_completion: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = 3600.0,
+        max_credits: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        # Jinja renders strings inside dicts but leaves other objects alone, and a dict is what the serialized
+        # DAG can show: keep a model as its API JSON (parse_request routes it back to the same class).
+        self.request = request.to_api_json() if isinstance(request, EvoLinkRequest) else request
+        self.evolink_conn_id = evolink_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = _positive_seconds("poll_interval", poll_interval)
+        self.timeout = _positive_seconds("timeout", timeout)
+        if max_credits is not None and (
+            isinstance(max_credits, bool) or not isinstance(max_credits, int | float) or max_credits < 0
+        ):
+            raise ValueError(f"max_credits must be a number of credits >= 0 or None, got {max_credits!r}")
+        self.max_credits = max_credits
+        self._evolink_task_id: str | None = None
+
+    @cached_property
+    def hook(self) -> EvoLinkHook:
+        """The sync hook of ``evolink_conn_id``."""
+        return EvoLinkHook(evolink_conn_id=self.evolink_conn_id)
+
+    # ------------------------------------------------------------------ execution
+    def execute(self, context: Context) -> str:
+        request = self._validated_request()
+        self._check_budget(request)
+        if self.wait_for_completion and self.deferrable:
+            self._check_trigger_serializes()
+        store = context.get("task_state_store")
+        if store is None:
+            self.log.warning(
+                "task_state_store is not available in this context: crash recovery is off for this run "
+                "(a retry cannot reconnect to the EvoLink task and submits a new one)"
+            )
+        try:
+            evolink_task_id, detail = self._reconnect_or_submit(request, store)
+            self._evolink_task_id = evolink_task_id
+            context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
+            if not self.wait_for_completion:
+                return self._succeeded(context, evolink_task_id)
+            event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None
+            if event is None:
+                if self.deferrable:
+                    self.defer(
+                        trigger=self._trigger(evolink_task_id, end_time=time.time() + self.timeout),
+                        method_name="execute_complete",
+                        timeout=timedelta(seconds=self.timeout + DEFER_BACKSTOP_SECONDS),
+                    )
+                event, detail = self._wait(evolink_task_id)
+            return self._finish(context, event, detail)
+        except EvoLinkError as error:
+            # 400/401/402/403/409 or a bad connection answer the same on every retry: spend none on them.
+            # Retryable ones propagate: the next try reconnects, or replays the stored Idempotency-Key.
+            if error.retryable:
+                raise
+            raise AirflowFailException(str(error)) from error
+        finally:
+            self.hook.close()
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        """Resume after :class:`EvoLinkTaskTrigger` fired: validate the event, then finish or raise.
+
+        ``success`` → the detail is re-read with the sync hook (events carry no result URLs), pushed under
+        ``evolink_task``, and the ID returned. Other outcomes raise as :meth:`EvoLinkTaskEvent.raise_for_status`
+        says; ``None`` or an unknown status raises :class:`~airflow.sdk.exceptions.AirflowException`.
+        """
+        try:
+            return self._finish(context, EvoLinkTaskEvent.parse(event), None)
+        finally:
+            self.hook.close()
+
+    def on_kill(self) -> None:
+        if self._evolink_task_id is not None:
+            self.log.warning(
+                "Killed while waiting for EvoLink task %s. EvoLink has no cancel endpoint: it keeps running and "
+                "may still bill; a retry reconnects to it.",
+                self._evolink_task_id,
+            )
+
+    # ------------------------------------------------------------------ before submitting
+    def _validated_request(self) -> EvoLinkRequest:
+        try:
+            return parse_request(self.request)
+        except pydantic.ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in problem['loc']) or 'request'}: {problem['msg']}"
+                for problem in error.errors(include_url=False)
+            )
+            raise AirflowFailException(f"Invalid EvoLink request (nothing was submitted): {problems}") from None
+        except TypeError as error:
+            raise AirflowFailException(f"Invalid EvoLink request (nothing was submitted): {error}") from None
+
+    def _check_budget(self, request: EvoLinkRequest) -> None:
+        estimate = estimate_credits(request)
+        quality = getattr(request, "quality", None) or "720p"
+        if estimate is None:
+            self.log.info("No price known for model %s at %s: the cost cannot be estimated", request.model, quality)
+            if self.max_credits is not None:
+                raise AirflowFailException(
+                    f"max_credits={self.max_credits:g} is set but model {request.model!r} at {quality} has no known "
+                    "price, so the cost cannot be checked: refusing to submit (fail closed). Remove max_credits to "
+                    "submit without a budget check."
+                )
+            return
+        self.log.info("Estimated cost: %.4g credits (%s at %s, FACTS.md pricing)", estimate, request.model, quality)
+        if self.max_credits is not None and estimate > self.max_credits:
+            raise AirflowFailException(
+                f"Estimated cost {estimate:g} credits exceeds max_credits={self.max_credits:g} "
+                f"({request.model} at {quality}): nothing was submitted"
+            )
+
+    def _trigger(self, evolink_task_id: str, *, end_time: float) -> EvoLinkTaskTrigger:
+        return EvoLinkTaskTrigger(
+            evolink_task_id=evolink_task_id,
+            evolink_conn_id=self.evolink_conn_id,
+            poll_interval=self.poll_interval,
+            end_time=end_time,
+        )
+
+    def _check_trigger_serializes(self) -> None:
+        # Deferring with kwargs serde cannot encode would fail only after EvoLink took (and billed) the
+        # request: check the exact kwargs, with a stand-in ID, while nothing is submitted yet.
+        from airflow.sdk import serde
+
+        _, kwargs = self._trigger("task-unified-not-submitted-yet", end_time=time.time() + self.timeout).serialize()
+        try:
+            round_trip = serde.deserialize(serde.serialize(kwargs))
+        except Exception as error:
+            raise AirflowFailException(
+                f"The trigger arguments cannot be serialized ({type(error).__name__}: {error}); nothing was submitted"
+            ) from None
+        if round_trip != kwargs:
+            raise AirflowFailException(
+                f"The trigger arguments do not survive serialization ({kwargs!r} came back as {round_trip!r}); "
+                "nothing was submitted"
+            )
+
+    # ------------------------------------------------------------------ submitting
+    def _reconnect_or_submit(
+        self, request: EvoLinkRequest, store: TaskStateStoreAccessor | None
+    ) -> tuple[str, TaskDetail | None]:
+        """The EvoLink task ID to wait for, and its detail when an earlier try's task was reconnected to."""
+        body = request.to_api_json()
+        request_sha256 = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        idempotency_key: str | None = None
+        if store is not None:
+            stored = store.get(STATE_SUBMISSION)
+            if (
+                isinstance(stored, dict)
+                and stored.get("request_sha256") == request_sha256
+                and isinstance(stored.get("idempotency_key"), str)
+            ):
+                stored_id = store.get(STATE_TASK_ID)
+                if isinstance(stored_id, str) and stored_id:
+                    detail = self._stored_task(stored_id)
+                    if detail is not None and detail.status in _RECONNECTABLE:
+                        self.log.info(
+                            "Reconnecting to EvoLink task %s (%s) submitted by an earlier try: not submitting again",
+                            stored_id,
+                            detail.status.value,
+                        )
+                        return stored_id, detail
+                    # The earlier task is over (failed, cancelled or gone): replaying its key would only return
+                    # it again, so the resubmission below gets a new key (failed tasks are refunded).
+                    store.delete(STATE_TASK_ID)
+                else:
+                    idempotency_key = str(stored["idempotency_key"])
+                    self.log.info(
+                        "An earlier try stored Idempotency-Key %s but no task ID (it may have stopped right after "
+                        "its POST): submitting with the same key, so EvoLink replays that task if it exists",
+                        idempotency_key,
+                    )
+            elif stored is not None:
+                self.log.warning("The request changed since an earlier try submitted it: submitting it as a new task")
+                store.delete(STATE_TASK_ID)
+
+        if idempotency_key is None:
+            idempotency_key = str(uuid.uuid4())
+            if store is not None:
+                # Stored before the POST: a try that dies after the POST still leaves the key to replay with.
+                store.set(STATE_SUBMISSION, {"idempotency_key": idempotency_key, "request_sha256": request_sha256})
+        task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
+        if store is not None:
+            store.set(STATE_TASK_ID, task.id)
+        reserved = task.usage.credits_reserved if task.usage else None
+        self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
+        self.log.info("EvoLink task ID: %s", task.id)
+        return task.id, None
+
+    def _stored_task(self, evolink_task_id: str) -> TaskDetail | None:
+        """An earlier try's task, or ``None`` when EvoLink no longer knows it (404)."""
+        try:
+            detail = self.hook.get_task(evolink_task_id)
+        except EvoLinkNotFoundError:
+            self.log.warning(
+                "EvoLink no longer knows task %s from an earlier try: submitting again with a new Idempotency-Key",
+                evolink_task_id,
+            )
+            return None
+        if detail.status not in _RECONNECTABLE:
+            self.log.warning(
+                "EvoLink task %s from an earlier try ended %s%s: submitting again with a new Idempotency-Key",
+                evolink_task_id,
+                detail.status.value,
+                f" [{detail.error.code}]" if detail.error and detail.error.code else "",
+            )
+        return detail
+
+    # ------------------------------------------------------------------ waiting and finishing
+    def _wait(self, evolink_task_id: str) -> tuple[EvoLinkTaskEvent, TaskDetail | None]:
+        """Poll with the sync hook (its retries cover transient errors) until the task ends or ``timeout``."""
+        end_time = time.time() + self.timeout
+        last_progress: str | None = None
+        while True:
+            try:
+                detail = self.hook.get_task(evolink_task_id)
+            except EvoLinkError as error:
+                return EvoLinkTaskEvent.from_error(evolink_task_id, error), None
+            if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
+                return event, detail
+            if (progress := progress_message(detail)) != last_progress:
+                self.log.info("EvoLink task %s: %s", evolink_task_id, progress)
+                last_progress = progress
+            if (remaining := end_time - time.time()) <= 0:
+                return EvoLinkTaskEvent.timed_out(evolink_task_id, end_time), None
+            time.sleep(min(self.poll_interval, remaining))
+
+    def _finish(self, context: Context, event: EvoLinkTaskEvent, detail: TaskDetail | None) -> str:
+        event.raise_for_status()
+        if detail is None:  # events carry no result URLs: read the detail they left out
+            detail = self.hook.get_task(event.evolink_task_id)
+        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail_xcom(detail))
+        return self._succeeded(context, event.evolink_task_id)
+
+    def _succeeded(self, context: Context, evolink_task_id: str) -> str:
+        # The task instance is about to succeed: forget the submission so a manual Clear generates anew.
+        if (store := context.get("task_state_store")) is not None:
+            store.clear()
+        return evolink_task_id

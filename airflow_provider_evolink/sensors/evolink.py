@@ -1,0 +1,136 @@
+"""
+EvoLinkTaskSensor: wait for an EvoLink task to end, in poke, reschedule or deferrable mode.
+
+API source: ``GET /v1/tasks/{task_id}`` (``../shared/evolink-api/get-task-detail.openapi.yaml``); failure codes
+and their retryability: ``../shared/evolink-api/FACTS.md``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+
+from airflow_provider_evolink.exceptions import EvoLinkError
+from airflow_provider_evolink.hooks.evolink import EvoLinkHook
+from airflow_provider_evolink.triggers.evolink import (
+    DEFAULT_POLL_INTERVAL,
+    EvoLinkTaskEvent,
+    EvoLinkTaskTrigger,
+    completed_detail_xcom,
+    progress_message,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = ["EvoLinkTaskSensor"]
+
+#: Seconds ``defer(timeout=)`` allows past ``timeout``: the trigger enforces the real deadline (see the operator).
+DEFER_BACKSTOP_SECONDS = 300.0
+
+
+class EvoLinkTaskSensor(BaseSensorOperator):
+    """
+    Wait until an EvoLink task ends (``GET /v1/tasks/{task_id}``) and return its detail.
+
+    ``completed`` → returns (XCom ``return_value``) the task detail as a dict of
+    :class:`~airflow_provider_evolink.models.TaskDetail` (``id``, ``model``, ``status``, ``progress``,
+    ``results``: result URLs valid 24 h, ``error``). ``failed`` or ``cancelled`` → the sensor fails without
+    retries, since the EvoLink task is over and re-reading it cannot change that; the message carries the error
+    code and says whether resubmitting (clearing the submitting task) may succeed. With ``soft_fail=True`` it is
+    skipped instead, as on a timeout. A 400/401/403/404 answer fails at once; transient errors that outlast the
+    hook's retries fail with Airflow retries allowed.
+
+    Deferrable mode reads the task once, and defers to :class:`EvoLinkTaskTrigger` only if it is still running;
+    on resuming it re-reads the detail with the sync hook (trigger events carry no result URLs).
+
+    :param evolink_task_id: the EvoLink task ID (templated), e.g. ``"{{ ti.xcom_pull('submit') }}"``.
+    :param evolink_conn_id: the Airflow connection of type ``evolink``.
+    :param deferrable: wait in the triggerer instead of a worker slot; default ``[operators] default_deferrable``.
+    :param poke_interval: seconds between status reads (EvoLink's own client uses 8).
+    :param timeout: seconds to wait before failing (or skipping with ``soft_fail``). EvoLink cannot cancel a
+        task: it may still complete and bill after the sensor gave up.
+    :param kwargs: passed to :class:`~airflow.sdk.BaseSensorOperator` (``mode``, ``soft_fail``, ...).
+    """
+
+    template_fields: Sequence[str] = ("evolink_task_id",)
+    ui_color = "#e8e0f8"
+
+    def __init__(
+        self,
+        *,
+        evolink_task_id: str,
+        evolink_conn_id: str = EvoLinkHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = 3600.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.evolink_task_id = evolink_task_id
+        self.evolink_conn_id = evolink_conn_id
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> EvoLinkHook:
+        """The sync hook of ``evolink_conn_id``."""
+        return EvoLinkHook(evolink_conn_id=self.evolink_conn_id)
+
+    def execute(self, context: Context) -> Any:
+        try:
+            return super().execute(context)
+        finally:
+            self.hook.close()
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        """Read the task once: done with its detail dict, not done, or raise; deferrable mode defers here."""
+        event: EvoLinkTaskEvent | None
+        try:
+            detail = self.hook.get_task(self.evolink_task_id)
+        except EvoLinkError as error:
+            event = EvoLinkTaskEvent.from_error(self.evolink_task_id, error)
+        else:
+            event = EvoLinkTaskEvent.from_detail(detail)
+        if event is not None:
+            self._raise_for(event)
+            return PokeReturnValue(is_done=True, xcom_value=completed_detail_xcom(detail))
+        self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
+        if self.deferrable:
+            # Deferring from inside poke() keeps BaseSensorOperator's soft_fail/never_fail handling of this
+            # first read; TaskDeferred is a BaseException, so it passes through that handling untouched.
+            self.defer(
+                trigger=EvoLinkTaskTrigger(
+                    evolink_task_id=self.evolink_task_id,
+                    evolink_conn_id=self.evolink_conn_id,
+                    poll_interval=self.poke_interval,
+                    end_time=time.time() + self.timeout,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout + DEFER_BACKSTOP_SECONDS),
+            )
+        return PokeReturnValue(is_done=False)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger fired: validate the event, then return the re-read detail or raise.
+
+        :raises AirflowException: ``None`` or an unknown status (retries allowed).
+        """
+        self._raise_for(EvoLinkTaskEvent.parse(event))
+        try:
+            return completed_detail_xcom(self.hook.get_task(self.evolink_task_id))
+        finally:
+            self.hook.close()
+
+    def _raise_for(self, event: EvoLinkTaskEvent) -> None:
+        """Map a non-success event to the sensor's exceptions (soft_fail is applied by BaseSensorOperator)."""
+        if event.status == "timeout":
+            raise AirflowSensorTimeout(event.message)
+        if event.status in ("failed", "cancelled"):
+            raise AirflowFailException(event.message)
+        event.raise_for_status()

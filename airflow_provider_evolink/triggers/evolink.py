@@ -1,0 +1,354 @@
+"""
+EvoLinkTaskTrigger: wait for an EvoLink task in the triggerer, and the one event contract it fires.
+
+API source: ``GET /v1/tasks/{task_id}`` (``../shared/evolink-api/get-task-detail.openapi.yaml``); which errors
+are transient and which task failures are retryable: ``../shared/evolink-api/FACTS.md``.
+
+:class:`EvoLinkTaskEvent` is the single place that builds, validates and interprets the event: the trigger
+builds it, ``EvoLinkGenerateVideoOperator`` and ``EvoLinkTaskSensor`` parse and raise from it, and their
+synchronous waits build the same events from what they read, so every path ends in the same errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, cast, get_args
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.log import mask_secret
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_evolink.exceptions import (
+    EvoLinkAPIError,
+    EvoLinkConfigError,
+    EvoLinkError,
+    EvoLinkTaskFailedError,
+    EvoLinkTransportError,
+)
+from airflow_provider_evolink.hooks.evolink import EvoLinkHook
+from airflow_provider_evolink.models import TaskDetail, TaskStatus
+
+__all__ = [
+    "DEFAULT_MAX_CONSECUTIVE_ERRORS",
+    "DEFAULT_POLL_INTERVAL",
+    "EvoLinkTaskEvent",
+    "EvoLinkTaskTrigger",
+    "completed_detail_xcom",
+    "progress_message",
+]
+
+#: Seconds between status reads: the pace EvoLink's own client uses (FACTS.md, "Polling and results").
+DEFAULT_POLL_INTERVAL = 8.0
+#: Consecutive transient polling failures (after the hook's own retries) tolerated before giving up.
+DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
+#: Each later poll waits ``poll_interval`` × (1 ± this): triggers created together drift apart.
+_POLL_JITTER = 0.1
+#: Messages come from the API; keep the event row and exception text a sane size.
+_MAX_MESSAGE_CHARS = 1000
+
+EventStatus = Literal["success", "failed", "cancelled", "timeout", "error"]
+_EVENT_STATUSES: frozenset[str] = frozenset(get_args(EventStatus))
+
+
+def _clip(message: str) -> str:
+    return message if len(message) <= _MAX_MESSAGE_CHARS else message[: _MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def _no_cancel_note(evolink_task_id: str) -> str:
+    return (
+        f"EvoLink has no cancel endpoint: task {evolink_task_id} may still complete and bill. "
+        "A retry of this Airflow task reconnects to it instead of submitting again."
+    )
+
+
+def progress_message(detail: TaskDetail) -> str:
+    """One line of status for logs, e.g. ``processing, progress 40%, ~180 s estimated`` (never result URLs)."""
+    estimated = detail.task_info.estimated_time if detail.task_info else None
+    return f"{detail.status.value}, progress {detail.progress}%" + (
+        f", ~{estimated} s estimated" if estimated is not None else ""
+    )
+
+
+@dataclass(frozen=True)
+class EvoLinkTaskEvent:
+    """
+    The one event :class:`EvoLinkTaskTrigger` fires, and how a resumed task reads it.
+
+    Payload (``to_payload()``, plain JSON types only, no result URLs: the event row is stored unencrypted)::
+
+        {"status": "success" | "failed" | "cancelled" | "timeout" | "error",
+         "evolink_task_id": str, "error_code": str | None, "retryable": bool, "message": str}
+
+    ``failed``/``cancelled``: the EvoLink task ended so, ``error_code`` is its ``error.code`` (FACTS.md) and
+    ``retryable`` whether a resubmission may succeed. ``timeout``: the deadline passed while the task was still
+    running (it may still complete). ``error``: polling could not go on (401/403/404, bad connection, too many
+    consecutive transient errors, an unexpected exception); ``retryable`` says whether an Airflow retry can help.
+    """
+
+    status: EventStatus
+    evolink_task_id: str
+    error_code: str | None = None
+    retryable: bool = False
+    message: str = ""
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_detail(cls, detail: TaskDetail) -> EvoLinkTaskEvent | None:
+        """The event for a terminal task detail, ``None`` while the task is ``pending``/``processing``."""
+        if detail.status is TaskStatus.COMPLETED:
+            return cls("success", detail.id, message=f"EvoLink task {detail.id} completed")
+        if not detail.status.is_terminal:
+            return None
+        failure = EvoLinkTaskFailedError(
+            detail.id,
+            status=detail.status.value,
+            code=detail.error.code if detail.error else None,
+            message=detail.error.message if detail.error else None,
+        )
+        return cls(
+            "failed" if detail.status is TaskStatus.FAILED else "cancelled",
+            detail.id,
+            error_code=failure.code,
+            retryable=failure.retryable,
+            message=_clip(str(failure)),
+        )
+
+    @classmethod
+    def from_error(cls, evolink_task_id: str, error: BaseException, *, consecutive: int = 1) -> EvoLinkTaskEvent:
+        """The ``error`` event for a polling error that ends the wait.
+
+        EvoLink errors carry their own ``retryable`` and a secret-free message; anything else is reported by
+        type only (its text is unknown and could hold a result URL) and counted as retryable, since an Airflow
+        retry only reconnects to the same task.
+        """
+        if isinstance(error, EvoLinkAPIError):
+            code = error.code or f"http_{error.status_code}"
+        elif isinstance(error, EvoLinkConfigError):
+            code = "invalid_configuration"
+        elif isinstance(error, EvoLinkTransportError):
+            code = "network_error"
+        elif isinstance(error, EvoLinkError):
+            code = "invalid_response"
+        else:
+            return cls(
+                "error",
+                evolink_task_id,
+                error_code="unexpected_error",
+                retryable=True,
+                message=f"unexpected {type(error).__name__} while waiting for EvoLink task {evolink_task_id}; "
+                "see the triggerer log",
+            )
+        after = f" (gave up after {consecutive} consecutive errors)" if error.retryable and consecutive > 1 else ""
+        return cls(
+            "error",
+            evolink_task_id,
+            error_code=code,
+            retryable=error.retryable,
+            message=_clip(f"could not read EvoLink task {evolink_task_id}{after}: {error}"),
+        )
+
+    @classmethod
+    def timed_out(cls, evolink_task_id: str, end_time: float) -> EvoLinkTaskEvent:
+        """The ``timeout`` event: ``end_time`` (epoch seconds) passed with the task still running."""
+        deadline = datetime.fromtimestamp(end_time, tz=UTC).isoformat(timespec="seconds")
+        return cls(
+            "timeout",
+            evolink_task_id,
+            error_code="timeout",
+            retryable=True,
+            message=f"EvoLink task {evolink_task_id} was still running at the deadline ({deadline}). "
+            + _no_cancel_note(evolink_task_id),
+        )
+
+    def to_payload(self) -> dict[str, Any]:
+        """The event as plain JSON types, for :class:`~airflow.triggers.base.TriggerEvent`."""
+        return asdict(self)
+
+    # ------------------------------------------------------------------ reading
+    @classmethod
+    def parse(cls, payload: Any) -> EvoLinkTaskEvent:
+        """Validate a payload a resumed task received before anything reads it.
+
+        :raises AirflowException: ``None``, not a mapping, an unknown ``status`` or a missing/mistyped field
+            (retryable: a retry reconnects to the stored task).
+        """
+        if not isinstance(payload, Mapping):
+            raise AirflowException(f"EvoLink trigger returned no usable event (got {type(payload).__name__})")
+        status = payload.get("status")
+        if status not in _EVENT_STATUSES:
+            raise AirflowException(
+                f"EvoLink trigger event has unknown status {status!r}; expected one of {sorted(_EVENT_STATUSES)}"
+            )
+        evolink_task_id = payload.get("evolink_task_id")
+        error_code = payload.get("error_code")
+        retryable = payload.get("retryable", False)
+        message = payload.get("message", "")
+        if (
+            not isinstance(evolink_task_id, str)
+            or not evolink_task_id
+            or not (error_code is None or isinstance(error_code, str))
+            or not isinstance(retryable, bool)
+            or not isinstance(message, str)
+        ):
+            raise AirflowException(
+                "EvoLink trigger event is malformed: evolink_task_id must be a non-empty string, error_code a "
+                "string or null, retryable a boolean and message a string"
+            )
+        return cls(cast(EventStatus, status), evolink_task_id, error_code, retryable, message)
+
+    def raise_for_status(self) -> None:
+        """Return for ``success``; otherwise raise the Airflow exception that fits.
+
+        :raises AirflowFailException: not retryable (a non-retryable task failure, ``cancelled``, a 401/403/404
+            or bad connection): Airflow retries would fail the same way, so none are spent.
+        :raises AirflowException: retryable (a retryable task failure, ``timeout``, transient errors): an
+            Airflow retry of the operator reconnects or resubmits.
+        """
+        if self.status == "success":
+            return
+        if self.retryable:
+            raise AirflowException(self.message)
+        raise AirflowFailException(self.message)
+
+
+def completed_detail_xcom(detail: TaskDetail) -> dict[str, Any]:
+    """A completed task's detail as a JSON dict for XCom, its signed result URLs registered with the masker.
+
+    Only for worker-side code: the result URLs go to XCom (the downstream transfer reads them), never into a
+    trigger event, and any log line that later prints one shows it masked.
+
+    :raises AirflowException: the detail is not ``completed`` (EvoLink reported completion, then something else).
+    """
+    if detail.status is not TaskStatus.COMPLETED:
+        raise AirflowException(f"EvoLink task {detail.id} was reported completed but now reads {detail.status.value}")
+    for url in detail.results:
+        mask_secret(url)
+    return detail.model_dump(mode="json")
+
+
+class EvoLinkTaskTrigger(BaseTrigger):
+    """
+    Poll an EvoLink task from the triggerer until it ends, the deadline passes or polling cannot go on.
+
+    Fully async: the connection comes from ``aget_connection`` and every read is ``EvoLinkHook.aget_task``
+    through the event loop's shared client (``GET /v1/tasks/{task_id}``). The first poll comes after a random
+    fraction of ``poll_interval`` so triggers created together spread out; later ones every ``poll_interval``
+    ± 10 %. Transient errors (429, 5xx, network, unreadable answers; after the hook's own retries) are tolerated
+    ``max_consecutive_errors`` times in a row; a non-retryable one (400/401/402/403/404, bad connection) ends the
+    wait at once. Exactly one :class:`EvoLinkTaskEvent` is fired; an unexpected exception becomes an ``error``
+    event instead of crashing the trigger.
+
+    :param evolink_task_id: the EvoLink task ID (``task-unified-…``).
+    :param evolink_conn_id: the Airflow connection of type ``evolink``.
+    :param poll_interval: seconds between status reads (> 0; EvoLink's own client uses 8).
+    :param end_time: absolute deadline, epoch seconds (wall clock): kept as is across serialisation, so a
+        re-created trigger (triggerer restart, another triggerer) keeps the same deadline.
+    :param max_consecutive_errors: transient polling errors tolerated in a row before an ``error`` event (≥ 0).
+    :raises ValueError: on a bad argument, naming it.
+    """
+
+    def __init__(
+        self,
+        evolink_task_id: str,
+        evolink_conn_id: str,
+        poll_interval: float,
+        end_time: float,
+        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    ) -> None:
+        super().__init__()
+        if not isinstance(evolink_task_id, str) or not evolink_task_id.strip():
+            raise ValueError(f"evolink_task_id must be a non-empty string, got {evolink_task_id!r}")
+        if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float) or poll_interval <= 0:
+            raise ValueError(f"poll_interval must be a number of seconds > 0, got {poll_interval!r}")
+        if isinstance(end_time, bool) or not isinstance(end_time, int | float):
+            raise ValueError(f"end_time must be a deadline in epoch seconds, got {end_time!r}")
+        if isinstance(max_consecutive_errors, bool) or not isinstance(max_consecutive_errors, int):
+            raise ValueError(f"max_consecutive_errors must be a whole number >= 0, got {max_consecutive_errors!r}")
+        if max_consecutive_errors < 0:
+            raise ValueError(f"max_consecutive_errors must be >= 0, got {max_consecutive_errors}")
+        self.evolink_task_id = evolink_task_id
+        self.evolink_conn_id = evolink_conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = float(end_time)
+        self.max_consecutive_errors = max_consecutive_errors
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and plain-typed kwargs (no secrets: the API key stays in the connection)."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "evolink_task_id": self.evolink_task_id,
+                "evolink_conn_id": self.evolink_conn_id,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "max_consecutive_errors": self.max_consecutive_errors,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the task ends; yield exactly one :class:`EvoLinkTaskEvent` payload."""
+        hook = EvoLinkHook(evolink_conn_id=self.evolink_conn_id)
+        try:
+            event = await self._wait(hook)
+        except Exception as error:
+            # The last line of defence: a crashing trigger fails the task with a bare traceback and no
+            # evolink_task_id; an error event keeps the ID and lets the task decide.
+            self.log.exception("Unexpected error while waiting for EvoLink task %s", self.evolink_task_id)
+            event = EvoLinkTaskEvent.from_error(self.evolink_task_id, error)
+        finally:
+            try:
+                await hook.aclose()
+            except Exception:
+                self.log.warning("Could not close the EvoLink client cleanly", exc_info=True)
+        self.log.info("EvoLink task %s: %s", self.evolink_task_id, event.status)
+        yield TriggerEvent(event.to_payload())
+
+    async def _wait(self, hook: EvoLinkHook) -> EvoLinkTaskEvent:
+        self.log.info(
+            "Waiting for EvoLink task %s: a status read every %.1f s until %s",
+            self.evolink_task_id,
+            self.poll_interval,
+            datetime.fromtimestamp(self.end_time, tz=UTC).isoformat(timespec="seconds"),
+        )
+        # Thousands of triggers deferred together (dynamic task mapping) would otherwise poll in lock step.
+        delay = random.uniform(0, self.poll_interval)
+        errors = 0
+        last_progress: str | None = None
+        while (remaining := self.end_time - time.time()) > 0:
+            # Sleeping past the deadline would overshoot it; the read at the deadline is the last chance.
+            await asyncio.sleep(min(delay, remaining))
+            delay = self.poll_interval * random.uniform(1 - _POLL_JITTER, 1 + _POLL_JITTER)
+            try:
+                detail = await hook.aget_task(self.evolink_task_id)
+            except EvoLinkError as error:
+                errors += 1
+                if not error.retryable or errors > self.max_consecutive_errors:
+                    return EvoLinkTaskEvent.from_error(self.evolink_task_id, error, consecutive=errors)
+                self.log.warning(
+                    "Reading EvoLink task %s failed (%d of %d tolerated in a row): %s",
+                    self.evolink_task_id,
+                    errors,
+                    self.max_consecutive_errors,
+                    error,
+                )
+                continue
+            errors = 0
+            if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
+                return event
+            if (progress := progress_message(detail)) != last_progress:
+                self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress)
+                last_progress = progress
+        return EvoLinkTaskEvent.timed_out(self.evolink_task_id, self.end_time)
+
+    async def on_kill(self) -> None:
+        """A user killed the waiting task: say what happens to the remote one (it cannot be cancelled)."""
+        self.log.warning(
+            "Stopped waiting for EvoLink task %s. EvoLink has no cancel endpoint: the task keeps running and "
+            "may still bill.",
+            self.evolink_task_id,
+        )

@@ -1,0 +1,386 @@
+"""EvoLinkTaskTrigger and the EvoLinkTaskEvent contract: serialisation, every terminal event, polling rules."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from airflow.sdk import BaseHook, serde
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from structlog.testing import capture_logs
+
+from airflow_provider_evolink.exceptions import (
+    EvoLinkAuthenticationError,
+    EvoLinkConfigError,
+    EvoLinkNotFoundError,
+    EvoLinkServerError,
+    EvoLinkTransportError,
+)
+from airflow_provider_evolink.hooks.evolink import EvoLinkHook
+from airflow_provider_evolink.models import TaskDetail
+from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger
+
+from .conftest import env_connection
+
+TASK_ID = "task-unified-1700000000-abcdefgh"
+RESULT_URL = "https://cdn.example.com/videos/out.mp4?sig=secret"
+O3_REQUEST = {"model": "kling-o3-reference-to-video", "prompt": "a red fox in the snow", "duration": 5}
+EVENT_KEYS = {"status", "evolink_task_id", "error_code", "retryable", "message"}
+
+
+def make_trigger(evolink_task_id: str = TASK_ID, conn_id: str = "evolink_default", **kwargs: Any) -> EvoLinkTaskTrigger:
+    kwargs.setdefault("poll_interval", 0.05)
+    kwargs.setdefault("end_time", time.time() + 30)
+    return EvoLinkTaskTrigger(evolink_task_id, conn_id, **kwargs)
+
+
+async def run_to_events(trigger: EvoLinkTaskTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in trigger.run()]
+
+
+def create_task(prompt: str = O3_REQUEST["prompt"]) -> str:
+    hook = EvoLinkHook()
+    try:
+        return hook.create_video_generation({**O3_REQUEST, "prompt": prompt}).id
+    finally:
+        hook.close()
+
+
+# ------------------------------------------------------------------------------------------ serialisation
+def test_serialize_round_trips_through_airflow_serde_with_the_same_deadline() -> None:
+    end_time = time.time() + 3600
+    trigger = make_trigger(poll_interval=8.0, end_time=end_time, max_consecutive_errors=7)
+    classpath, kwargs = trigger.serialize()
+
+    restored_kwargs = serde.deserialize(serde.serialize(kwargs))
+    restored = EvoLinkTaskTrigger(**restored_kwargs)
+
+    assert classpath == "airflow_provider_evolink.triggers.evolink.EvoLinkTaskTrigger"
+    assert restored.serialize() == (classpath, kwargs)
+    assert restored.end_time == end_time
+    assert all(isinstance(value, str | int | float) for value in kwargs.values())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"evolink_task_id": " "}, "evolink_task_id"),
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"end_time": "tomorrow"}, "end_time"),
+        ({"max_consecutive_errors": -1}, "max_consecutive_errors"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_argument(kwargs: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        make_trigger(**kwargs)
+
+
+# ----------------------------------------------------------------------------------------- event contract
+def test_event_payload_round_trips_through_parse_and_serde() -> None:
+    event = EvoLinkTaskEvent("failed", TASK_ID, "service_error", True, "EvoLink task failed")
+
+    payload = serde.deserialize(serde.serialize(event.to_payload()))
+
+    assert set(payload) == EVENT_KEYS
+    assert EvoLinkTaskEvent.parse(payload) == event
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        "success",
+        {"status": "done", "evolink_task_id": TASK_ID},
+        {"status": "success"},
+        {"status": "failed", "evolink_task_id": TASK_ID, "retryable": "yes"},
+    ],
+)
+def test_parse_refuses_a_missing_or_malformed_event(payload: Any) -> None:
+    with pytest.raises(AirflowException) as raised:
+        EvoLinkTaskEvent.parse(payload)
+    assert not isinstance(raised.value, AirflowFailException)
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable", "expected"),
+    [
+        ("failed", False, AirflowFailException),
+        ("cancelled", False, AirflowFailException),
+        ("error", False, AirflowFailException),
+        ("failed", True, AirflowException),
+        ("timeout", True, AirflowException),
+        ("error", True, AirflowException),
+    ],
+)
+def test_raise_for_status_spends_no_retries_on_what_cannot_succeed(
+    status: str, retryable: bool, expected: type[Exception]
+) -> None:
+    event = EvoLinkTaskEvent.parse(
+        {"status": status, "evolink_task_id": TASK_ID, "error_code": "x", "retryable": retryable, "message": "why"}
+    )
+    with pytest.raises(AirflowException, match="why") as raised:
+        event.raise_for_status()
+    assert type(raised.value) is expected
+
+
+def test_success_event_raises_nothing() -> None:
+    EvoLinkTaskEvent("success", TASK_ID).raise_for_status()
+
+
+@pytest.mark.parametrize(
+    ("detail", "status", "error_code", "retryable"),
+    [
+        ({"status": "completed", "results": [RESULT_URL]}, "success", None, False),
+        (
+            {"status": "failed", "error": {"code": "content_policy_violation", "message": "no"}},
+            "failed",
+            "content_policy_violation",
+            False,
+        ),
+        ({"status": "failed", "error": {"code": "service_error", "message": "busy"}}, "failed", "service_error", True),
+        ({"status": "cancelled"}, "cancelled", None, False),
+    ],
+)
+def test_a_terminal_detail_becomes_an_event_without_result_urls(
+    detail: dict[str, Any], status: str, error_code: str | None, retryable: bool
+) -> None:
+    event = EvoLinkTaskEvent.from_detail(TaskDetail.model_validate({"id": TASK_ID, **detail}))
+
+    assert event is not None
+    assert (event.status, event.error_code, event.retryable) == (status, error_code, retryable)
+    assert "cdn.example.com" not in repr(event.to_payload())
+
+
+@pytest.mark.parametrize("status", ["pending", "processing"])
+def test_a_running_detail_is_no_event(status: str) -> None:
+    assert EvoLinkTaskEvent.from_detail(TaskDetail.model_validate({"id": TASK_ID, "status": status})) is None
+
+
+# ------------------------------------------------------------------------------- runs against the emulator
+async def test_trigger_fires_success_for_a_completed_task_and_carries_no_result_url(emulator: Any) -> None:
+    evolink_task_id = create_task()
+
+    events = await run_to_events(make_trigger(evolink_task_id))
+
+    assert events == [
+        {
+            "status": "success",
+            "evolink_task_id": evolink_task_id,
+            "error_code": None,
+            "retryable": False,
+            "message": f"EvoLink task {evolink_task_id} completed",
+        }
+    ]
+
+
+async def test_trigger_fires_failed_with_the_task_error_code(emulator: Any) -> None:
+    evolink_task_id = create_task("a fox [fail:content_policy_violation]")
+
+    [event] = await run_to_events(make_trigger(evolink_task_id))
+
+    assert event["status"] == "failed"
+    assert event["error_code"] == "content_policy_violation"
+    assert event["retryable"] is False
+
+
+async def test_trigger_fires_timeout_at_the_deadline_saying_the_task_may_still_complete(
+    slow_emulator: Any, slow_conn_id: str
+) -> None:
+    hook = EvoLinkHook(slow_conn_id)
+    evolink_task_id = hook.create_video_generation(O3_REQUEST).id
+    hook.close()
+
+    [event] = await run_to_events(make_trigger(evolink_task_id, slow_conn_id, end_time=time.time() + 0.3))
+
+    assert event["status"] == "timeout"
+    assert event["retryable"] is True
+    assert "no cancel endpoint" in event["message"]
+    assert evolink_task_id in event["message"]
+
+
+async def test_trigger_fires_error_at_once_for_an_unknown_task(emulator: Any) -> None:
+    before = len(emulator.requests())
+
+    [event] = await run_to_events(make_trigger("task-unified-0-doesnotexist"))
+
+    assert event["status"] == "error"
+    assert event["retryable"] is False
+    assert len(emulator.requests()) - before == 1
+
+
+async def test_trigger_fires_error_for_a_rejected_api_key_without_leaking_it(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_EVOLINK_BADKEY", env_connection(emulator.base_url, "sk-wrong-key"))
+
+    [event] = await run_to_events(make_trigger(TASK_ID, "evolink_badkey"))
+
+    assert event["status"] == "error"
+    assert event["retryable"] is False
+    assert "sk-wrong-key" not in repr(event)
+
+
+async def test_trigger_never_uses_the_sync_client_or_sync_connection_lookup(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evolink_task_id = create_task()
+
+    def blocking(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("sync I/O inside the triggerer's event loop")
+
+    monkeypatch.setattr(EvoLinkHook, "get_conn", blocking)
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(blocking))
+
+    [event] = await run_to_events(make_trigger(evolink_task_id))
+
+    assert event["status"] == "success"
+
+
+async def test_trigger_releases_the_shared_async_client_when_done(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[EvoLinkHook] = []
+    original_aclose = EvoLinkHook.aclose
+
+    async def aclose(self: EvoLinkHook) -> None:
+        closed.append(self)
+        await original_aclose(self)
+
+    monkeypatch.setattr(EvoLinkHook, "aclose", aclose)
+
+    await run_to_events(make_trigger(create_task()))
+
+    assert len(closed) == 1
+
+
+# ------------------------------------------------------------------------------------------ polling rules
+async def test_trigger_fires_cancelled_as_a_terminal_event(scripted_reads: Callable[..., list[str]]) -> None:
+    scripted_reads({"status": "processing"}, {"status": "cancelled"})
+
+    [event] = await run_to_events(make_trigger())
+
+    assert event["status"] == "cancelled"
+    assert event["retryable"] is False
+
+
+async def test_transient_errors_are_tolerated_and_the_count_resets_after_a_good_read(
+    scripted_reads: Callable[..., list[str]],
+) -> None:
+    reads = scripted_reads(
+        EvoLinkServerError(503),
+        EvoLinkTransportError("dropped"),
+        {"status": "processing", "progress": 10},
+        EvoLinkServerError(502),
+        EvoLinkTransportError("dropped"),
+        {"status": "completed", "results": [RESULT_URL]},
+    )
+
+    [event] = await run_to_events(make_trigger(max_consecutive_errors=2))
+
+    assert event["status"] == "success"
+    assert len(reads) == 6
+
+
+async def test_too_many_consecutive_transient_errors_end_with_a_retryable_error(
+    scripted_reads: Callable[..., list[str]],
+) -> None:
+    reads = scripted_reads(EvoLinkServerError(503, message="upstream overloaded"))
+
+    [event] = await run_to_events(make_trigger(max_consecutive_errors=2))
+
+    assert event["status"] == "error"
+    assert event["retryable"] is True
+    assert "3 consecutive errors" in event["message"]
+    assert len(reads) == 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        EvoLinkAuthenticationError(401, code="unauthorized"),
+        EvoLinkNotFoundError(404, code="task_not_found"),
+        EvoLinkConfigError("EvoLink connection 'evolink_default' has no API key"),
+    ],
+)
+async def test_a_permanent_error_ends_the_wait_at_the_first_read(
+    scripted_reads: Callable[..., list[str]], error: Exception
+) -> None:
+    reads = scripted_reads(error)
+
+    [event] = await run_to_events(make_trigger(max_consecutive_errors=5))
+
+    assert event["status"] == "error"
+    assert event["retryable"] is False
+    assert len(reads) == 1
+
+
+async def test_an_unexpected_exception_becomes_an_error_event_without_its_text(
+    scripted_reads: Callable[..., list[str]],
+) -> None:
+    scripted_reads(RuntimeError(f"bug while reading {RESULT_URL}"))
+
+    [event] = await run_to_events(make_trigger())
+
+    assert event["status"] == "error"
+    assert event["error_code"] == "unexpected_error"
+    assert "RuntimeError" in event["message"]
+    assert RESULT_URL not in event["message"]
+
+
+async def test_a_deadline_already_past_fires_timeout_without_reading(
+    scripted_reads: Callable[..., list[str]],
+) -> None:
+    reads = scripted_reads({"status": "processing"})
+
+    [event] = await run_to_events(make_trigger(end_time=time.time() - 1))
+
+    assert event["status"] == "timeout"
+    assert reads == []
+
+
+async def test_first_read_waits_a_random_fraction_of_the_interval_and_later_ones_the_interval_with_jitter(
+    scripted_reads: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripted_reads(*[{"status": "processing"}] * 4, {"status": "completed", "results": [RESULT_URL]})
+    sleeps: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float, *args: Any) -> None:
+        sleeps.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+
+    await run_to_events(make_trigger(poll_interval=8.0, end_time=time.time() + 3600))
+
+    first, *later = sleeps
+    assert 0 <= first <= 8.0
+    assert len(later) == 4
+    assert all(7.2 <= delay <= 8.8 for delay in later)
+
+
+async def test_progress_is_logged_once_per_change(scripted_reads: Callable[..., list[str]]) -> None:
+    running = {"status": "processing", "progress": 40, "task_info": {"estimated_time": 180}}
+    scripted_reads(running, running, {**running, "progress": 70}, {"status": "completed", "results": [RESULT_URL]})
+
+    with capture_logs() as logs:
+        await run_to_events(make_trigger())
+
+    messages = [log["event"] for log in logs]
+    assert [message for message in messages if "progress" in message] == [
+        f"EvoLink task {TASK_ID}: processing, progress 40%, ~180 s estimated",
+        f"EvoLink task {TASK_ID}: processing, progress 70%, ~180 s estimated",
+    ]
+    assert not any(RESULT_URL in message for message in messages)
+
+
+async def test_on_kill_says_the_remote_task_cannot_be_cancelled() -> None:
+    with capture_logs() as logs:
+        await make_trigger().on_kill()
+
+    [warning] = logs
+    assert "no cancel endpoint" in warning["event"]
+    assert TASK_ID in warning["event"]
