@@ -1,0 +1,453 @@
+"""EvoLinkToStorageOperator: atomic, resumable, memory-flat downloads of EvoLink results into ObjectStoragePath.
+
+respx pins the HTTP edge cases (short bodies, ignored ranges, status handling); the emulator proves the whole path
+over real HTTP into ``file://``, ``memory://`` and ``s3://`` (moto's server).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from airflow.sdk import Asset, ObjectStoragePath
+from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.execution_time.context import OutletEventAccessors
+
+from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkTransportError
+from airflow_provider_evolink.hooks.evolink import EvoLinkHook
+from airflow_provider_evolink.transfers import evolink_to_storage
+from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
+
+API = "http://evolink.test"
+CDN = "https://cdn.evolink.test"
+TASK_ID = "task-unified-1700000000-abc123"
+CREATED = 1_700_000_000  # 2023-11-14 22:13:20 UTC
+BODY = bytes(range(256)) * 40  # 10,240 bytes
+
+
+def use_evolink(monkeypatch: pytest.MonkeyPatch, base_url: str, api_key: str, **extra: object) -> None:
+    """Point ``evolink_default`` at ``base_url`` for one test."""
+    connection = {"conn_type": "evolink", "host": base_url, "password": api_key, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_EVOLINK_DEFAULT", json.dumps(connection))
+
+
+def task_detail(results: list[str], status: str = "completed", **fields: Any) -> dict[str, Any]:
+    return {
+        "id": TASK_ID,
+        "object": "video.generation.task",
+        "created": CREATED,
+        "model": "kling-o3-reference-to-video",
+        "progress": 100 if status == "completed" else 40,
+        "status": status,
+        "results": results if status == "completed" else None,
+        **fields,
+    }
+
+
+def operator(destination: str | ObjectStoragePath, evolink_task_id: str = TASK_ID, **kwargs: Any) -> Any:
+    return EvoLinkToStorageOperator(task_id="store", evolink_task_id=evolink_task_id, destination=destination, **kwargs)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+class CutStream(httpx.SyncByteStream):
+    """A body that sends ``data`` and then fails like a dropped connection."""
+
+    def __init__(self, data: bytes, error: type[httpx.TransportError] = httpx.RemoteProtocolError) -> None:
+        self.data, self.error = data, error
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.data
+        raise self.error("peer closed connection without sending complete message body")
+
+
+# ---------------------------------------------------------------------------------------- respx: edges
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[respx.MockRouter]:
+    use_evolink(monkeypatch, API, "sk-test", max_retries=2)
+    monkeypatch.setattr(evolink_to_storage.time, "sleep", lambda _seconds: None)
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+def mock_task(api: respx.MockRouter, results: list[str], **fields: Any) -> respx.Route:
+    return api.get(f"{API}/v1/tasks/{TASK_ID}").respond(json=task_detail(results, **fields))
+
+
+def test_short_body_resumes_with_a_range_request(api: respx.MockRouter, tmp_path: Path) -> None:
+    mock_task(api, [f"{CDN}/v/out.mp4?sig=secret"])
+    cdn = api.get(f"{CDN}/v/out.mp4").mock(
+        side_effect=[
+            # Content-Length promises the whole file, the body stops at 4,000 bytes.
+            httpx.Response(200, headers={"content-length": str(len(BODY))}, content=BODY[:4000]),
+            httpx.Response(
+                206,
+                headers={"content-range": f"bytes 4000-{len(BODY) - 1}/{len(BODY)}", "content-type": "video/mp4"},
+                content=BODY[4000:],
+            ),
+        ]
+    )
+
+    uris = operator(str(tmp_path)).execute({})
+
+    assert uris == [str(tmp_path / f"{TASK_ID}.mp4")]
+    assert (tmp_path / f"{TASK_ID}.mp4").read_bytes() == BODY
+    assert "range" not in cdn.calls[0].request.headers
+    # No content coding, so Content-Length and Range count the bytes written.
+    assert cdn.calls[0].request.headers["accept-encoding"] == "identity"
+    assert cdn.calls[1].request.headers["range"] == "bytes=4000-"
+    assert leftovers(tmp_path) == [f"{TASK_ID}.mp4"]
+
+
+def test_dropped_connection_resumes_where_it_stopped(api: respx.MockRouter, tmp_path: Path) -> None:
+    mock_task(api, [f"{CDN}/v/out.mp4"])
+    cdn = api.get(f"{CDN}/v/out.mp4").mock(
+        side_effect=[
+            httpx.Response(200, headers={"content-length": str(len(BODY))}, stream=CutStream(BODY[:1000])),
+            httpx.Response(206, headers={"content-range": f"bytes 1000-10239/{len(BODY)}"}, content=BODY[1000:]),
+        ]
+    )
+
+    operator(str(tmp_path)).execute({})
+
+    assert (tmp_path / f"{TASK_ID}.mp4").read_bytes() == BODY
+    assert cdn.calls[1].request.headers["range"] == "bytes=1000-"
+
+
+def test_a_server_that_ignores_range_restarts_from_zero(api: respx.MockRouter, tmp_path: Path) -> None:
+    mock_task(api, [f"{CDN}/v/out.mp4"])
+    api.get(f"{CDN}/v/out.mp4").mock(
+        side_effect=[
+            httpx.Response(200, headers={"content-length": str(len(BODY))}, content=BODY[:3000]),
+            httpx.Response(200, headers={"content-length": str(len(BODY))}, content=BODY),
+        ]
+    )
+
+    operator(str(tmp_path)).execute({"outlet_events": OutletEventAccessors()})
+
+    assert (tmp_path / f"{TASK_ID}.mp4").read_bytes() == BODY
+
+
+def test_transient_result_host_errors_are_retried(api: respx.MockRouter, tmp_path: Path) -> None:
+    mock_task(api, [f"{CDN}/v/out.mp4"])
+    api.get(f"{CDN}/v/out.mp4").mock(
+        side_effect=[httpx.Response(503), httpx.ConnectError("refused"), httpx.Response(200, content=BODY)]
+    )
+
+    operator(str(tmp_path)).execute({})
+
+    assert (tmp_path / f"{TASK_ID}.mp4").read_bytes() == BODY
+
+
+def test_failure_after_every_attempt_leaves_no_file_and_no_url_in_the_error(
+    api: respx.MockRouter, tmp_path: Path
+) -> None:
+    url = f"{CDN}/v/out.mp4?sig=very-secret"
+    mock_task(api, [url])
+
+    def cut_after_100_bytes(request: httpx.Request) -> httpx.Response:
+        # Each attempt resumes correctly, gets 100 more bytes, then the connection drops.
+        start = int(request.headers.get("range", "bytes=0-")[6:-1])
+        headers = {"content-range": f"bytes {start}-{len(BODY) - 1}/{len(BODY)}"} if start else {}
+        return httpx.Response(
+            206 if start else 200,
+            headers={"content-length": str(len(BODY) - start), **headers},
+            stream=CutStream(BODY[start : start + 100]),
+        )
+
+    cdn = api.get(f"{CDN}/v/out.mp4").mock(side_effect=cut_after_100_bytes)
+
+    with pytest.raises(EvoLinkTransportError, match="gave up after 3 attempts") as excinfo:
+        operator(str(tmp_path)).execute({})
+
+    assert TASK_ID in str(excinfo.value)
+    assert "very-secret" not in str(excinfo.value)
+    assert excinfo.value.__cause__ is None
+    assert [call.request.headers.get("range") for call in cdn.calls] == [None, "bytes=100-", "bytes=200-"]
+    assert leftovers(tmp_path) == []
+
+
+def test_killing_the_task_mid_stream_deletes_the_temporary_file(api: respx.MockRouter, tmp_path: Path) -> None:
+    mock_task(api, [f"{CDN}/v/out.mp4"])
+    op = operator(str(tmp_path))
+
+    class KilledAfterFirstChunk(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            yield BODY[:5000]
+            assert leftovers(tmp_path)[0].startswith(f".{TASK_ID}.mp4.part-")
+            op.on_kill()  # what Airflow's SIGTERM handler does
+            yield BODY[5000:]
+
+    api.get(f"{CDN}/v/out.mp4").respond(200, stream=KilledAfterFirstChunk())
+
+    with pytest.raises(EvoLinkError, match="killed"):
+        op.execute({})
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("status", [403, 404, 410])
+def test_expired_links_fail_with_the_task_id_and_created_time(
+    api: respx.MockRouter, tmp_path: Path, status: int
+) -> None:
+    mock_task(api, [f"{CDN}/v/out.mp4?Expires=1&Signature=secret"])
+    cdn = api.get(f"{CDN}/v/out.mp4").respond(status)
+
+    with pytest.raises(AirflowFailException) as excinfo:
+        operator(str(tmp_path)).execute({})
+
+    message = str(excinfo.value)
+    assert TASK_ID in message
+    assert "24 h" in message
+    assert "2023-11-14 22:13:20 UTC" in message
+    assert "Signature" not in message
+    assert cdn.call_count == 1  # an expired link is never retried
+    assert leftovers(tmp_path) == []
+
+
+def test_other_result_host_errors_are_not_retried(api: respx.MockRouter, tmp_path: Path) -> None:
+    mock_task(api, [f"{CDN}/v/out.mp4"])
+    cdn = api.get(f"{CDN}/v/out.mp4").respond(400)
+
+    with pytest.raises(EvoLinkError, match="HTTP 400 from the result host"):
+        operator(str(tmp_path)).execute({})
+    assert cdn.call_count == 1
+
+
+def test_several_results_are_numbered_with_extensions_from_content_type_or_url(
+    api: respx.MockRouter, tmp_path: Path
+) -> None:
+    mock_task(api, [f"{CDN}/a", f"{CDN}/b.webm", f"{CDN}/c"])
+    api.get(f"{CDN}/a").respond(200, headers={"content-type": "video/quicktime"}, content=b"a")
+    api.get(f"{CDN}/b.webm").respond(200, headers={"content-type": "application/octet-stream"}, content=b"b")
+    api.get(f"{CDN}/c").respond(200, content=b"c")
+
+    uris = operator(str(tmp_path)).execute({})
+
+    assert [Path(uri).name for uri in uris] == [f"{TASK_ID}_1.mov", f"{TASK_ID}_2.webm", f"{TASK_ID}_3.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [("processing", EvoLinkError), ("failed", AirflowFailException)], ids=["processing", "failed"]
+)
+def test_a_task_that_is_not_completed_is_refused_with_status_and_id(
+    api: respx.MockRouter, tmp_path: Path, status: str, error: type[Exception]
+) -> None:
+    mock_task(api, [], status=status, error={"code": "content_policy_violation", "message": "no"})
+
+    with pytest.raises(error, match=rf"EvoLink task {TASK_ID} is {status}"):
+        operator(str(tmp_path)).execute({})
+
+
+def test_an_answer_about_another_task_is_refused(api: respx.MockRouter, tmp_path: Path) -> None:
+    mock_task(api, [f"{CDN}/v/out.mp4"], id="../../elsewhere")
+
+    with pytest.raises(EvoLinkError, match=r"got task '\.\./\.\./elsewhere'"):
+        operator(str(tmp_path)).execute({})
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("destination", "storage_conn_id", "match"),
+    [
+        ("", None, "destination must be"),
+        ("nosuchscheme://bucket/prefix", None, "destination 'nosuchscheme://bucket/prefix' is not a usable"),
+        ("s3://conn_a@bucket/prefix", "conn_b", "names connection 'conn_a' but storage_conn_id is 'conn_b'"),
+    ],
+)
+def test_a_bad_destination_is_refused_before_anything_is_fetched(
+    api: respx.MockRouter, destination: str, storage_conn_id: str | None, match: str
+) -> None:
+    route = mock_task(api, [f"{CDN}/v/out.mp4"])
+
+    with pytest.raises(EvoLinkConfigError, match=match):
+        operator(destination, storage_conn_id=storage_conn_id).execute({})
+    assert not route.called
+
+
+def test_a_destination_that_is_a_file_is_refused(api: respx.MockRouter, tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"")
+
+    with pytest.raises(EvoLinkConfigError, match="is a file; it must name a folder"):
+        operator(str(tmp_path / "file")).execute({})
+
+
+def test_a_task_id_that_is_not_a_file_name_is_refused(api: respx.MockRouter, tmp_path: Path) -> None:
+    with pytest.raises(EvoLinkConfigError, match="evolink_task_id"):
+        operator(str(tmp_path), evolink_task_id="../escape").execute({})
+
+
+def test_result_urls_are_masked_before_each_request(
+    api: respx.MockRouter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"{CDN}/v/out.mp4?sig=secret"
+    mock_task(api, [url])
+    masked: list[str] = []
+    monkeypatch.setattr(evolink_to_storage, "mask_secret", masked.append)
+    api.get(f"{CDN}/v/out.mp4").mock(side_effect=lambda request: httpx.Response(200, content=str(masked).encode()))
+
+    operator(str(tmp_path)).execute({})
+
+    assert (tmp_path / f"{TASK_ID}.mp4").read_text() == str([url])
+
+
+# ------------------------------------------------------------------------------------- emulator: end to end
+O3_REQUEST = {"model": "kling-o3-reference-to-video", "prompt": "a calm lake at dawn", "duration": 3}
+
+
+def create_task(emu: Any) -> str:
+    return (
+        EvoLinkHook().create_video_generation({**O3_REQUEST, "video_url": f"{emu.base_url}/samples/reference.mp4"}).id
+    )
+
+
+def result_requests(emu: Any, evolink_task_id: str) -> list[dict[str, Any]]:
+    return [r for r in emu.requests() if r["path"].startswith(f"/files/{evolink_task_id}/")]
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(evolink_to_storage.time, "sleep", lambda _seconds: None)
+
+
+def test_streams_to_a_local_folder_byte_identical_and_playable(emulator: Any, tmp_path: Path) -> None:
+    import av
+
+    evolink_task_id = create_task(emulator)
+    folder = tmp_path / "videos" / "new"  # created on demand
+    asset = Asset("videos", uri="file:///videos/latest")
+    events = OutletEventAccessors()
+
+    uris = operator(f"file://{folder}", evolink_task_id, outlets=[asset]).execute({"outlet_events": events})
+
+    stored = folder / f"{evolink_task_id}.mp4"
+    assert uris == [f"file://{stored}"]
+    assert leftovers(folder) == [stored.name]
+    sha256 = hashlib.sha256(stored.read_bytes()).hexdigest()
+    assert sha256 == emulator.result_sha256(evolink_task_id)
+    with av.open(str(stored)) as container:
+        assert container.duration / av.time_base == pytest.approx(O3_REQUEST["duration"], abs=0.1)
+    requests = result_requests(emulator, evolink_task_id)
+    assert requests
+    assert not any(r["auth"] for r in requests)  # the API key never reached the result host
+    assert events[asset].extra == {
+        "evolink_task_id": evolink_task_id,
+        "model": "kling-o3-reference-to-video",
+        "source": "evolink",
+        "bytes": stored.stat().st_size,
+        "sha256": sha256,
+        "files": [{"uri": uris[0], "bytes": stored.stat().st_size, "sha256": sha256}],
+    }
+
+
+def test_streams_to_memory(emulator: Any, memory_folder: str) -> None:
+    evolink_task_id = create_task(emulator)
+
+    uris = operator(ObjectStoragePath(memory_folder), evolink_task_id).execute({})
+
+    stored = ObjectStoragePath(uris[0])
+    assert uris == [f"{memory_folder}/{evolink_task_id}.mp4"]
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == emulator.result_sha256(evolink_task_id)
+    assert [p.name for p in ObjectStoragePath(memory_folder).iterdir()] == [stored.name]
+
+
+def test_streams_to_s3_with_the_connection_from_storage_conn_id(emulator: Any, s3_bucket: str) -> None:
+    evolink_task_id = create_task(emulator)
+    destination = f"s3://{s3_bucket}/{evolink_task_id}/videos"
+
+    uris = operator(destination, evolink_task_id, storage_conn_id="aws_moto").execute({})
+
+    assert uris == [f"s3://aws_moto@{s3_bucket}/{evolink_task_id}/videos/{evolink_task_id}.mp4"]
+    folder = ObjectStoragePath(destination, conn_id="aws_moto")
+    assert [p.name for p in folder.iterdir()] == [f"{evolink_task_id}.mp4"]
+    assert hashlib.sha256(ObjectStoragePath(uris[0]).read_bytes()).hexdigest() == emulator.result_sha256(
+        evolink_task_id
+    )
+
+
+def test_a_cut_off_download_resumes_with_range_against_the_emulator(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evolink_task_id = create_task(emulator)
+    real_result_client = EvoLinkHook.result_client
+
+    def cut_first_download_only(hook: EvoLinkHook) -> httpx.Client:
+        client = real_result_client(hook)
+        # The emulator decided to cut this body when the request arrived; later requests go through.
+        client.event_hooks["response"].append(lambda _response: emulator.set_faults(rate_cutoff=0.0))
+        return client
+
+    monkeypatch.setattr(EvoLinkHook, "result_client", cut_first_download_only)
+    emulator.set_faults(rate_cutoff=1.0)
+    try:
+        uris = operator(str(tmp_path), evolink_task_id).execute({})
+    finally:
+        emulator.set_faults(rate_cutoff=0.0)
+
+    stored = tmp_path / f"{evolink_task_id}.mp4"
+    assert uris == [str(stored)]
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == emulator.result_sha256(evolink_task_id)
+    requests = result_requests(emulator, evolink_task_id)
+    assert [r["status"] for r in requests] == [200, 206]
+    assert leftovers(tmp_path) == [stored.name]
+
+
+def test_no_partial_file_is_left_when_every_attempt_is_cut_off(emulator: Any, s3_bucket: str, no_backoff: None) -> None:
+    evolink_task_id = create_task(emulator)
+    destination = f"s3://aws_moto@{s3_bucket}/{evolink_task_id}"
+    emulator.set_faults(rate_cutoff=1.0)
+    try:
+        with pytest.raises(EvoLinkTransportError, match=rf"{evolink_task_id}: gave up after 3 attempts"):
+            operator(destination, evolink_task_id).execute({})
+    finally:
+        emulator.set_faults(rate_cutoff=0.0)
+
+    assert len(result_requests(emulator, evolink_task_id)) == 3
+    # Nothing at all under the prefix: neither the temporary object nor the final one.
+    assert not ObjectStoragePath(destination).exists()
+
+
+def test_expired_links_fail_naming_the_task(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import time
+
+    from airflow_provider_evolink.emulator import EvoLinkEmulator
+
+    with EvoLinkEmulator(processing_seconds=0.0, result_ttl_seconds=0) as emu:
+        use_evolink(monkeypatch, emu.base_url, emu.api_key)
+        evolink_task_id = create_task(emu)
+        time.sleep(1.1)  # links are signed with whole-second expiry times
+
+        with pytest.raises(AirflowFailException, match=rf"{evolink_task_id}.*live 24 h.*created \d{{4}}-\d\d-\d\d"):
+            operator(str(tmp_path), evolink_task_id).execute({})
+    assert leftovers(tmp_path) == []
+
+
+def test_a_rerun_keeps_a_same_size_file_and_refuses_a_different_one(emulator: Any, tmp_path: Path) -> None:
+    evolink_task_id = create_task(emulator)
+    op = operator(str(tmp_path), evolink_task_id, outlets=[Asset("videos")])
+    first = op.execute({"outlet_events": OutletEventAccessors()})
+    stored = tmp_path / f"{evolink_task_id}.mp4"
+    before = stored.stat()
+
+    events = OutletEventAccessors()
+    assert op.execute({"outlet_events": events}) == first  # e.g. an Airflow retry after a later failure
+
+    after = stored.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not rewritten
+    assert events[Asset("videos")].extra["sha256"] == emulator.result_sha256(evolink_task_id)
+
+    stored.write_bytes(b"someone else's file")
+    with pytest.raises(AirflowFailException, match="exists with 19 bytes"):
+        op.execute({})
+    assert stored.read_bytes() == b"someone else's file"
+
+    operator(str(tmp_path), evolink_task_id, overwrite=True).execute({})
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == emulator.result_sha256(evolink_task_id)
+    assert leftovers(tmp_path) == [stored.name]
