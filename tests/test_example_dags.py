@@ -1,0 +1,169 @@
+"""The example DAGs: they import cleanly, keep the documented Params and wiring, and run against the emulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EXAMPLE_DAGS = Path(__file__).resolve().parents[1] / "example_dags"
+DAG_IDS = {"evolink_reference_to_video", "evolink_motion_control", "evolink_batch"}
+#: DESIGN.md fixes these names; each DAG uses those that apply to its model.
+EXPECTED_PARAMS = {
+    "evolink_reference_to_video": {"prompt", "video_url", "duration", "aspect_ratio", "quality", "destination"},
+    "evolink_motion_control": {"prompt", "video_url", "image_url", "quality", "destination"},
+    "evolink_batch": {"prompt", "video_url", "duration", "aspect_ratio", "quality", "destination"},
+}
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(EXAMPLE_DAGS))
+
+
+@pytest.fixture
+def dags_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A metadata DB, and ``example_dags/`` as the DAGs folder ``dag.test()`` syncs from."""
+    from airflow import settings
+    from airflow.utils.db import initdb
+
+    initdb()
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(EXAMPLE_DAGS))
+    monkeypatch.setattr(settings, "DAGS_FOLDER", str(EXAMPLE_DAGS))
+
+
+def test_example_dags_import_without_errors(dagbag: Any) -> None:
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == DAG_IDS
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_each_dag_id_is_its_file_stem(dagbag: Any, dag_id: str) -> None:
+    assert Path(dagbag.dags[dag_id].fileloc).stem == dag_id
+
+
+@pytest.mark.parametrize(("dag_id", "names"), sorted(EXPECTED_PARAMS.items()))
+def test_params_use_the_documented_names(dagbag: Any, dag_id: str, names: set[str]) -> None:
+    params = dagbag.dags[dag_id].params
+    assert set(params.keys()) == names
+    # Empty inputs mean "the connection host's sample", so the defaults run against the emulator on any port.
+    assert params["video_url"] == ""
+    assert params["destination"].startswith("file://")
+
+
+@pytest.mark.parametrize("dag_id", ["evolink_reference_to_video", "evolink_motion_control"])
+def test_single_video_dags_chain_generate_deferrable_wait_and_save(dagbag: Any, dag_id: str) -> None:
+    from airflow.sdk import Asset
+
+    dag = dagbag.dags[dag_id]
+    generate, wait, save = dag.get_task("generate"), dag.get_task("wait"), dag.get_task("save")
+    assert type(generate).__name__ == "EvoLinkGenerateVideoOperator"
+    assert type(wait).__name__ == "EvoLinkTaskSensor"
+    assert type(save).__name__ == "EvoLinkToStorageOperator"
+    assert generate.upstream_task_ids == {"build_request"}
+    assert wait.upstream_task_ids == {"generate"}
+    assert save.upstream_task_ids == {"generate", "wait"}
+    assert wait.deferrable is True
+    assert generate.max_credits is not None
+    assert any(isinstance(outlet, Asset) for outlet in save.outlets)
+    assert "{{ run_id }}" in save.destination
+
+
+def test_batch_fans_out_with_bounded_concurrency_and_saves_per_map_index(dagbag: Any) -> None:
+    dag = dagbag.dags["evolink_batch"]
+    generate, save = dag.get_task("generate"), dag.get_task("save")
+    assert type(generate).__name__ == "MappedOperator"
+    assert set(generate.expand_input.value) == {"request"}
+    assert generate.partial_kwargs["max_active_tis_per_dagrun"] == 2
+    assert generate.partial_kwargs["max_credits"] is not None
+    assert generate.partial_kwargs["wait_for_completion"] is True
+    assert generate.partial_kwargs["deferrable"] is True
+    assert set(save.expand_input.value) == {"evolink_task_id"}
+    assert "{{ ti.map_index }}" in save.partial_kwargs["destination"]
+    assert dag.params["prompt"]
+    assert all(isinstance(prompt, str) for prompt in dag.params["prompt"])
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLE_DAGS.glob("*.py")), ids=lambda p: p.name)
+def test_templates_use_run_id_because_cli_runs_have_no_logical_date(path: Path) -> None:
+    source = path.read_text()
+    for parse_time_only in ("{{ ds", "{{ logical_date", "{{ ts"):
+        assert parse_time_only not in source
+
+
+def test_empty_urls_fall_back_to_the_connection_hosts_samples_at_run_time(
+    dagbag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_EVOLINK_DEFAULT",
+        json.dumps({"conn_type": "evolink", "host": "http://127.0.0.1:4321", "password": "sk-test"}),
+    )
+    base = dagbag.dags["evolink_reference_to_video"].params.dump()
+    request = dagbag.dags["evolink_reference_to_video"].get_task("build_request").python_callable(params=base)
+    assert request["video_url"] == "http://127.0.0.1:4321/samples/reference.mp4"
+    assert request["duration"] == base["duration"]
+
+    motion = dagbag.dags["evolink_motion_control"]
+    request = motion.get_task("build_request").python_callable(params=motion.params.dump())
+    assert request["image_urls"] == ["http://127.0.0.1:4321/samples/character.jpg"]
+    assert request["video_urls"] == ["http://127.0.0.1:4321/samples/reference.mp4"]
+
+    batch = dagbag.dags["evolink_batch"]
+    params = {**batch.params.dump(), "video_url": "https://cdn.example.com/ref.mp4"}
+    requests = batch.get_task("build_requests").python_callable(params=params)
+    assert [r["prompt"] for r in requests] == params["prompt"]
+    assert {r["video_url"] for r in requests} == {"https://cdn.example.com/ref.mp4"}
+
+
+def _video(path: Path) -> tuple[float, int, int, str]:
+    """Seconds, width, height and codec of an MP4, read back with PyAV."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return (container.duration or 0) / av.time_base, stream.width, stream.height, stream.codec_context.name
+
+
+def test_reference_to_video_runs_end_to_end_against_the_emulator(
+    dagbag: Any, dags_folder: None, emulator: Any, tmp_path: Path
+) -> None:
+    conf = {"duration": 3, "aspect_ratio": "9:16", "destination": tmp_path.as_uri()}
+    run = dagbag.dags["evolink_reference_to_video"].test(run_conf=conf)
+
+    assert run.state == "success"
+    (video,) = tmp_path.rglob("*.mp4")
+    assert video.parent.name == run.run_id
+    assert video.name.startswith("task-unified-")
+    seconds, width, height, codec = _video(video)
+    assert codec == "h264"
+    assert seconds == pytest.approx(3, abs=0.25)
+    assert height > width  # 9:16
+
+
+def test_motion_control_runs_end_to_end_against_the_emulator(
+    dagbag: Any, dags_folder: None, emulator: Any, tmp_path: Path
+) -> None:
+    run = dagbag.dags["evolink_motion_control"].test(run_conf={"destination": tmp_path.as_uri()})
+
+    assert run.state == "success"
+    (video,) = tmp_path.rglob("*.mp4")
+    seconds, _, _, codec = _video(video)
+    assert codec == "h264"
+    assert seconds == pytest.approx(5, abs=0.25)  # as long as the emulator's reference video
+
+
+def test_batch_saves_one_video_per_prompt_under_its_map_index(
+    dagbag: Any, dags_folder: None, emulator: Any, tmp_path: Path
+) -> None:
+    conf = {"prompt": ["a lighthouse", "a fox"], "duration": 3, "destination": tmp_path.as_uri()}
+    run = dagbag.dags["evolink_batch"].test(run_conf=conf)
+
+    assert run.state == "success"
+    videos = sorted(tmp_path.rglob("*.mp4"))
+    assert [video.parent.name for video in videos] == ["0", "1"]
+    assert len({video.name for video in videos}) == 2  # two EvoLink tasks, one per prompt
+    assert all(_video(video)[0] == pytest.approx(3, abs=0.25) for video in videos)
