@@ -557,6 +557,9 @@ def _clamp_progress(value: Any) -> Any:
     # Progress is cosmetic: an out-of-range or missing value must not fail a whole wait.
     if value is None:
         return 0
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON's 1e400 reads as infinity, which int() cannot convert; NaN says nothing either.
+        return 100 if value == math.inf else 0
     if isinstance(value, int | float) and not isinstance(value, bool):
         return min(max(int(value), 0), 100)
     return value

@@ -13,6 +13,7 @@ import contextlib
 import random
 import time
 import uuid
+from collections import deque
 from collections.abc import Collection
 from typing import Any
 
@@ -98,6 +99,10 @@ class EmulatorMiddleware:
             await _await_disconnect(receive)
         else:
             if fault == "slow":
+                # Read the request first, as a real server does before working on it: a client that gives up
+                # during the wait leaves a request that still takes effect (an unknown outcome, the case
+                # Idempotency-Key exists for) rather than one that fails for want of its body.
+                receive = await _buffered(receive)
                 await asyncio.sleep(faults.slow_seconds)
             await self.app(scope, receive, send)
 
@@ -142,6 +147,21 @@ class EmulatorMiddleware:
                 transport: asyncio.Transport = connection.transport
                 return transport
         raise RuntimeError("this request's connection is unknown: drop and cutoff need the emulator's own server")
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """Read the whole request body now; the returned ``receive`` replays it, then reads on (a disconnect)."""
+    messages: deque[Message] = deque()
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        return messages.popleft() if messages else await receive()
+
+    return replay
 
 
 async def _await_disconnect(receive: Receive) -> None:

@@ -538,12 +538,12 @@ class EvoLinkHook(BaseHook):
         :raises EvoLinkNotFoundError: no such task (404). :raises EvoLinkBadRequestError: malformed ID (400).
         :raises EvoLinkResponseError: the answer is not a valid task detail (e.g. ``completed`` without results).
         """
-        detail, _ = self._send("GET", _task_path(evolink_task_id), parse=lambda r: _parse(TaskDetail, r))
+        detail, _ = self._send("GET", _task_path(evolink_task_id), parse=_task_parser(evolink_task_id))
         return detail
 
     async def aget_task(self, evolink_task_id: str) -> TaskDetail:
         """Async :meth:`get_task` for triggers: async connection lookup, shared async client, no sync I/O."""
-        detail, _ = await self._asend("GET", _task_path(evolink_task_id), parse=lambda r: _parse(TaskDetail, r))
+        detail, _ = await self._asend("GET", _task_path(evolink_task_id), parse=_task_parser(evolink_task_id))
         return detail
 
     def get_credits(self, *, max_retries: int | None = None) -> Credits:
@@ -569,6 +569,23 @@ class EvoLinkHook(BaseHook):
             return False, _scrub(f"{type(error).__name__}: {error}", secret)
         finally:
             self.close()
+
+
+def _task_parser(evolink_task_id: str) -> Callable[[httpx.Response], TaskDetail]:
+    """Parse a task detail and check it describes the task asked for: a proxy or cache mixing up answers must
+    not end a wait, or start a download, with another task's detail."""
+    expected = evolink_task_id.strip()
+
+    def parse(response: httpx.Response) -> TaskDetail:
+        detail = _parse(TaskDetail, response)
+        if detail.id != expected:
+            raise EvoLinkResponseError(
+                f"asked EvoLink for task {expected} but got task {detail.id[:80]!r}",
+                request_id=_request_id(response),
+            )
+        return detail
+
+    return parse
 
 
 def _parse_credits(response: httpx.Response) -> Credits:

@@ -205,8 +205,6 @@ class EvoLinkToStorageOperator(BaseOperator):
             task = hook.get_task(evolink_task_id)
         finally:
             hook.close()
-        if task.id != evolink_task_id:  # file names come from the ID: never from an unexpected answer
-            raise EvoLinkResponseError(f"asked EvoLink for task {evolink_task_id} but got task {task.id!r}")
         _require_completed(task)
         attempts = hook.settings.max_retries + 1
         stored: list[_StoredFile] = []
