@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,9 +19,35 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME /
 os.environ.pop("EVOLINK_API_KEY", None)
 
 
-def connection_json(base_url: str, api_key: str, **extra: object) -> str:
-    """The ``AIRFLOW_CONN_<ID>`` JSON form of an EvoLink connection."""
-    return json.dumps({"conn_type": "evolink", "host": base_url, "password": api_key, "extra": extra})
+def _connection_json(base_url: str | None, api_key: str | None, **extra: object) -> str:
+    """The ``AIRFLOW_CONN_<ID>`` JSON form of an EvoLink connection; ``None`` leaves the host or the key out."""
+    connection: dict[str, object] = {"conn_type": "evolink", "extra": extra}
+    if base_url is not None:
+        connection["host"] = base_url
+    if api_key is not None:
+        connection["password"] = api_key
+    return json.dumps(connection)
+
+
+@pytest.fixture(scope="session")
+def evolink_connection_json() -> Callable[..., str]:
+    """``_connection_json``, for module- or session-scoped setups that set the variable themselves."""
+    return _connection_json
+
+
+@pytest.fixture
+def evolink_connection(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """``set_connection(base_url, api_key, conn_id="evolink_default", **extra)``: point ``conn_id`` (an
+    ``AIRFLOW_CONN_<ID>`` JSON variable) at ``base_url`` for one test, with ``extra`` as its extras; returns the ID.
+    """
+
+    def set_connection(
+        base_url: str | None, api_key: str | None, conn_id: str = "evolink_default", **extra: object
+    ) -> str:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", _connection_json(base_url, api_key, **extra))
+        return conn_id
+
+    return set_connection
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +56,21 @@ def emulator() -> Iterator[object]:
     from airflow_provider_evolink.emulator import EvoLinkEmulator
 
     with EvoLinkEmulator(processing_seconds=0.0) as emu:
-        os.environ["AIRFLOW_CONN_EVOLINK_DEFAULT"] = connection_json(emu.base_url, emu.api_key, max_retries=2)
+        os.environ["AIRFLOW_CONN_EVOLINK_DEFAULT"] = _connection_json(emu.base_url, emu.api_key, max_retries=2)
         yield emu
         os.environ.pop("AIRFLOW_CONN_EVOLINK_DEFAULT", None)
+
+
+@pytest.fixture(scope="module")
+def slow_emulator() -> Iterator[Any]:
+    """An emulator whose tasks stay processing for a minute: long past any deadline a test sets."""
+    from airflow_provider_evolink.emulator import EvoLinkEmulator
+
+    with EvoLinkEmulator(processing_seconds=60.0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def slow_conn_id(slow_emulator: Any, evolink_connection: Callable[..., str]) -> str:
+    """``evolink_slow``: the slow emulator, without client retries (errors surface at once)."""
+    return evolink_connection(slow_emulator.base_url, slow_emulator.api_key, "evolink_slow", max_retries=0)

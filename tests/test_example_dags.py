@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,12 +96,9 @@ def test_templates_use_run_id_because_cli_runs_have_no_logical_date(path: Path) 
 
 
 def test_empty_urls_fall_back_to_the_connection_hosts_samples_at_run_time(
-    dagbag: Any, monkeypatch: pytest.MonkeyPatch
+    dagbag: Any, evolink_connection: Callable[..., str]
 ) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_EVOLINK_DEFAULT",
-        json.dumps({"conn_type": "evolink", "host": "http://127.0.0.1:4321", "password": "sk-test"}),
-    )
+    evolink_connection("http://127.0.0.1:4321", "sk-test")
     base = dagbag.dags["evolink_reference_to_video"].params.dump()
     request = dagbag.dags["evolink_reference_to_video"].get_task("build_request").python_callable(params=base)
     assert request["video_url"] == "http://127.0.0.1:4321/samples/reference.mp4"

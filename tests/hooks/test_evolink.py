@@ -65,24 +65,6 @@ REQUEST = {
 }
 
 
-def set_conn(
-    monkeypatch: pytest.MonkeyPatch,
-    conn_id: str = "evolink_test",
-    *,
-    host: str | None = BASE,
-    password: str | None = API_KEY,
-    **extra: Any,
-) -> str:
-    """Define connection ``conn_id`` as an ``AIRFLOW_CONN_`` JSON environment variable."""
-    conn: dict[str, Any] = {"conn_type": "evolink", "extra": extra}
-    if host is not None:
-        conn["host"] = host
-    if password is not None:
-        conn["password"] = password
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-    return conn_id
-
-
 def envelope(status: int, code: str = "some_code", message: str = "something", **more: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "type": f"type_{status}", **more}}
 
@@ -101,8 +83,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @pytest.fixture
-def hook(monkeypatch: pytest.MonkeyPatch) -> Iterator[EvoLinkHook]:
-    hook = EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, max_retries=2))
+def hook(evolink_connection: Callable[..., str]) -> Iterator[EvoLinkHook]:
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, API_KEY, "evolink_test", max_retries=2))
     yield hook
     hook.close()
 
@@ -114,19 +96,19 @@ def api() -> Iterator[respx.MockRouter]:
 
 
 # ============================================================================ connection
-def test_missing_api_key_is_a_clear_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    hook = EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, "no_key", password=None))  # lazy: no error yet
+def test_missing_api_key_is_a_clear_config_error(evolink_connection: Callable[..., str]) -> None:
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, None, "no_key"))  # lazy: no error yet
     with pytest.raises(EvoLinkConfigError, match=r"'no_key' has no API key: set its password \(API Key\)"):
         hook.get_task(TASK_ID)
 
 
-def test_blank_api_key_counts_as_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_blank_api_key_counts_as_missing(evolink_connection: Callable[..., str]) -> None:
     with pytest.raises(EvoLinkConfigError, match="no API key"):
-        EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, "blank", password="  ")).settings  # noqa: B018
+        EvoLinkHook(evolink_conn_id=evolink_connection(BASE, "  ", "blank")).settings  # noqa: B018
 
 
-def test_default_base_url_timeout_and_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, "defaults", host=None)).settings
+def test_default_base_url_timeout_and_retries(evolink_connection: Callable[..., str]) -> None:
+    settings = EvoLinkHook(evolink_conn_id=evolink_connection(None, API_KEY, "defaults")).settings
     assert (settings.base_url, settings.timeout, settings.max_retries) == (DEFAULT_BASE_URL, 30.0, 3)
 
 
@@ -141,8 +123,8 @@ def test_default_base_url_timeout_and_retries(monkeypatch: pytest.MonkeyPatch) -
         ("", DEFAULT_BASE_URL),
     ],
 )
-def test_host_becomes_the_base_url(monkeypatch: pytest.MonkeyPatch, host: str, base_url: str) -> None:
-    assert EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, "h", host=host)).base_url == base_url
+def test_host_becomes_the_base_url(evolink_connection: Callable[..., str], host: str, base_url: str) -> None:
+    assert EvoLinkHook(evolink_conn_id=evolink_connection(host, API_KEY, "h")).base_url == base_url
 
 
 def test_uri_form_connection_keeps_its_port(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,9 +135,9 @@ def test_uri_form_connection_keeps_its_port(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.mark.parametrize("host", ["ftp://files.example.com", "https://", "http://[::1"])
-def test_a_host_that_is_not_an_http_url_is_refused(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+def test_a_host_that_is_not_an_http_url_is_refused(evolink_connection: Callable[..., str], host: str) -> None:
     with pytest.raises(EvoLinkConfigError, match="host"):
-        EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, "bad_host", host=host)).settings  # noqa: B018
+        EvoLinkHook(evolink_conn_id=evolink_connection(host, API_KEY, "bad_host")).settings  # noqa: B018
 
 
 @pytest.mark.parametrize(
@@ -169,9 +151,9 @@ def test_a_host_that_is_not_an_http_url_is_refused(monkeypatch: pytest.MonkeyPat
     ],
 )
 def test_extras_timeout_and_max_retries(
-    monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any], timeout: float, max_retries: int
+    evolink_connection: Callable[..., str], extra: dict[str, Any], timeout: float, max_retries: int
 ) -> None:
-    hook = EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, "extras", **extra))
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, API_KEY, "extras", **extra))
     assert (hook.settings.timeout, hook.settings.max_retries) == (timeout, max_retries)
     client = hook.get_conn()
     assert client.timeout.read == timeout
@@ -194,8 +176,10 @@ def test_extras_timeout_and_max_retries(
         ({"max_retries": False}, "max_retries"),
     ],
 )
-def test_bad_extras_are_clear_config_errors(monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any], name: str) -> None:
-    hook = EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, "bad_extra", **extra))
+def test_bad_extras_are_clear_config_errors(
+    evolink_connection: Callable[..., str], extra: dict[str, Any], name: str
+) -> None:
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, API_KEY, "bad_extra", **extra))
     with pytest.raises(EvoLinkConfigError, match=rf"'bad_extra'.*'{name}'"):
         hook.settings  # noqa: B018
 
@@ -356,8 +340,8 @@ def test_persistent_timeouts_end_in_a_transport_error_after_max_retries(
     assert route.call_count == 3
 
 
-def test_max_retries_zero_means_one_attempt(monkeypatch: pytest.MonkeyPatch, api: respx.MockRouter) -> None:
-    hook = EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, "no_retry", max_retries=0))
+def test_max_retries_zero_means_one_attempt(evolink_connection: Callable[..., str], api: respx.MockRouter) -> None:
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, API_KEY, "no_retry", max_retries=0))
     route = api.get(f"/v1/tasks/{TASK_ID}").respond(503)
     with pytest.raises(EvoLinkServerError):
         hook.get_task(TASK_ID)
@@ -396,9 +380,9 @@ def test_retry_after_as_an_http_date_is_honoured(hook: EvoLinkHook, api: respx.M
 
 
 def test_without_retry_after_the_backoff_is_exponential_with_jitter_and_capped(
-    monkeypatch: pytest.MonkeyPatch, api: respx.MockRouter, sleeps: list[float]
+    monkeypatch: pytest.MonkeyPatch, evolink_connection: Callable[..., str], api: respx.MockRouter, sleeps: list[float]
 ) -> None:
-    hook = EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, "backoff", max_retries=5))
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, API_KEY, "backoff", max_retries=5))
     api.get(f"/v1/tasks/{TASK_ID}").mock(side_effect=[httpx.Response(500)] * 5 + [httpx.Response(200, json=TASK)])
     monkeypatch.setattr(hook_module, "MAX_RETRY_WAIT", 5.0)
     hook.get_task(TASK_ID)
@@ -549,8 +533,10 @@ def test_test_connection_fails_on_success_false(hook: EvoLinkHook, api: respx.Mo
     assert "success: false" in message
 
 
-def test_test_connection_fails_with_a_reason_for_a_bad_or_missing_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    ok, message = EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, "keyless", password=None)).test_connection()
+def test_test_connection_fails_with_a_reason_for_a_bad_or_missing_connection(
+    evolink_connection: Callable[..., str],
+) -> None:
+    ok, message = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, None, "keyless")).test_connection()
     assert not ok
     assert "no API key" in message
     ok, message = EvoLinkHook(evolink_conn_id="does_not_exist").test_connection()
@@ -651,8 +637,8 @@ async def server() -> AsyncIterator[FakeEvoLink]:
 
 
 @pytest.fixture
-def async_conn(monkeypatch: pytest.MonkeyPatch, server: FakeEvoLink) -> str:
-    return set_conn(monkeypatch, "evolink_async", host=server.base_url, max_retries=2)
+def async_conn(evolink_connection: Callable[..., str], server: FakeEvoLink) -> str:
+    return evolink_connection(server.base_url, API_KEY, "evolink_async", max_retries=2)
 
 
 async def test_aget_task_resolves_the_connection_asynchronously_and_works(
@@ -725,9 +711,9 @@ async def test_the_shared_async_client_is_shared_on_one_loop_and_closed_after_th
 
 
 async def test_hooks_with_different_keys_do_not_share_a_client(
-    monkeypatch: pytest.MonkeyPatch, server: FakeEvoLink, async_conn: str
+    evolink_connection: Callable[..., str], server: FakeEvoLink, async_conn: str
 ) -> None:
-    other = set_conn(monkeypatch, "evolink_other_key", host=server.base_url, password="sk-another-key-123456")
+    other = evolink_connection(server.base_url, "sk-another-key-123456", "evolink_other_key")
     first, second = EvoLinkHook(evolink_conn_id=async_conn), EvoLinkHook(evolink_conn_id=other)
     await first.aget_task(TASK_ID)
     await second.aget_task(TASK_ID)
@@ -738,11 +724,11 @@ async def test_hooks_with_different_keys_do_not_share_a_client(
 
 
 async def test_a_429_retry_after_on_the_shared_client_delays_the_other_hooks(
-    monkeypatch: pytest.MonkeyPatch, server: FakeEvoLink
+    monkeypatch: pytest.MonkeyPatch, evolink_connection: Callable[..., str], server: FakeEvoLink
 ) -> None:
     monkeypatch.setattr(hook_module, "MAX_RETRY_WAIT", 0.3)  # Retry-After: 5 capped to 0.3 s
-    impatient = set_conn(monkeypatch, "evolink_impatient", host=server.base_url, max_retries=0)
-    patient = set_conn(monkeypatch, "evolink_patient", host=server.base_url, max_retries=2)
+    impatient = evolink_connection(server.base_url, API_KEY, "evolink_impatient", max_retries=0)
+    patient = evolink_connection(server.base_url, API_KEY, "evolink_patient", max_retries=2)
     first, second = EvoLinkHook(evolink_conn_id=impatient), EvoLinkHook(evolink_conn_id=patient)
     server.script.append(respond(429, envelope(429, code="rate_limit_exceeded"), **{"Retry-After": "5"}))
     try:
@@ -787,13 +773,15 @@ async def test_an_async_html_502_is_a_clear_server_error(server: FakeEvoLink, as
     assert len(server.received) == 3
 
 
-async def test_an_async_read_timeout_is_a_transport_error(monkeypatch: pytest.MonkeyPatch, server: FakeEvoLink) -> None:
+async def test_an_async_read_timeout_is_a_transport_error(
+    evolink_connection: Callable[..., str], server: FakeEvoLink
+) -> None:
     async def hang(request: web.Request) -> web.StreamResponse:
         await server.release.wait()
         return web.json_response(DONE)
 
     server.default = hang
-    hook = EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, "slow", host=server.base_url, timeout=0.2, max_retries=1))
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection(server.base_url, API_KEY, "slow", timeout=0.2, max_retries=1))
     started = time.monotonic()
     try:
         with pytest.raises(EvoLinkTransportError, match=r"GET /v1/tasks/.*no answer"):
@@ -822,14 +810,14 @@ async def test_an_async_connection_dropped_mid_body_is_retried(server: FakeEvoLi
     assert len(server.received) == 2
 
 
-async def test_async_connect_errors_are_transport_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_async_connect_errors_are_transport_errors(evolink_connection: Callable[..., str]) -> None:
     # A port nothing listens on (bound, then closed).
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    hook = EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, "closed", host=f"http://127.0.0.1:{port}", max_retries=1))
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection(f"http://127.0.0.1:{port}", API_KEY, "closed", max_retries=1))
     try:
         with pytest.raises(EvoLinkTransportError, match="no answer from EvoLink"):
             await hook.aget_task(TASK_ID)
@@ -853,8 +841,8 @@ def plain_async_client(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("plain_async_client")
-async def test_async_status_mapping_with_respx(monkeypatch: pytest.MonkeyPatch, api: respx.MockRouter) -> None:
-    hook = EvoLinkHook(evolink_conn_id=set_conn(monkeypatch, max_retries=1))
+async def test_async_status_mapping_with_respx(evolink_connection: Callable[..., str], api: respx.MockRouter) -> None:
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, API_KEY, "evolink_test", max_retries=1))
     route = api.get(f"/v1/tasks/{TASK_ID}").respond(403, json=envelope(403, code="permission_denied"))
     try:
         with pytest.raises(EvoLinkPermissionDeniedError, match="permission_denied"):
@@ -867,9 +855,9 @@ async def test_async_status_mapping_with_respx(monkeypatch: pytest.MonkeyPatch, 
 
 @pytest.mark.usefixtures("plain_async_client")
 def test_one_hook_can_be_used_from_successive_event_loops(
-    monkeypatch: pytest.MonkeyPatch, api: respx.MockRouter
+    evolink_connection: Callable[..., str], api: respx.MockRouter
 ) -> None:
-    hook = EvoLinkHook(evolink_conn_id=set_conn(monkeypatch))
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, API_KEY, "evolink_test"))
     api.get(f"/v1/tasks/{TASK_ID}").respond(200, json=TASK)
     assert asyncio.run(hook.aget_task(TASK_ID)).id == TASK_ID
     assert asyncio.run(hook.aget_task(TASK_ID)).id == TASK_ID

@@ -1,13 +1,10 @@
-"""Fixtures of the operator tests: an in-memory task_state_store and task instance, and the slow emulator."""
+"""Fixtures of the operator tests: an in-memory task_state_store and task instance."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from typing import Any
-
-# The slow emulator and its connection are the trigger tests' fixtures, shared rather than copied.
-from triggers.conftest import env_connection, slow_conn_id, slow_emulator  # noqa: F401
 
 
 class SimulatedCrash(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +23,7 @@ from airflow_provider_evolink.operators.evolink import (
 )
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger
 
-from .conftest import FakeTaskInstance, FakeTaskStateStore, SimulatedCrash, context_of, env_connection
+from .conftest import FakeTaskInstance, FakeTaskStateStore, SimulatedCrash, context_of
 
 DAGS = Path(__file__).parent / "dags"
 
@@ -161,9 +161,9 @@ def test_without_a_task_state_store_it_warns_that_crash_recovery_is_off_and_subm
 
 
 def test_a_rejected_api_key_fails_without_airflow_retries_and_without_leaking_it(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch
+    emulator: Any, evolink_connection: Callable[..., str]
 ) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_EVOLINK_BADKEY", env_connection(emulator.base_url, "sk-wrong-key"))
+    evolink_connection(emulator.base_url, "sk-wrong-key", "evolink_badkey", max_retries=0)
 
     with pytest.raises(AirflowFailException, match="401") as raised:
         make_operator(evolink_conn_id="evolink_badkey").execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
@@ -351,7 +351,7 @@ def test_execute_complete_refuses_a_missing_or_unknown_event(event: Any) -> None
 
 # --------------------------------------------------------------------------------------- real dag.test()
 @pytest.fixture(scope="module")
-def dag_run(emulator: Any) -> Iterator[DagTestRun]:
+def dag_run(emulator: Any, evolink_connection_json: Callable[..., str]) -> Iterator[DagTestRun]:
     """One ``dag.test()`` of ``dags/evolink_submit_and_wait.py`` against an emulator that takes 6 s per task.
 
     6 s outlasts the first sensor check, so the sensor defers and ``dag.test()`` runs the trigger inline.
@@ -378,7 +378,7 @@ def dag_run(emulator: Any) -> Iterator[DagTestRun]:
         store_set(self, key, value, **kwargs)
 
     with EvoLinkEmulator(processing_seconds=6.0) as emu, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRFLOW_CONN_EVOLINK_DEFAULT", env_connection(emu.base_url, emu.api_key))
+        patch.setenv("AIRFLOW_CONN_EVOLINK_DEFAULT", evolink_connection_json(emu.base_url, emu.api_key, max_retries=0))
         patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
         patch.setattr(settings, "DAGS_FOLDER", str(DAGS))
         patch.setattr(dag_module, "_run_inline_trigger", recording_run_inline_trigger)

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import socketserver
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-
-
-def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, base_url: str, api_key: str, **extra: Any) -> str:
-    """Point ``conn_id`` (an ``AIRFLOW_CONN_<ID>`` JSON variable) at ``base_url`` for one test; returns the ID."""
-    connection = {"conn_type": "evolink", "host": base_url, "password": api_key, "extra": extra}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
-    return conn_id
 
 
 class RawHTTPServer(socketserver.ThreadingTCPServer):

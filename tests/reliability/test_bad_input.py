@@ -17,7 +17,7 @@ import gzip
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -47,7 +47,7 @@ from airflow_provider_evolink.models import (
 )
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskTrigger
 
-from .conftest import RawHTTPServer, http_response, set_connection
+from .conftest import RawHTTPServer, http_response
 
 API_KEY = "sk-reliability-bad-input-0123456789"
 BASE = "https://api.evolink.test"
@@ -252,15 +252,15 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def sync_hook(monkeypatch: pytest.MonkeyPatch, no_sleep: None) -> Iterator[EvoLinkHook]:
-    hook = EvoLinkHook(evolink_conn_id=set_connection(monkeypatch, "evolink_fuzz", BASE, API_KEY, max_retries=0))
+def sync_hook(evolink_connection: Callable[..., str], no_sleep: None) -> Iterator[EvoLinkHook]:
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, API_KEY, "evolink_fuzz", max_retries=0))
     yield hook
     hook.close()
 
 
 @pytest.fixture
-def raw_conn(monkeypatch: pytest.MonkeyPatch, raw_server: RawHTTPServer, no_sleep: None) -> str:
-    return set_connection(monkeypatch, "evolink_raw", raw_server.base_url, API_KEY, max_retries=0, timeout=2)
+def raw_conn(evolink_connection: Callable[..., str], raw_server: RawHTTPServer, no_sleep: None) -> str:
+    return evolink_connection(raw_server.base_url, API_KEY, "evolink_raw", max_retries=0, timeout=2)
 
 
 # ------------------------------------------------------------------------------------------- requests
@@ -451,9 +451,9 @@ async def test_an_answer_about_another_task_is_not_taken_for_this_one(
 
 
 async def test_a_server_that_never_answers_ends_in_an_error_event_not_a_hang(
-    monkeypatch: pytest.MonkeyPatch, raw_server: RawHTTPServer, no_sleep: None
+    evolink_connection: Callable[..., str], raw_server: RawHTTPServer, no_sleep: None
 ) -> None:
-    conn_id = set_connection(monkeypatch, "evolink_hung", raw_server.base_url, API_KEY, max_retries=0, timeout=0.3)
+    conn_id = evolink_connection(raw_server.base_url, API_KEY, "evolink_hung", max_retries=0, timeout=0.3)
     raw_server.response = None
     started = time.monotonic()
     event = check_event(await run_trigger(conn_id, end_in=30, max_errors=1))

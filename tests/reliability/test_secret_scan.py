@@ -16,7 +16,7 @@ import io
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,9 @@ class ScannedRun:
 
 
 @pytest.fixture(scope="module")
-def scanned_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScannedRun]:
+def scanned_run(
+    tmp_path_factory: pytest.TempPathFactory, evolink_connection_json: Callable[..., str]
+) -> Iterator[ScannedRun]:
     """One ``dag.test()`` of the example DAG against an emulator that only accepts the sentinel key.
 
     The emulator takes 5 s per task, longer than the sensor's first check, so the sensor defers and
@@ -54,8 +56,7 @@ def scanned_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScannedRun
     destination = tmp_path_factory.mktemp("videos")
     capture = _FdCapture(tmp_path_factory.mktemp("capture"))
     with EvoLinkEmulator(api_key=SENTINEL_KEY, processing_seconds=5.0) as emu, pytest.MonkeyPatch.context() as patch:
-        connection = {"conn_type": "evolink", "host": emu.base_url, "password": SENTINEL_KEY}
-        patch.setenv("AIRFLOW_CONN_EVOLINK_DEFAULT", json.dumps(connection))
+        patch.setenv("AIRFLOW_CONN_EVOLINK_DEFAULT", evolink_connection_json(emu.base_url, SENTINEL_KEY))
         patch.setenv("EVOLINK_POLL_INTERVAL", "0.5")  # read when the DAG file is parsed
         patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(EXAMPLE_DAGS))
         patch.setattr(settings, "DAGS_FOLDER", str(EXAMPLE_DAGS))

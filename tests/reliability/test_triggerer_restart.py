@@ -21,8 +21,6 @@ from airflow_provider_evolink.hooks import evolink as hook_module
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskTrigger
 
-from .conftest import set_connection
-
 O3_REQUEST = {"model": "kling-o3-reference-to-video", "prompt": "a lighthouse in a storm", "duration": 3}
 #: Bounds each wait of a test: a hung trigger fails the test instead of stalling the suite.
 BOUND_SECONDS = 20.0
@@ -115,9 +113,11 @@ async def _start_then_drop(trigger: EvoLinkTaskTrigger, emu: Any, evolink_task_i
 
 @pytest.mark.parametrize("recreate", [recreate_like_the_triggerer, recreate_through_serde])
 async def test_a_recreated_trigger_resumes_the_same_task_without_submitting(
-    monkeypatch: pytest.MonkeyPatch, emulator_3s: Any, recreate: Callable[[EvoLinkTaskTrigger], EvoLinkTaskTrigger]
+    evolink_connection: Callable[..., str],
+    emulator_3s: Any,
+    recreate: Callable[[EvoLinkTaskTrigger], EvoLinkTaskTrigger],
 ) -> None:
-    conn_id = set_connection(monkeypatch, "evolink_restart", emulator_3s.base_url, emulator_3s.api_key)
+    conn_id = evolink_connection(emulator_3s.base_url, emulator_3s.api_key, "evolink_restart")
     evolink_task_id = await asyncio.to_thread(_create_task, conn_id)
     end_time = time.time() + 60
     first = EvoLinkTaskTrigger(evolink_task_id, conn_id, poll_interval=0.2, end_time=end_time)
@@ -146,9 +146,9 @@ async def test_a_recreated_trigger_resumes_the_same_task_without_submitting(
 
 
 async def test_a_recreated_trigger_keeps_the_original_deadline(
-    monkeypatch: pytest.MonkeyPatch, emulator_slow: Any
+    evolink_connection: Callable[..., str], emulator_slow: Any
 ) -> None:
-    conn_id = set_connection(monkeypatch, "evolink_restart_slow", emulator_slow.base_url, emulator_slow.api_key)
+    conn_id = evolink_connection(emulator_slow.base_url, emulator_slow.api_key, "evolink_restart_slow")
     evolink_task_id = await asyncio.to_thread(_create_task, conn_id)
     end_time = time.time() + 2.0
     first = EvoLinkTaskTrigger(evolink_task_id, conn_id, poll_interval=0.2, end_time=end_time)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +19,6 @@ from airflow.sdk.exceptions import (
     TaskDeferred,
 )
 from structlog.testing import capture_logs
-from triggers.conftest import env_connection
 
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.sensors.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkTaskSensor
@@ -46,9 +45,9 @@ def create_task(prompt: str = "a red fox in the snow") -> str:
 
 
 @pytest.fixture
-def mocked_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[respx.MockRouter]:
+def mocked_api(evolink_connection: Callable[..., str]) -> Iterator[respx.MockRouter]:
     """``evolink_mock`` points at a respx-mocked API, for states the emulator does not produce on demand."""
-    monkeypatch.setenv("AIRFLOW_CONN_EVOLINK_MOCK", env_connection(MOCK_URL, "sk-mock"))
+    evolink_connection(MOCK_URL, "sk-mock", "evolink_mock", max_retries=0)
     with respx.mock(base_url=MOCK_URL, assert_all_called=False) as router:
         yield router
 

@@ -7,8 +7,7 @@ over real HTTP into ``file://``, ``memory://`` and ``s3://`` (moto's server).
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,6 @@ CDN = "https://cdn.evolink.test"
 TASK_ID = "task-unified-1700000000-abc123"
 CREATED = 1_700_000_000  # 2023-11-14 22:13:20 UTC
 BODY = bytes(range(256)) * 40  # 10,240 bytes
-
-
-def use_evolink(monkeypatch: pytest.MonkeyPatch, base_url: str, api_key: str, **extra: object) -> None:
-    """Point ``evolink_default`` at ``base_url`` for one test."""
-    connection = {"conn_type": "evolink", "host": base_url, "password": api_key, "extra": extra}
-    monkeypatch.setenv("AIRFLOW_CONN_EVOLINK_DEFAULT", json.dumps(connection))
 
 
 def task_detail(results: list[str], status: str = "completed", **fields: Any) -> dict[str, Any]:
@@ -71,8 +64,8 @@ class CutStream(httpx.SyncByteStream):
 
 # ---------------------------------------------------------------------------------------- respx: edges
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[respx.MockRouter]:
-    use_evolink(monkeypatch, API, "sk-test", max_retries=2)
+def api(monkeypatch: pytest.MonkeyPatch, evolink_connection: Callable[..., str]) -> Iterator[respx.MockRouter]:
+    evolink_connection(API, "sk-test", max_retries=2)
     monkeypatch.setattr(evolink_to_storage.time, "sleep", lambda _seconds: None)
     with respx.mock(assert_all_called=False) as router:
         yield router
@@ -414,13 +407,13 @@ def test_no_partial_file_is_left_when_every_attempt_is_cut_off(emulator: Any, s3
     assert not ObjectStoragePath(destination).exists()
 
 
-def test_expired_links_fail_naming_the_task(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_expired_links_fail_naming_the_task(evolink_connection: Callable[..., str], tmp_path: Path) -> None:
     import time
 
     from airflow_provider_evolink.emulator import EvoLinkEmulator
 
     with EvoLinkEmulator(processing_seconds=0.0, result_ttl_seconds=0) as emu:
-        use_evolink(monkeypatch, emu.base_url, emu.api_key)
+        evolink_connection(emu.base_url, emu.api_key)
         evolink_task_id = create_task(emu)
         time.sleep(1.1)  # links are signed with whole-second expiry times
 

@@ -23,8 +23,6 @@ from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import TaskDetail
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger
 
-from .conftest import env_connection
-
 TASK_ID = "task-unified-1700000000-abcdefgh"
 RESULT_URL = "https://cdn.example.com/videos/out.mp4?sig=secret"
 O3_REQUEST = {"model": "kling-o3-reference-to-video", "prompt": "a red fox in the snow", "duration": 5}
@@ -212,9 +210,9 @@ async def test_trigger_fires_error_at_once_for_an_unknown_task(emulator: Any) ->
 
 
 async def test_trigger_fires_error_for_a_rejected_api_key_without_leaking_it(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch
+    emulator: Any, evolink_connection: Callable[..., str]
 ) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_EVOLINK_BADKEY", env_connection(emulator.base_url, "sk-wrong-key"))
+    evolink_connection(emulator.base_url, "sk-wrong-key", "evolink_badkey", max_retries=0)
 
     [event] = await run_to_events(make_trigger(TASK_ID, "evolink_badkey"))
 
