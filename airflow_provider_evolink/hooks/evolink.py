@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
+import httpcore
 import httpx
 import pydantic
 from airflow.sdk import BaseHook
-from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from airflow_provider_evolink import __version__
 from airflow_provider_evolink.exceptions import (
@@ -60,6 +61,8 @@ DEFAULT_MAX_RETRIES = 3
 MAX_RETRY_WAIT = 30.0
 #: First backoff step (seconds); step n waits ``RETRY_INITIAL_WAIT * 2**(n-1)`` plus up to as much jitter.
 RETRY_INITIAL_WAIT = 0.5
+#: Bytes read from the socket at a time while downloading a result (httpcore's default is 64 KiB).
+RESULT_READ_BYTES = 1 << 20
 #: Connections one shared async client may open (all triggers of a triggerer share them).
 ASYNC_POOL_SIZE = 64
 USER_AGENT = f"airflow-provider-evolink/{__version__}"
@@ -193,15 +196,19 @@ def _is_retryable(error: BaseException) -> bool:
     )
 
 
-def _wait(retry_state: RetryCallState) -> float:
+def _backoff(attempt_number: int, error: BaseException | None) -> float:
     """The server's ``Retry-After`` (capped at :data:`MAX_RETRY_WAIT`) when it gave one, else exponential
     backoff with jitter: ``RETRY_INITIAL_WAIT * 2**(n-1)`` plus up to ``RETRY_INITIAL_WAIT``, capped."""
-    error = retry_state.outcome.exception() if retry_state.outcome else None
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         return min(float(retry_after), MAX_RETRY_WAIT)
-    backoff = RETRY_INITIAL_WAIT * 2 ** (retry_state.attempt_number - 1)
+    backoff = RETRY_INITIAL_WAIT * 2 ** (attempt_number - 1)
     return min(backoff + random.uniform(0, RETRY_INITIAL_WAIT), MAX_RETRY_WAIT)
+
+
+def _wait(retry_state: RetryCallState) -> float:
+    """:func:`_backoff` for tenacity (the sync path)."""
+    return _backoff(retry_state.attempt_number, retry_state.outcome.exception() if retry_state.outcome else None)
 
 
 def _sleep(seconds: float) -> None:
@@ -217,15 +224,53 @@ async def _asleep(seconds: float) -> None:
 def _log_retry(retry_state: RetryCallState) -> None:
     error = retry_state.outcome.exception() if retry_state.outcome else None
     wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-    log.warning("EvoLink request failed (%s); retry %d in %.1f s", error, retry_state.attempt_number, wait)
+    _log_retry_wait(error, retry_state.attempt_number, wait)
+
+
+def _log_retry_wait(error: BaseException | None, attempt_number: int, wait: float) -> None:
+    log.warning("EvoLink request failed (%s); retry %d in %.1f s", error, attempt_number, wait)
+
+
+@functools.lru_cache(maxsize=4096)
+def _api_url(base_url: str, path: str) -> httpx.URL:
+    """The absolute URL of an API path, parsed once: a trigger reads the same URL for hours, and httpx's
+    pure-Python parsing and merging of a relative URL costs up to a tenth of a poll's CPU."""
+    return httpx.URL(base_url + path)
+
+
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that stays empty. The API sets no cookies, and httpx would otherwise wrap every answer in
+    ``urllib`` request/response objects to look for some (a tenth of a poll's CPU)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
+@functools.cache
+def _async_client_class() -> type[httpx.AsyncClient]:
+    from httpx_aiohttp import HttpxAiohttpClient
+
+    class EvoLinkAsyncClient(HttpxAiohttpClient):
+        """httpx's API over aiohttp's transport, without a cookie jar (see :class:`_NoCookies`)."""
+
+        @property  # type: ignore[override]
+        def cookies(self) -> httpx.Cookies:
+            return _NO_COOKIES
+
+        @cookies.setter
+        def cookies(self, cookies: Any) -> None:
+            raise TypeError("the EvoLink API client keeps no cookies")
+
+    return EvoLinkAsyncClient
 
 
 def _new_async_client(settings: _Settings) -> httpx.AsyncClient:
     """The shared async client: httpx's API over aiohttp's transport (``benchmarks/trigger_scale.py``
     measured it against httpx's own). Module-level so tests can swap in a plain ``httpx.AsyncClient``."""
-    from httpx_aiohttp import HttpxAiohttpClient
-
-    return HttpxAiohttpClient(
+    return _async_client_class()(
         base_url=settings.base_url,
         auth=_BearerAuth(settings.api_key),
         headers={"User-Agent": USER_AGENT},
@@ -263,6 +308,15 @@ class _SharedAsyncClient:
 
 #: event loop → {(base_url, api_key): shared client}; a closed, collected loop drops its clients.
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], _SharedAsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+#: Seconds an event loop reuses a connection one of its hooks resolved. Thousands of triggers deferred together
+#: would otherwise each look it up (with Airflow's defaults the secrets backends are rebuilt per lookup, and
+#: in a triggerer each lookup is a round trip to the API server). A hook keeps what it resolved for its whole
+#: life anyway, so this delays a changed key reaching new triggers by at most a minute.
+ASYNC_CONNECTION_TTL = 60.0
+#: event loop → {conn_id: (loop time it expires, settings)}; a closed, collected loop drops its entries.
+_LOOP_SETTINGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[float, _Settings]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -327,11 +381,19 @@ class EvoLinkHook(BaseHook):
         return self._settings
 
     async def _asettings(self) -> _Settings:
-        """The resolved connection, looked up without sync I/O (triggers)."""
+        """The resolved connection, looked up without sync I/O (triggers); the event loop's hooks share it
+        for :data:`ASYNC_CONNECTION_TTL` seconds."""
         if self._settings is None:
-            conn = await self.aget_connection(self.evolink_conn_id)
-            settings = self._settings_from(conn, await conn.aextra_dejson())
-            self._settings = self._settings or settings
+            loop = asyncio.get_running_loop()
+            resolved = _LOOP_SETTINGS.setdefault(loop, {})
+            cached = resolved.get(self.evolink_conn_id)
+            if cached is not None and cached[0] > loop.time():
+                self._settings = cached[1]
+            else:
+                conn = await self.aget_connection(self.evolink_conn_id)
+                settings = self._settings_from(conn, await conn.aextra_dejson())
+                resolved[self.evolink_conn_id] = (loop.time() + ASYNC_CONNECTION_TTL, settings)
+                self._settings = self._settings or settings
         return self._settings
 
     @property
@@ -357,6 +419,12 @@ class EvoLinkHook(BaseHook):
 
         The caller closes it. Result links are signed; the API key must never travel to a result host.
         """
+        # httpcore reads the socket 64 KiB at a time and runs h11's parser on every read: 16,000 rounds per GiB.
+        # Reading 1 MiB at a time cut the CPU of a 1 GiB download from 3.7 s to 2.4 s (benchmarks/download.py;
+        # encode/httpcore#135 measured the same trade-off). httpcore has no per-client setting, so this raises
+        # the class default: a task runs in its own process, and larger reads change nothing else.
+        if httpcore.HTTP11Connection.READ_NUM_BYTES < RESULT_READ_BYTES:
+            httpcore.HTTP11Connection.READ_NUM_BYTES = RESULT_READ_BYTES
         settings = self.settings
         return httpx.Client(
             headers={"User-Agent": USER_AGENT}, timeout=_timeout(settings.timeout), follow_redirects=True
@@ -449,11 +517,13 @@ class EvoLinkHook(BaseHook):
         # The shared client may have been made by a hook with another timeout: each request carries its own.
         kwargs.setdefault("timeout", _timeout(settings.timeout))
 
+        url = _api_url(settings.base_url, path)
+
         async def attempt() -> tuple[_ModelT, httpx.Response]:
             if (delay := shared.paused_until - loop.time()) > 0:
                 await asyncio.sleep(delay)
             try:
-                response = await shared.client.request(method, path, **kwargs)
+                response = await shared.client.request(method, url, **kwargs)
             except transport_errors as error:
                 raise _transport_error(method, path, error, settings.api_key) from None
             except httpx.RequestError as error:  # e.g. an undecodable content-encoding
@@ -467,7 +537,20 @@ class EvoLinkHook(BaseHook):
                 raise api_error
             return parse(response), response
 
-        return await self._aretrying(settings.max_retries, method)(attempt)
+        # The sync path's retry policy, written out: tenacity's per-call machinery (a retry object per call,
+        # coroutine checks per step) cost a quarter of a poll's CPU, and a triggerer makes thousands a minute.
+        retryable = self._retry_condition(method)
+        attempt_number = 1
+        while True:
+            try:
+                return await attempt()
+            except EvoLinkError as error:
+                if attempt_number > settings.max_retries or not retryable(error):
+                    raise
+                wait = _backoff(attempt_number, error)
+                _log_retry_wait(error, attempt_number, wait)
+                await _asleep(wait)
+                attempt_number += 1
 
     @staticmethod
     def _retry_condition(method: str) -> Callable[[BaseException], bool]:
@@ -484,17 +567,6 @@ class EvoLinkHook(BaseHook):
             stop=stop_after_attempt(max_retries + 1),
             wait=_wait,
             sleep=lambda seconds: _sleep(seconds),
-            before_sleep=_log_retry,
-            reraise=True,
-        )
-
-    @classmethod
-    def _aretrying(cls, max_retries: int, method: str = "GET") -> AsyncRetrying:
-        return AsyncRetrying(
-            retry=retry_if_exception(cls._retry_condition(method)),
-            stop=stop_after_attempt(max_retries + 1),
-            wait=_wait,
-            sleep=lambda seconds: _asleep(seconds),
             before_sleep=_log_retry,
             reraise=True,
         )

@@ -21,6 +21,7 @@ import httpx
 import pytest
 import respx
 from aiohttp import web
+from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import ValidationError
 
 from airflow_provider_evolink import __version__
@@ -693,7 +694,7 @@ async def test_the_shared_async_client_is_shared_on_one_loop_and_closed_after_th
     assert shared is second._shared
     assert shared.users == 2
     assert isinstance(shared.client, httpx.AsyncClient)
-    assert type(shared.client).__name__ == "HttpxAiohttpClient"
+    assert isinstance(shared.client, HttpxAiohttpClient)
     loop = asyncio.get_running_loop()
     await first.aclose()
     assert not shared.client.is_closed
