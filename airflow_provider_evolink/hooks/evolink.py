@@ -13,6 +13,7 @@ import email.utils
 import functools
 import logging
 import math
+import os
 import random
 import time
 import uuid
@@ -37,18 +38,20 @@ from airflow_provider_evolink.exceptions import (
     EvoLinkTransportError,
     api_error_for_status,
 )
+from airflow_provider_evolink.hooks.files import DEFAULT_FILES_BASE_URL, upload
 from airflow_provider_evolink.models import (
     ApiErrorBody,
     Credits,
     CreditsResponse,
     EvoLinkRequest,
     TaskDetail,
+    UploadedFile,
     VideoGenerationTask,
     parse_request,
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection
+    from airflow.sdk import Connection, ObjectStoragePath
 
 __all__ = ["DEFAULT_BASE_URL", "EvoLinkHook"]
 
@@ -82,6 +85,7 @@ class _Settings:
     api_key: str = field(repr=False)
     timeout: float
     max_retries: int
+    files_base_url: str
 
 
 class _BearerAuth(httpx.Auth):
@@ -351,6 +355,7 @@ class EvoLinkHook(BaseHook):
         self.evolink_conn_id = evolink_conn_id
         self._settings: _Settings | None = None
         self._client: httpx.Client | None = None
+        self._files_client: httpx.Client | None = None
         self._shared: _SharedAsyncClient | None = None
         self._shared_key: tuple[asyncio.AbstractEventLoop, tuple[str, str]] | None = None
 
@@ -370,7 +375,15 @@ class EvoLinkHook(BaseHook):
         retries = _number_extra(extra, "max_retries", DEFAULT_MAX_RETRIES, where)
         if not (math.isfinite(retries) and retries >= 0 and retries == int(retries)):
             raise EvoLinkConfigError(f"{where}: extra 'max_retries' must be a whole number >= 0, got {retries!r}")
-        return _Settings(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=int(retries))
+        files_where = f"{where}: extra 'files_base_url'"
+        files_base_url = _base_url(extra.get("files_base_url"), None, files_where, DEFAULT_FILES_BASE_URL)
+        return _Settings(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=int(retries),
+            files_base_url=files_base_url,
+        )
 
     @property
     def settings(self) -> _Settings:
@@ -465,10 +478,11 @@ class EvoLinkHook(BaseHook):
         return shared
 
     def close(self) -> None:
-        """Close the sync client (the hook can be used again; a new one is made)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Close the sync clients (the hook can be used again; new ones are made)."""
+        for client in (self._client, self._files_client):
+            if client is not None:
+                client.close()
+        self._client = self._files_client = None
 
     async def aclose(self) -> None:
         """Release this hook's share of the async client; the last user closes it. Safe to call twice."""
@@ -604,6 +618,62 @@ class EvoLinkHook(BaseHook):
             self.log.info("EvoLink replayed task %s for Idempotency-Key %s (not billed again)", task.id, key)
         return task
 
+    def upload_file(
+        self,
+        source: str | os.PathLike[str] | bytes | ObjectStoragePath,
+        *,
+        file_name: str | None = None,
+        upload_path: str | None = None,
+    ) -> UploadedFile:
+        """Upload a file through EvoLink's files API: ``POST /api/v1/files/upload/stream`` on the files host
+        (connection extra ``files_base_url``; ``docs/evolink-api.md``, "Files API"). Streamed: memory stays flat
+        in the file size.
+
+        The returned ``file_url`` is public for 72 h (``expires_at``) and goes into a request's media field; it
+        and ``download_url`` are masked in task logs. Each upload uses one file of a small per-account quota and
+        is not idempotent: it is re-sent only when nothing can have been stored (connect failure or 429; see
+        :mod:`airflow_provider_evolink.hooks.files`).
+
+        :param source: a local path (or ``file://`` URI), an ``ObjectStoragePath`` (or object-storage URI), or
+            the bytes to upload.
+        :param file_name: the stored name (the service picks a unique one if ``None``).
+        :param upload_path: the folder to store it in (by type if ``None``).
+        :return: ``file_id``, ``file_url``, ``download_url``, ``mime_type``, ``file_size`` (bytes), ``expires_at``.
+        :raises EvoLinkInputError: the source does not exist.
+        :raises EvoLinkUploadError: HTTP 200 with ``success: false`` (quota used up, type refused): ``code``, ``msg``.
+        :raises EvoLinkAPIError: a non-2xx answer. :raises EvoLinkTransportError: no answer.
+        """
+        from airflow.sdk.log import mask_secret
+
+        settings = self.settings
+        if self._files_client is None:
+            self._files_client = httpx.Client(
+                base_url=settings.files_base_url,
+                auth=_BearerAuth(settings.api_key),
+                headers={"User-Agent": USER_AGENT},
+                timeout=_timeout(settings.timeout),
+            )
+        uploaded = upload(
+            self._files_client,
+            source,
+            file_name=file_name,
+            upload_path=upload_path,
+            max_retries=settings.max_retries,
+            secret=settings.api_key,
+        )
+        for link in (uploaded.file_url, uploaded.download_url):
+            if link:
+                mask_secret(link)
+        self.log.info(
+            "Uploaded %s (%s bytes, %s) to EvoLink's files API as %s; it expires at %s",
+            _describe(source),
+            uploaded.file_size,
+            uploaded.mime_type,
+            uploaded.file_id,
+            uploaded.expires_at,
+        )
+        return uploaded
+
     def get_task(self, evolink_task_id: str) -> TaskDetail:
         """Read a task: ``GET /v1/tasks/{task_id}`` (``get-task-detail.openapi.yaml``).
 
@@ -671,9 +741,9 @@ def _parse_credits(response: httpx.Response) -> Credits:
     return envelope.data
 
 
-def _base_url(host: str | None, port: int | None, where: str) -> str:
-    """The API base URL from the connection's host (and port, from a URI-form connection)."""
-    base_url = (host or "").strip() or DEFAULT_BASE_URL
+def _base_url(host: str | None, port: int | None, where: str, default: str = DEFAULT_BASE_URL) -> str:
+    """The API base URL from the connection's host (and port, from a URI-form connection); also the files host."""
+    base_url = (host or "").strip() or default
     if "://" not in base_url:
         base_url = f"https://{base_url}"
     try:
@@ -682,7 +752,7 @@ def _base_url(host: str | None, port: int | None, where: str) -> str:
     except ValueError:
         raise EvoLinkConfigError(f"{where}: host {host!r} is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise EvoLinkConfigError(f"{where}: host must be an http(s) URL such as {DEFAULT_BASE_URL}, got {host!r}")
+        raise EvoLinkConfigError(f"{where}: host must be an http(s) URL such as {default}, got {host!r}")
     if port and not has_port:
         base_url = parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
     # Users paste the versioned API root; every path here already starts with /v1.
@@ -707,3 +777,10 @@ def _task_path(evolink_task_id: str) -> str:
     if not isinstance(evolink_task_id, str) or not evolink_task_id.strip():
         raise EvoLinkConfigError(f"evolink_task_id must be a non-empty string, got {evolink_task_id!r}")
     return f"/v1/tasks/{quote(evolink_task_id.strip(), safe='')}"
+
+
+def _describe(source: object) -> str:
+    """How logs name an upload source: its path or URI, or the size of raw bytes."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return f"{len(source)} bytes"
+    return str(source)
