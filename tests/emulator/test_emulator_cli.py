@@ -15,6 +15,7 @@ from airflow_provider_evolink.emulator.__main__ import _parser
 
 def test_every_constructor_argument_has_a_kebab_case_flag() -> None:
     flags = {option for action in _parser()._actions for option in action.option_strings if option.startswith("--")}
+    flags -= {"--no-fetch-inputs"}  # the negation of --fetch-inputs
     arguments = {f"--{name.replace('_', '-')}" for name in inspect.signature(EvoLinkEmulator).parameters}
     assert flags - {"--help"} == arguments
 
