@@ -39,6 +39,7 @@ from airflow_provider_evolink.exceptions import (
     api_error_for_status,
 )
 from airflow_provider_evolink.hooks.files import DEFAULT_FILES_BASE_URL, upload
+from airflow_provider_evolink.inputs import has_unresolved_inputs
 from airflow_provider_evolink.models import (
     ApiErrorBody,
     Credits,
@@ -596,14 +597,21 @@ class EvoLinkHook(BaseHook):
             call reuses it, so the server replays instead of creating (and billing) a second task.
         :return: the created task (``id``, ``status``, ``usage.credits_reserved`` in credits, ...).
         :raises pydantic.ValidationError: the request breaks a documented rule (nothing is sent).
-        :raises EvoLinkConfigError: ``idempotency_key`` is not a printable ASCII string (nothing is sent).
+        :raises EvoLinkConfigError: ``idempotency_key`` is not a printable ASCII string, or a media input is still
+            an object-storage URI or local file (nothing is sent).
         :raises EvoLinkAPIError: a non-2xx answer after retries (400/401/402/403/409/413 are not retried).
         :raises EvoLinkTransportError: no answer after retries: the task may or may not exist; retry
             with the same ``idempotency_key``.
         :raises EvoLinkResponseError: a 2xx answer without a readable task (the task may exist; retry with
             the same ``idempotency_key`` to get it back).
         """
-        body = parse_request(request).to_api_json()
+        parsed = parse_request(request)
+        if has_unresolved_inputs(parsed):
+            raise EvoLinkConfigError(
+                "the request names object-storage URIs or local files: EvoLink only fetches public links, so resolve "
+                "them first (EvoLinkGenerateVideoOperator does; or airflow_provider_evolink.inputs.resolve_inputs)"
+            )
+        body = parsed.to_api_json()
         key = idempotency_key or str(uuid.uuid4())
         if not isinstance(key, str) or not key.isascii() or not key.isprintable() or len(key) > 255:
             raise EvoLinkConfigError("idempotency_key must be a printable ASCII string of at most 255 characters")

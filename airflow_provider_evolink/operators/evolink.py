@@ -22,6 +22,14 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
+from airflow_provider_evolink.inputs import (
+    DEFAULT_INPUT_LINK_EXPIRATION,
+    MAX_INPUT_LINK_EXPIRATION,
+    ResolvedInputs,
+    resolve_inputs,
+    seal,
+    unseal,
+)
 from airflow_provider_evolink.models import EvoLinkRequest, TaskDetail, TaskStatus, estimate_credits, parse_request
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
@@ -41,7 +49,8 @@ __all__ = ["EvoLinkGenerateVideoOperator"]
 XCOM_TASK_ID = "evolink_task_id"
 #: XCom key of the completed task detail (``wait_for_completion=True``).
 XCOM_TASK_DETAIL = "evolink_task"
-#: ``task_state_store`` key of ``{"idempotency_key", "request_sha256"}``, written before the POST.
+#: ``task_state_store`` key of ``{"idempotency_key", "request_sha256", "sealed_request"}``, written before the POST
+#: (``sealed_request``: the body sent, encrypted with a key derived from the API key, when inputs were resolved).
 STATE_SUBMISSION = "evolink_submission"
 #: ``task_state_store`` key of the EvoLink task ID, written right after the POST.
 STATE_TASK_ID = "evolink_task_id"
@@ -90,6 +99,14 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         cancel a task: after the timeout it may still complete and bill, and a retry reconnects to it.
     :param max_credits: refuse to submit when the estimated cost (credits, FACTS.md pricing × duration ×
         quality) exceeds this; a model without a known price is refused too (fail closed). ``None``: no check.
+    :param input_link_expiration: seconds a signed input link stays valid (1 to 604800, default 21600 = 6 h:
+        EvoLink fetches inputs only when the task starts, after queueing, and a retry may replay the stored
+        request; see :data:`~airflow_provider_evolink.inputs.DEFAULT_INPUT_LINK_EXPIRATION`).
+
+    Media inputs may be public URLs, object-storage URIs / ``ObjectStoragePath`` (signed) or local files
+    (uploaded through EvoLink's files API, public for 72 h): see :mod:`airflow_provider_evolink.inputs`. They
+    are resolved after validation and the ``max_credits`` check and right before the POST, each source once; the
+    rendered ``request`` keeps the URIs as written, and the links are masked in logs.
     :raises ValueError: on a bad constructor argument, naming it.
     :raises AirflowFailException: an invalid request (each field and rule named), a cost over ``max_credits``,
         a task that failed with a non-retryable code or was cancelled, a non-retryable API answer (400, 401,
@@ -113,6 +130,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = 3600.0,
         max_credits: float | None = None,
+        input_link_expiration: int = DEFAULT_INPUT_LINK_EXPIRATION,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -129,6 +147,16 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         ):
             raise ValueError(f"max_credits must be a number of credits >= 0 or None, got {max_credits!r}")
         self.max_credits = max_credits
+        if (
+            isinstance(input_link_expiration, bool)
+            or not isinstance(input_link_expiration, int)
+            or not 0 < input_link_expiration <= MAX_INPUT_LINK_EXPIRATION
+        ):
+            raise ValueError(
+                f"input_link_expiration must be a whole number of seconds from 1 to {MAX_INPUT_LINK_EXPIRATION} "
+                f"(7 days, the longest S3/GCS signed links live), got {input_link_expiration!r}"
+            )
+        self.input_link_expiration = input_link_expiration
         self._evolink_task_id: str | None = None
 
     @cached_property
@@ -256,9 +284,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         self, request: EvoLinkRequest, store: TaskStateStoreAccessor | None
     ) -> tuple[str, TaskDetail | None]:
         """The EvoLink task ID to wait for, and its detail when an earlier try's task was reconnected to."""
+        # The user's request (URIs as written), never the resolved links: those differ on every try.
         body = request.to_api_json()
         request_sha256 = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
         idempotency_key: str | None = None
+        to_send: dict[str, Any] = body
         if store is not None:
             stored = store.get(STATE_SUBMISSION)
             if (
@@ -279,11 +309,12 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                     # The earlier task is over (failed, cancelled or gone): replaying its key would only return
                     # it again, so the resubmission below gets a new key (failed tasks are refunded).
                     store.delete(STATE_TASK_ID)
-                else:
-                    idempotency_key = str(stored["idempotency_key"])
+                elif (replay := self._stored_body(stored, body)) is not None:
+                    idempotency_key, to_send = str(stored["idempotency_key"]), replay
                     self.log.info(
                         "An earlier try stored Idempotency-Key %s but no task ID (it may have stopped right after "
-                        "its POST): submitting with the same key, so EvoLink replays that task if it exists",
+                        "its POST): submitting the same body with the same key, so EvoLink replays that task if "
+                        "it exists",
                         idempotency_key,
                     )
             elif stored is not None:
@@ -292,16 +323,50 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 
         if idempotency_key is None:
             idempotency_key = str(uuid.uuid4())
+            resolved = self._resolve_inputs(request)
+            to_send = resolved.body
             if store is not None:
-                # Stored before the POST: a try that dies after the POST still leaves the key to replay with.
-                store.set(STATE_SUBMISSION, {"idempotency_key": idempotency_key, "request_sha256": request_sha256})
-        task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
+                # Stored before the POST: a try that dies after the POST still leaves the key (and the body, whose
+                # links a replay must repeat) to replay with.
+                submission: dict[str, Any] = {"idempotency_key": idempotency_key, "request_sha256": request_sha256}
+                if resolved.links:
+                    submission["sealed_request"] = seal(resolved, self.hook.settings.api_key)
+                store.set(STATE_SUBMISSION, submission)
+        task = self.hook.create_video_generation(to_send, idempotency_key=idempotency_key)
         if store is not None:
             store.set(STATE_TASK_ID, task.id)
         reserved = task.usage.credits_reserved if task.usage else None
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
         self.log.info("EvoLink task ID: %s", task.id)
         return task.id, None
+
+    # ------------------------------------------------------------------ media inputs
+    def _resolve_inputs(self, request: EvoLinkRequest) -> ResolvedInputs:
+        """Sign or upload the request's object-storage and local inputs (each once); public URLs pass as they are."""
+        resolved = resolve_inputs(request, self.hook, expiration=self.input_link_expiration)
+        if resolved.links:
+            self.log.info(
+                "Media inputs: %d signed (links valid %d s), %d uploaded to EvoLink's files API (public for 72 h)",
+                resolved.signed,
+                self.input_link_expiration,
+                resolved.uploaded,
+            )
+        return resolved
+
+    def _stored_body(self, stored: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
+        """The body the earlier try sent with its key: the request itself, or its sealed resolved form; ``None`` if
+        that cannot be read with this connection's API key (a new key is then used, with inputs resolved anew)."""
+        sealed = stored.get("sealed_request")
+        if sealed is None:
+            return body
+        resolved = unseal(str(sealed), self.hook.settings.api_key) if isinstance(sealed, str) else None
+        if resolved is None:
+            self.log.warning(
+                "The request an earlier try sent cannot be read with this connection's API key (it changed?): "
+                "submitting anew with a new Idempotency-Key"
+            )
+            return None
+        return resolved.body
 
     def _stored_task(self, evolink_task_id: str) -> TaskDetail | None:
         """An earlier try's task, or ``None`` when EvoLink no longer knows it (404)."""
