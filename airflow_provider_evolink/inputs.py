@@ -136,8 +136,10 @@ def resolve_inputs(request: EvoLinkRequest, hook: EvoLinkHook, *, expiration: in
     body = request.to_api_json()
     sources: dict[str, _Source] = {}
     for item in media_fields(request):
-        if input_kind(item.value) != "url":
-            sources.setdefault(item.value, _Source(item.value, [])).fields.append(item)
+        if (kind := input_kind(item.value)) != "url":
+            # One local file named as a path and as a file:// URI is still one source.
+            key = as_location(item.value).resolve().as_uri() if kind == "local" else item.value
+            sources.setdefault(key, _Source(item.value, [])).fields.append(item)
     if not sources:
         return ResolvedInputs(body)
     for source in sources.values():
