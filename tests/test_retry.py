@@ -29,8 +29,8 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def asleep(seconds: float) -> None:
         recorded.append(seconds)
 
-    monkeypatch.setattr(retry, "_sleep", recorded.append)
-    monkeypatch.setattr(retry, "_asleep", asleep)
+    monkeypatch.setattr(retry, "sleep", recorded.append)
+    monkeypatch.setattr(retry, "asleep", asleep)
     return recorded
 
 

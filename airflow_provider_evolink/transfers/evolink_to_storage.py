@@ -27,7 +27,6 @@ import hashlib
 import mimetypes
 import posixpath
 import re
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -43,6 +42,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 from fsspec.implementations.local import LocalFileSystem
 
+from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
@@ -54,7 +54,8 @@ from airflow_provider_evolink.exceptions import (
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.hooks.responses import parse_retry_after
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
-from airflow_provider_evolink.retry import RetryPolicy
+from airflow_provider_evolink.retry import OutageTolerance
+from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -99,9 +100,14 @@ class _PartFile:
     itself: :meth:`commit` moves a complete file into place, :meth:`discard` deletes an incomplete one.
     """
 
-    def __init__(self, target: ObjectStoragePath) -> None:
-        self.path = target.parent / f".{target.name}.part-{uuid.uuid4().hex}"
+    def __init__(self, target: ObjectStoragePath, owner: str) -> None:
+        self.path = self.path_for(target, owner)
         self._open()
+
+    @staticmethod
+    def path_for(target: ObjectStoragePath, owner: str) -> ObjectStoragePath:
+        """``<folder>/.<name>.part-<owner>``: hidden, and found again by the next try of the same owner."""
+        return target.parent / f".{target.name}.part-{owner}"
 
     def _open(self) -> None:
         # The filesystem's own writer, not ObjectStoragePath.open: its lineage wrapper costs a path
@@ -198,6 +204,8 @@ class EvoLinkToStorageOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if isinstance(destination, str) and not is_template(destination):
+            check_destination(destination)  # a literal that cannot work fails the DAG, not a paid run
         self.evolink_task_id = evolink_task_id
         self.destination = destination
         self.evolink_conn_id = evolink_conn_id
@@ -214,18 +222,22 @@ class EvoLinkToStorageOperator(BaseOperator):
         evolink_task_id = self._checked_task_id()
         folder = self._destination_folder()
         hook = EvoLinkHook(evolink_conn_id=self.evolink_conn_id)
+        settings = hook.settings
         try:
-            task = hook.get_task(evolink_task_id)
+            reading = settings.outage_tolerance_for(f"Reading EvoLink task {evolink_task_id}", log=self.log)
+            task = reading.call(lambda: hook.get_task(evolink_task_id))
         finally:
             hook.close()
         _require_completed(task)
-        policy = hook.settings.retry_policy
+        owner = _try_owner(context)
         stored: list[_StoredFile] = []
         with larger_socket_reads(), hook.result_client() as client:
             # Mask before the request goes out: httpx logs each request's URL, redirect targets included.
             client.event_hooks["request"].append(_mask_url)
             for number, url in enumerate(task.results, start=1):
-                stored.append(self._store(client, url, number, task, folder, policy))
+                label = f"result {number} of {len(task.results)} of EvoLink task {task.id}"
+                download = _Download(label, owner, settings.outage_tolerance_for(f"Downloading {label}", log=self.log))
+                stored.append(self._store(client, url, download, number, task, folder))
         self._record_asset_events(context, task, stored)
         return [item.uri for item in stored]
 
@@ -248,8 +260,9 @@ class EvoLinkToStorageOperator(BaseOperator):
         """``destination`` as a folder path with its filesystem resolved; local folders are created."""
         destination = self.destination
         if isinstance(destination, str):
+            check_destination(destination)
             destination = destination.strip()
-        if not isinstance(destination, str | ObjectStoragePath) or not str(destination):
+        if not isinstance(destination, str | ObjectStoragePath):
             raise EvoLinkConfigError(
                 f"destination must be a folder URI or an ObjectStoragePath, got {self.destination!r}"
             )
@@ -280,33 +293,22 @@ class EvoLinkToStorageOperator(BaseOperator):
         self,
         client: httpx.Client,
         url: str,
+        download: _Download,
         number: int,
         task: TaskDetail,
         folder: ObjectStoragePath,
-        policy: RetryPolicy,
     ) -> _StoredFile:
-        """Stream result ``number`` (1-based) of ``task`` into ``folder`` in up to ``policy.max_retries`` + 1
-        attempts; see the module docstring. Any failure, a kill included, deletes the temporary object."""
-        download = _Download(f"result {number} of {len(task.results)} of EvoLink task {task.id}")
-        attempts = policy.max_retries + 1
+        """Stream result ``number`` (1-based) of ``task`` into ``folder``, resuming at once after progress and
+        backing off through failures for the connection's ``outage_tolerance``; see the module docstring. Any
+        failure, a kill included, deletes the temporary object."""
         try:
-            for attempt in range(1, attempts + 1):
+            while True:
                 before = download.received
                 if (stored := self._attempt(client, url, download, number, task, folder)) is not None:
                     return stored
-                if attempt < attempts:
-                    # A resume that made progress goes on at once; one that did not backs off.
-                    wait = 0.0 if download.received > before else policy.backoff(attempt, download.error)
-                    self.log.warning(
-                        "%s: %s; attempt %d of %d in %.1f s",
-                        download.label,
-                        download.cause,
-                        attempt + 1,
-                        attempts,
-                        wait,
-                    )
-                    time.sleep(wait)
-            raise EvoLinkTransportError(f"{download.label}: gave up after {attempts} attempts: {download.cause}")
+                wait = download.next_wait(before)
+                self.log.warning("%s: %s; next attempt in %.1f s", download.label, download.cause, wait)
+                retry.sleep(wait)
         except BaseException:
             download.discard(self.log)
             raise
@@ -353,6 +355,7 @@ class EvoLinkToStorageOperator(BaseOperator):
                 target = folder / _file_name(task, number, response)
                 # The host only: the whole URL is a signed link.
                 self.log.info("Storing %s from %s to %s", download.label, response.url.host, target)
+                download.remove_stale(target, self.log)
                 if (kept := self._kept_size(target, size, download.label)) is not None:
                     return _StoredFile(str(target), kept, _sha256_of(target))
                 download.start(target)
@@ -409,11 +412,19 @@ class EvoLinkToStorageOperator(BaseOperator):
 
 
 class _Download:
-    """One result's download across attempts: the target, the temporary object, the bytes announced, and why
-    the last attempt fell short."""
+    """One result's download across attempts: the target, the temporary object, the bytes announced, why the
+    last attempt fell short, and how long attempts have been failing.
 
-    def __init__(self, label: str) -> None:
+    :param label: names the result and the task, for messages.
+    :param owner: the temporary object's suffix, the same for every try of one task instance (see
+        :func:`_try_owner`).
+    :param outage: how long attempts without progress may fail.
+    """
+
+    def __init__(self, label: str, owner: str, outage: OutageTolerance) -> None:
         self.label = label
+        self.owner = owner
+        self.outage = outage
         self.target: ObjectStoragePath | None = None
         self.part: _PartFile | None = None
         self.total: int | None = None  # bytes, from Content-Length or Content-Range
@@ -430,10 +441,17 @@ class _Download:
         resume = {"Range": f"bytes={self.received}-"} if self.received else {}
         return {"Accept-Encoding": "identity"} | resume
 
+    def remove_stale(self, target: ObjectStoragePath, log: Any) -> None:
+        """Delete the temporary object an earlier, killed try of this task instance left beside ``target``."""
+        stale = _PartFile.path_for(target, self.owner)
+        if stale.exists():
+            log.warning("%s: removing %s, left behind by an earlier try that was stopped", self.label, stale)
+            stale.unlink(missing_ok=True)
+
     def start(self, target: ObjectStoragePath) -> None:
         """The first answer named the file: open its temporary object."""
         self.target = target
-        self.part = _PartFile(target)
+        self.part = _PartFile(target, self.owner)
 
     def open_part(self) -> _PartFile:
         if self.part is None:
@@ -476,6 +494,18 @@ class _Download:
     def failed(self, cause: str, error: EvoLinkResultHostError | None = None) -> None:
         """Record why an attempt fell short (``error`` carries a host's ``Retry-After``)."""
         self.cause, self.error = cause, error
+
+    def next_wait(self, received_before: int) -> float:
+        """Seconds before the next attempt: none after progress (the outage is over), else the retry policy's
+        backoff.
+
+        :raises EvoLinkResultHostError: or :class:`EvoLinkTransportError`: attempts without progress have failed
+            for longer than the outage tolerance.
+        """
+        if self.received > received_before:
+            self.outage.recovered()
+            return 0.0
+        return self.outage.wait_after(self.error or EvoLinkTransportError(f"{self.label}: {self.cause}"))
 
     def discard(self, log: Any) -> None:
         if self.part is not None:
@@ -520,6 +550,17 @@ def _check_status(response: httpx.Response, label: str, task: TaskDetail) -> Non
             retryable=status in _TRANSIENT_STATUSES,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
+
+
+def _try_owner(context: Context) -> str:
+    """The suffix of this task instance's temporary objects: a digest of its DAG, run, task and map index, so the
+    next try finds what a killed one left and never touches another run's or task's; a random one when the
+    context has no task instance."""
+    ti = context.get("ti")
+    if ti is None:
+        return uuid.uuid4().hex
+    key = f"{ti.dag_id}\n{ti.run_id}\n{ti.task_id}\n{ti.map_index}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def _mask_url(request: httpx.Request) -> None:

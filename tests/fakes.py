@@ -1,7 +1,9 @@
-"""Fixtures of the operator tests: an in-memory task_state_store and task instance."""
+"""Stand-ins shared by the tests and the soak harness: an in-memory ``task_state_store``, a task instance that
+records XComs, and a virtual clock for the provider's waits (fixture ``virtual_time`` in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +24,7 @@ class FakeTaskStateStore:
     def __init__(self, *, crash_on_set: tuple[str, ...] = (), observe: Callable[[], Any] = lambda: None) -> None:
         self.values: dict[str, Any] = {}
         self.sets: list[tuple[str, Any]] = []
+        self.written: list[tuple[str, Any]] = []  # every (key, value) ever set, in order
         self.cleared = 0
         self._crash_on_set = set(crash_on_set)
         self._observe = observe
@@ -34,6 +37,7 @@ class FakeTaskStateStore:
             self._crash_on_set.discard(key)
             raise SimulatedCrash(f"worker died before storing {key}")
         self.values[key] = json.loads(json.dumps(value))
+        self.written.append((key, self.values[key]))
         self.sets.append((key, self._observe()))
 
     def delete(self, key: str) -> None:
@@ -45,10 +49,12 @@ class FakeTaskStateStore:
 
 
 class FakeTaskInstance:
-    """The ``ti`` of a context: records ``xcom_push``; ``crash_on_push`` names a key whose push raises once."""
+    """The ``ti`` of a context: records ``xcom_push``; ``crash_on_push`` names a key whose push raises once.
+    ``max_tries`` is what Airflow sets: ``retries`` for a new task instance, raised by a Clear."""
 
-    def __init__(self, *, crash_on_push: str | None = None) -> None:
+    def __init__(self, *, crash_on_push: str | None = None, max_tries: int = 0) -> None:
         self.xcoms: dict[str, Any] = {}
+        self.max_tries = max_tries
         self._crash_on_push = crash_on_push
 
     def xcom_push(self, key: str, value: Any) -> None:
@@ -61,3 +67,38 @@ class FakeTaskInstance:
 def context_of(ti: FakeTaskInstance, store: FakeTaskStateStore | None) -> dict[str, Any]:
     """A task context with the keys the operator reads (no ``task_state_store`` when ``store`` is None)."""
     return {"ti": ti} if store is None else {"ti": ti, "task_state_store": store}
+
+
+_real_asyncio_sleep = asyncio.sleep
+
+
+class VirtualTime:
+    """The provider's clock and waits (``airflow_provider_evolink.retry``: ``monotonic``, ``sleep``, ``asleep``) on
+    virtual time: a wait advances the clock at once, so a test lives through a ten-minute outage in a second.
+
+    ``at(seconds, action)`` runs ``action`` once the clock reaches ``seconds`` (e.g. to end an emulator's storm);
+    ``waits`` lists every wait asked for, in seconds.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+        self._actions: list[tuple[float, Callable[[], object]]] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += max(0.0, seconds)
+        due = [action for when, action in self._actions if when <= self.now]
+        self._actions = [(when, action) for when, action in self._actions if when > self.now]
+        for action in due:
+            action()
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+        await _real_asyncio_sleep(0)  # still let other coroutines run
+
+    def at(self, seconds: float, action: Callable[[], object]) -> None:
+        self._actions.append((seconds, action))
