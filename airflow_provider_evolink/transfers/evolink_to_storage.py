@@ -557,10 +557,10 @@ def _try_owner(context: Context) -> str:
     next try finds what a killed one left and never touches another run's or task's; a random one when the
     context has no task instance."""
     ti = context.get("ti")
-    if ti is None:
+    scope = [getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id", "map_index")]
+    if None in scope:
         return uuid.uuid4().hex
-    key = f"{ti.dag_id}\n{ti.run_id}\n{ti.task_id}\n{ti.map_index}"
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join(map(str, scope)).encode()).hexdigest()[:16]
 
 
 def _mask_url(request: httpx.Request) -> None:
