@@ -9,15 +9,20 @@ How one result is stored::
 
     GET <result URL>  (no Authorization; every URL the client touches is masked in logs first)
       │ 403/404/410 ───────────────▶ EvoLinkResultHostError, not retryable: the 24 h link expired
-      │ 408/429/5xx, no answer ────▶ another attempt after the retry policy's backoff (``retry.py``)
-      │ first answer: name from Content-Type / URL path; an existing file of the same size → done
+      │ 408/429/5xx, no answer ────▶ another attempt after the retry policy's backoff (``retry.py``), for up
+      │                              to the connection's ``outage_tolerance`` without progress
+      │ first answer: name from Content-Type / URL path; delete what a killed try of this task instance left;
+      │   an existing file of the same size → done
       ▼
-    stream its chunks ──▶ <folder>/.<name>.part-<uuid>   (bytes counted, sha256 updated)
+    stream its chunks ──▶ <folder>/.<name>.part-<id>   (bytes counted, sha256 updated; <id>: a digest of the
+      │                                                 DAG, run, task and map index, the same for every try)
       │ cut off (RemoteProtocolError, ReadError, ... or fewer bytes than Content-Length)
-      │   └──▶ resume or restart: GET again with ``Range: bytes=<n>-`` (206 appends; 200 restarts at zero)
+      │   └──▶ resume (at once after progress) or restart: GET again with ``Range: bytes=<n>-`` (206 appends;
+      │        200 restarts at zero)
       ▼ byte count == Content-Length
-    commit: .<name>.part-<uuid> ──▶ <folder>/<name>   (a rename on local disks, copy + delete on object stores)
-      any failure, including a kill: the temporary object is deleted, so no partial file is ever visible
+    commit: .<name>.part-<id> ──▶ <folder>/<name>   (a rename on local disks, copy + delete on object stores)
+      any failure: the temporary object is deleted, so no partial file is ever visible; after a SIGKILL (no
+      cleanup runs) the next try of the same task instance finds it by its name and deletes it
 """
 
 from __future__ import annotations
@@ -150,7 +155,9 @@ class EvoLinkToStorageOperator(BaseOperator):
     chunk by chunk as the network delivers it (memory flat in file size), to a temporary object beside the
     target, its byte count checked against ``Content-Length``, then moved into place; a failure deletes the
     temporary object, so the folder never shows a partial file. A body cut off mid-stream resumes with an
-    HTTP ``Range`` request, up to the EvoLink connection's ``max_retries`` + 1 attempts per file. Result hosts
+    HTTP ``Range`` request at once; attempts without progress back off (honouring ``Retry-After``) for up to the
+    EvoLink connection's ``outage_tolerance``. The temporary object of a try killed without cleanup is found and
+    deleted by the next try of the same task instance, never one of another run or task. Result hosts
     never receive the API key, and result URLs are masked in logs and kept out of error messages (they are
     signed links).
 
@@ -168,10 +175,13 @@ class EvoLinkToStorageOperator(BaseOperator):
     :param evolink_task_id: the EvoLink task ID (templated), e.g. the XCom of
         ``EvoLinkGenerateVideoOperator``. Must be usable as a file name (letters, digits, ``.``, ``_``, ``-``).
     :param destination: the folder to store into (templated): a URI string (``s3://bucket/prefix``,
-        ``file:///data/videos``; a connection ID may ride in it, ``s3://aws_conn@bucket/prefix``) or an
-        ``ObjectStoragePath``. Local folders are created; object-store buckets must exist.
-    :param evolink_conn_id: the EvoLink connection (API key; its ``max_retries`` bounds the download
-        attempts per file and its ``timeout`` applies to each read from the result host, in seconds).
+        ``file:///data/videos``; a connection ID may ride in it, ``s3://aws_conn@bucket/prefix``), an absolute
+        path, or an ``ObjectStoragePath``. Local folders are created; object-store buckets must exist. A literal
+        that cannot work (no scheme and not absolute, an unknown scheme, a store whose package is missing) is
+        refused here, when the DAG is parsed (``transfers/destinations.py``); a template once rendered.
+    :param evolink_conn_id: the EvoLink connection (API key; its ``outage_tolerance`` bounds how long
+        downloads may fail without progress and its ``timeout`` applies to each read from the result host, in
+        seconds).
     :param storage_conn_id: the Airflow connection for ``destination`` (templated), when the URI does not
         carry one. Giving a different one in both places is an error.
     :param overwrite: replace existing files. With ``False`` an existing file of the result's size counts
@@ -185,7 +195,9 @@ class EvoLinkToStorageOperator(BaseOperator):
         existing file of another size with ``overwrite`` ``False``.
     :raises EvoLinkTaskNotFinishedError: the task is not ``completed`` yet (wait for it with
         ``EvoLinkTaskSensor``); retryable.
-    :raises EvoLinkTransportError: a result could not be fetched within the allowed attempts; retryable.
+    :raises ValueError: (``EvoLinkConfigError``) at construction, a literal ``destination`` that cannot work.
+    :raises EvoLinkTransportError: a result could not be fetched for longer than the outage tolerance;
+        retryable.
     :raises EvoLinkResponseError: the result host sent more bytes than its ``Content-Length``; EvoLink
         answered with another task than the one asked for; retryable.
     """
