@@ -80,16 +80,16 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self._outage: OutageTolerance | None = None
 
-    @cached_property
-    def hook(self) -> EvoLinkHook:
-        """The sync hook of ``evolink_conn_id``."""
-        return EvoLinkHook(evolink_conn_id=self.evolink_conn_id)
-
     def execute(self, context: Context) -> Any:
         try:
             return super().execute(context)
         finally:
             self.hook.close()
+
+    @cached_property
+    def hook(self) -> EvoLinkHook:
+        """The sync hook of ``evolink_conn_id``, closed when the sensor's ``execute`` ends."""
+        return EvoLinkHook(evolink_conn_id=self.evolink_conn_id)
 
     def poke(self, context: Context) -> PokeReturnValue:
         """Read the task once: done with its detail dict, not done, or raise; deferrable mode defers here."""

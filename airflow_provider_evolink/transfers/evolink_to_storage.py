@@ -247,9 +247,9 @@ class EvoLinkToStorageOperator(BaseOperator):
             # Mask before the request goes out: httpx logs each request's URL, redirect targets included.
             client.event_hooks["request"].append(_mask_url)
             for number, url in enumerate(task.results, start=1):
-                label = f"result {number} of {len(task.results)} of EvoLink task {task.id}"
-                download = _Download(label, owner, settings.outage_tolerance_for(f"Downloading {label}", log=self.log))
-                stored.append(self._store(client, url, download, number, task, folder))
+                download = _Download(url, number, task, folder, owner)
+                download.outage = settings.outage_tolerance_for(f"Downloading {download.label}", log=self.log)
+                stored.append(self._store(client, download))
         self._record_asset_events(context, task, stored)
         return [item.uri for item in stored]
 
@@ -301,22 +301,14 @@ class EvoLinkToStorageOperator(BaseOperator):
         return folder
 
     # ------------------------------------------------------------------ one result
-    def _store(
-        self,
-        client: httpx.Client,
-        url: str,
-        download: _Download,
-        number: int,
-        task: TaskDetail,
-        folder: ObjectStoragePath,
-    ) -> _StoredFile:
-        """Stream result ``number`` (1-based) of ``task`` into ``folder``, resuming at once after progress and
+    def _store(self, client: httpx.Client, download: _Download) -> _StoredFile:
+        """Stream one result into its folder, resuming at once after progress and
         backing off through failures for the connection's ``outage_tolerance``; see the module docstring. Any
         failure, a kill included, deletes the temporary object."""
         try:
             while True:
                 before = download.received
-                if (stored := self._attempt(client, url, download, number, task, folder)) is not None:
+                if (stored := self._attempt(client, download)) is not None:
                     return stored
                 wait = download.next_wait(before)
                 self.log.warning("%s: %s; next attempt in %.1f s", download.label, download.cause, wait)
@@ -325,21 +317,13 @@ class EvoLinkToStorageOperator(BaseOperator):
             download.discard(self.log)
             raise
 
-    def _attempt(
-        self,
-        client: httpx.Client,
-        url: str,
-        download: _Download,
-        number: int,
-        task: TaskDetail,
-        folder: ObjectStoragePath,
-    ) -> _StoredFile | None:
+    def _attempt(self, client: httpx.Client, download: _Download) -> _StoredFile | None:
         """One GET of the result: the stored file, or ``None`` (with ``download.cause``) when worth another.
 
         :raises EvoLinkResultHostError: the host refused in a way no retry fixes (e.g. an expired link).
         """
         try:
-            return self._fetch(client, url, download, number, task, folder)
+            return self._fetch(client, download)
         except EvoLinkResultHostError as error:
             if not error.retryable:
                 raise
@@ -350,21 +334,13 @@ class EvoLinkToStorageOperator(BaseOperator):
             download.failed(f"{type(error).__name__} after {download.received} of {total} bytes")
         return None
 
-    def _fetch(
-        self,
-        client: httpx.Client,
-        url: str,
-        download: _Download,
-        number: int,
-        task: TaskDetail,
-        folder: ObjectStoragePath,
-    ) -> _StoredFile | None:
+    def _fetch(self, client: httpx.Client, download: _Download) -> _StoredFile | None:
         """First answer (name the target, keep an existing copy), resume or restart, stream, commit."""
-        with client.stream("GET", url, headers=download.request_headers()) as response:
-            _check_status(response, download.label, task)
+        with client.stream("GET", download.url, headers=download.request_headers()) as response:
+            _check_status(response, download.label, download.task)
             offset, size = _body_range(response)
             if download.part is None:
-                target = folder / _file_name(task, number, response)
+                target = download.folder / _file_name(download.task, download.number, response)
                 # The host only: the whole URL is a signed link.
                 self.log.info("Storing %s from %s to %s", download.label, response.url.host, target)
                 download.remove_stale(target, self.log)
@@ -424,19 +400,22 @@ class EvoLinkToStorageOperator(BaseOperator):
 
 
 class _Download:
-    """One result's download across attempts: the target, the temporary object, the bytes announced, why the
-    last attempt fell short, and how long attempts have been failing.
+    """One result's download across attempts: what is fetched and where it goes, the temporary object, the
+    bytes announced, why the last attempt fell short, and how long attempts have been failing.
 
-    :param label: names the result and the task, for messages.
+    :param url: the signed result link (never logged).
+    :param number: the result's 1-based position in ``task.results``.
+    :param task: the completed task detail.
+    :param folder: the destination folder.
     :param owner: the temporary object's suffix, the same for every try of one task instance (see
         :func:`_try_owner`).
-    :param outage: how long attempts without progress may fail.
     """
 
-    def __init__(self, label: str, owner: str, outage: OutageTolerance) -> None:
-        self.label = label
-        self.owner = owner
-        self.outage = outage
+    def __init__(self, url: str, number: int, task: TaskDetail, folder: ObjectStoragePath, owner: str) -> None:
+        self.url, self.number, self.task, self.folder, self.owner = url, number, task, folder, owner
+        self.label = f"result {number} of {len(task.results)} of EvoLink task {task.id}"
+        #: How long attempts without progress may fail (the connection's ``outage_tolerance``).
+        self.outage = OutageTolerance(self.label)
         self.target: ObjectStoragePath | None = None
         self.part: _PartFile | None = None
         self.total: int | None = None  # bytes, from Content-Length or Content-Range

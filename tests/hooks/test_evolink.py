@@ -22,6 +22,7 @@ import httpx
 import pytest
 import respx
 from aiohttp import web
+from fakes import VirtualTime
 from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import ValidationError
 
@@ -73,16 +74,9 @@ def envelope(status: int, code: str = "some_code", message: str = "something", *
 
 
 @pytest.fixture(autouse=True)
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def sleeps(virtual_time: VirtualTime) -> list[float]:
     """Record retry waits instead of sleeping."""
-    recorded: list[float] = []
-
-    async def asleep(seconds: float) -> None:
-        recorded.append(seconds)
-
-    monkeypatch.setattr(retry, "sleep", recorded.append)
-    monkeypatch.setattr(retry, "asleep", asleep)
-    return recorded
+    return virtual_time.waits
 
 
 def cap_retry_waits(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:

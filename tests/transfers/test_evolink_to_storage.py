@@ -70,6 +70,18 @@ class CutStream(httpx.SyncByteStream):
         raise self.error("peer closed connection without sending complete message body")
 
 
+def ranged(request: httpx.Request, stream_from: Callable[[int], httpx.SyncByteStream]) -> httpx.Response:
+    """The answer to a request for ``BODY`` from its ``Range`` start (200 from 0, else 206), with the body
+    ``stream_from(start)`` sends."""
+    start = int(request.headers.get("range", "bytes=0-")[6:-1])
+    headers = {"content-range": f"bytes {start}-{len(BODY) - 1}/{len(BODY)}"} if start else {}
+    return httpx.Response(
+        206 if start else 200,
+        headers={"content-length": str(len(BODY) - start), **headers},
+        stream=stream_from(start),
+    )
+
+
 # ---------------------------------------------------------------------------------------- respx: edges
 @pytest.fixture
 def api(evolink_connection: Callable[..., str], virtual_time: VirtualTime) -> Iterator[respx.MockRouter]:
@@ -155,13 +167,7 @@ def test_failing_for_longer_than_the_outage_tolerance_leaves_no_file_and_no_url_
 
     def cut_after_the_first_100_bytes(request: httpx.Request) -> httpx.Response:
         # The first attempt gets 100 bytes; every resume is cut off before sending anything.
-        start = int(request.headers.get("range", "bytes=0-")[6:-1])
-        headers = {"content-range": f"bytes {start}-{len(BODY) - 1}/{len(BODY)}"} if start else {}
-        return httpx.Response(
-            206 if start else 200,
-            headers={"content-length": str(len(BODY) - start), **headers},
-            stream=CutStream(b"" if start else BODY[:100]),
-        )
+        return ranged(request, lambda start: CutStream(b"" if start else BODY[:100]))
 
     cdn = api.get(f"{CDN}/v/out.mp4").mock(side_effect=cut_after_the_first_100_bytes)
 
@@ -182,12 +188,11 @@ def test_a_body_cut_off_on_every_attempt_completes_by_resuming(api: respx.MockRo
     mock_task(api, [f"{CDN}/v/out.mp4"])
 
     def cut_after_100_bytes(request: httpx.Request) -> httpx.Response:
-        start = int(request.headers.get("range", "bytes=0-")[6:-1])
-        headers = {"content-range": f"bytes {start}-{len(BODY) - 1}/{len(BODY)}"} if start else {}
-        return httpx.Response(
-            206 if start else 200,
-            headers={"content-length": str(len(BODY) - start), **headers},
-            stream=CutStream(BODY[start : start + 100]) if start + 100 < len(BODY) else httpx.ByteStream(BODY[start:]),
+        return ranged(
+            request,
+            lambda start: (
+                CutStream(BODY[start : start + 100]) if start + 100 < len(BODY) else httpx.ByteStream(BODY[start:])
+            ),
         )
 
     cdn = api.get(f"{CDN}/v/out.mp4").mock(side_effect=cut_after_100_bytes)
