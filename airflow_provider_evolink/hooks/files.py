@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import mimetypes
 import os
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from typing import IO, Any
 import httpx
 import pydantic
 
+from airflow_provider_evolink import retry
 from airflow_provider_evolink.exceptions import (
     EvoLinkError,
     EvoLinkInputError,
@@ -34,11 +36,14 @@ from airflow_provider_evolink.exceptions import (
     EvoLinkTransportError,
     EvoLinkUploadError,
 )
+from airflow_provider_evolink.hooks.responses import api_error, transport_error
+from airflow_provider_evolink.hooks.settings import ConnectionSettings
 from airflow_provider_evolink.models import UploadedFile, UploadResponse
 
-__all__ = ["DEFAULT_FILES_BASE_URL", "UPLOAD_STREAM_PATH", "as_location", "media_type", "open_source", "upload"]
+log = logging.getLogger(__name__)
 
-DEFAULT_FILES_BASE_URL = "https://files-api.evolink.ai"
+__all__ = ["UPLOAD_STREAM_PATH", "as_location", "media_type", "open_source", "upload"]
+
 UPLOAD_STREAM_PATH = "/api/v1/files/upload/stream"
 #: Bytes read from the start of a file to tell its type.
 SNIFF_BYTES = 32
@@ -110,28 +115,26 @@ def upload(
     *,
     file_name: str | None,
     upload_path: str | None,
-    max_retries: int,
-    secret: str,
+    settings: ConnectionSettings,
 ) -> UploadedFile:
     """Stream ``source`` to ``POST /api/v1/files/upload/stream`` through ``client`` (the files host, bearer auth)
     and return the stored file. Memory stays flat in the file size: httpx sends the file 64 KiB at a time. See the
-    module docstring for when an upload is re-sent (at most ``max_retries`` times).
+    module docstring for when an upload is re-sent (at most ``settings.max_retries`` times, with the provider's
+    backoff).
 
-    :param secret: the API key, scrubbed from any error text.
     :raises EvoLinkInputError: the source does not exist.
     :raises EvoLinkUploadError: ``success: false`` (``code``/``msg`` of the answer).
     :raises EvoLinkAPIError: a non-2xx answer. :raises EvoLinkTransportError: no answer.
     :raises EvoLinkResponseError: a 2xx answer that is not the documented envelope.
     """
-    from airflow_provider_evolink.hooks.evolink import _api_error, _backoff, _log_retry_wait, _sleep, _transport_error
-
     form = {name: value for name, value in (("file_name", file_name), ("upload_path", upload_path)) if value}
-    attempt = 1
+    policy = settings.retry_policy
+    retry_number = 1
     while True:
         try:
             response = _post(client, source, file_name, form)
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-            failure: EvoLinkError = _transport_error("POST", UPLOAD_STREAM_PATH, error, secret)
+            failure: EvoLinkError = transport_error("POST", UPLOAD_STREAM_PATH, error, settings.api_key)
         except httpx.TransportError as error:
             raise EvoLinkTransportError(
                 f"POST {UPLOAD_STREAM_PATH}: the answer was lost after the file was sent "
@@ -140,15 +143,17 @@ def upload(
         else:
             if response.is_success:
                 return _parse_upload(response)
-            failure = _api_error(response, secret)
+            failure = api_error(response, settings.api_key)
             if not isinstance(failure, EvoLinkRateLimitError):
                 raise failure
-        if attempt > max_retries:
+        if retry_number > policy.max_retries:
             raise failure
-        wait = _backoff(attempt, failure)
-        _log_retry_wait(failure, attempt, wait)
-        _sleep(wait)
-        attempt += 1
+        wait = policy.backoff(retry_number, failure)
+        log.warning(
+            "EvoLink upload failed before anything was stored (%s); retry %d in %.1f s", failure, retry_number, wait
+        )
+        retry.sleep(wait)
+        retry_number += 1
 
 
 def _post(client: httpx.Client, source: Any, file_name: str | None, form: dict[str, str]) -> httpx.Response:

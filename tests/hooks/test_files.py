@@ -11,6 +11,7 @@ import httpx
 import pytest
 import respx
 
+from airflow_provider_evolink import retry
 from airflow_provider_evolink.emulator import EvoLinkEmulator, media
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
@@ -20,7 +21,6 @@ from airflow_provider_evolink.exceptions import (
     EvoLinkTransportError,
     EvoLinkUploadError,
 )
-from airflow_provider_evolink.hooks import evolink as hook_module
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 
 FILES = "https://files.evolink.test"
@@ -50,7 +50,7 @@ def emu_hook(emulator: EvoLinkEmulator, evolink_connection: Callable[..., str]) 
 
 @pytest.fixture
 def mocked_hook(evolink_connection: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> EvoLinkHook:
-    monkeypatch.setattr(hook_module, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(retry, "sleep", lambda seconds: None)
     return EvoLinkHook(evolink_connection("https://api.evolink.test", "sk-test", "evolink_mock", files_base_url=FILES))
 
 

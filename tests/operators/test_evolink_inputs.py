@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
+from fakes import FakeTaskInstance, FakeTaskStateStore, SimulatedCrash, context_of
 
 from airflow_provider_evolink.emulator import EvoLinkEmulator, media
 from airflow_provider_evolink.exceptions import EvoLinkConfigError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.inputs import DEFAULT_INPUT_LINK_EXPIRATION, unseal
-from airflow_provider_evolink.operators.evolink import STATE_SUBMISSION, EvoLinkGenerateVideoOperator
-
-from .conftest import FakeTaskInstance, FakeTaskStateStore, SimulatedCrash, context_of
+from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
+from airflow_provider_evolink.submission_state import STATE_SUBMISSION
 
 CREATE = "/v1/videos/generations"
 UPLOAD = "/api/v1/files/upload/stream"

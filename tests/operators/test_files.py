@@ -8,11 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
+from fakes import FakeTaskInstance, context_of
 
 from airflow_provider_evolink.emulator import EvoLinkEmulator, media
 from airflow_provider_evolink.operators.files import EvoLinkUploadFileOperator
-
-from .conftest import FakeTaskInstance, context_of
 
 
 @pytest.fixture
