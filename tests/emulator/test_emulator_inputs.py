@@ -133,7 +133,7 @@ def test_a_motion_control_video_over_10_s_with_image_orientation_is_invalid_para
 
 
 def test_other_models_have_their_url_fields_fetched(make_emulator: StartEmulator) -> None:
-    _, client = make_emulator(accept_any_model=True)
+    _, client = make_emulator(accept_any_model=True, processing_seconds=0)
     body = {"model": "veo3-fast", "prompt": "p", "first_frame_url": closed_port_url(), "callback_url": None}
     detail = outcome(client, {k: v for k, v in body.items() if v is not None})
     assert detail["error"]["code"] == "resource_not_found"
