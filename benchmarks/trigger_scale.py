@@ -301,6 +301,8 @@ def main() -> None:
         [
             *(sys.executable, "-m", "airflow_provider_evolink.emulator", "--port", "0", "--api-key", API_KEY),
             *("--processing-seconds", str(args.complete_after)),
+            # Inputs are not what this measures: the emulator's fetch of each task's sample input stays out of it.
+            "--no-fetch-inputs",
         ],
         stdout=subprocess.PIPE,
         text=True,
