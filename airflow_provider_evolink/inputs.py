@@ -2,7 +2,7 @@
 Media inputs from anywhere: object-storage URIs and local files become links EvoLink can fetch.
 
 EvoLink fetches every media input of a request (``video_url``, ``image_urls``, …) from a publicly reachable URL
-when the task starts (``docs/evolink-api.md``, "Media input rules"). A request may instead name:
+when the task starts (``docs/evolink-api.md``, "Media inputs"). A request may instead name:
 
 - an object-storage URI that ``ObjectStoragePath`` opens (``s3://[conn_id@]bucket/key``, ``gs://…``, ``abfs://…``)
   or an ``ObjectStoragePath``: signed with ``ObjectStoragePath.sign(expiration=…)`` into a time-limited HTTPS link;
@@ -60,7 +60,7 @@ DEFAULT_INPUT_LINK_EXPIRATION = 6 * 3600
 MAX_INPUT_LINK_EXPIRATION = 7 * 24 * 3600
 
 MB = 1024 * 1024
-#: What the files API accepts (``docs/evolink-api.md``, "Files API": the union of the documents).
+#: What the files API accepts (``docs/evolink-api.md``, "Files API (inputs)": the union of the documents).
 _UPLOAD_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "video/", "audio/")
 _MAX_UPLOAD_BYTES = 100 * MB
 
@@ -77,7 +77,7 @@ class _Rule:
         return any(kind == allowed or (allowed.endswith("/") and kind.startswith(allowed)) for allowed in self.types)
 
 
-#: Type and size rules of each model's media fields (``docs/evolink-api.md``, "Media input rules").
+#: Type and size rules of each model's media fields (``docs/evolink-api.md``, "Media inputs").
 _RULES: dict[tuple[str | None, str], _Rule] = {
     (KLING_O3_REFERENCE_TO_VIDEO, "video"): _Rule(("video/mp4", "video/quicktime"), 200 * MB, "an MP4 or MOV video"),
     (KLING_O3_REFERENCE_TO_VIDEO, "image"): _Rule(

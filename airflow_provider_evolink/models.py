@@ -833,7 +833,7 @@ class ApiErrorBody(_Response):
 
 class UploadedFile(_Response):
     """A file stored by EvoLink's files API (``POST /api/v1/files/upload/{stream,base64,url}`` on the files host,
-    ``data`` of the answer; see ``docs/evolink-api.md``, "Files API").
+    ``data`` of the answer; see ``docs/evolink-api.md``, "Files API (inputs)").
 
     ``file_url`` is what a generation request's media field takes; it is public until ``expires_at`` (72 h after
     the upload), so it is kept out of ``repr`` and masked in logs like a secret. ``file_size`` is in bytes.

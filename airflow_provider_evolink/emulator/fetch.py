@@ -1,7 +1,7 @@
 """Fetching and probing a task's media inputs when it starts, as EvoLink does (setting ``fetch_inputs``).
 
 Every media input of a create request is downloaded without credentials (EvoLink only reaches public links) and
-probed with PyAV against what the documents state for its field (``docs/evolink-api.md``, "Media input rules";
+probed with PyAV against what the documents state for its field (``docs/evolink-api.md``, "Media inputs";
 the model pages under ``openapi/``). The first input that fails decides the task's ``error.code``:
 
 ==========================  ===========================================================================

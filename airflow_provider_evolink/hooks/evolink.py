@@ -316,8 +316,8 @@ class EvoLinkHook(BaseHook):
         upload_path: str | None = None,
     ) -> UploadedFile:
         """Upload a file through EvoLink's files API: ``POST /api/v1/files/upload/stream`` on the files host
-        (connection extra ``files_base_url``; ``docs/evolink-api.md``, "Files API"). Streamed: memory stays flat
-        in the file size.
+        (connection extra ``files_base_url``; ``docs/evolink-api.md``, "Files API (inputs)"). Streamed: memory stays
+        flat in the file size.
 
         The returned ``file_url`` is public for 72 h (``expires_at``) and goes into a request's media field; it
         and ``download_url`` are masked in task logs. Each upload uses one file of a small per-account quota and

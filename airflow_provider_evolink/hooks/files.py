@@ -2,11 +2,11 @@
 Uploads through EvoLink's files API: ``POST /api/v1/files/upload/stream`` on the files host (connection extra
 ``files_base_url``, default ``https://files-api.evolink.ai``).
 
-API source: EvoLink's file upload documents (``docs/evolink-api.md``, "Files API"): ``multipart/form-data`` with
-the binary ``file`` and optional ``upload_path`` / ``file_name``; the answer is HTTP 200 with ``{"success", "code",
-"msg", "data": {"file_id", "file_url", "download_url", "mime_type", "file_size", "expires_at", ...}}``, where
-``success: false`` (quota used up, type refused) is an error. Files expire 72 h after the upload and count against
-a small per-account quota.
+API source: EvoLink's file upload documents (``docs/evolink-api.md``, "Files API (inputs)"):
+``multipart/form-data`` with the binary ``file`` and optional ``upload_path`` / ``file_name``; the answer is HTTP
+200 with ``{"success", "code", "msg", "data": {"file_id", "file_url", "download_url", "mime_type", "file_size",
+"expires_at", ...}}``, where ``success: false`` (quota used up, type refused) is an error. Files expire 72 h after
+the upload and count against a small per-account quota.
 
 Retries: an upload is not idempotent (each stored file uses quota and gets a new ``file_url``), so it is re-sent
 only when the first attempt certainly stored nothing: the connection could not be opened (connect error or

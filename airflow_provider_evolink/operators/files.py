@@ -1,7 +1,7 @@
 """
 EvoLinkUploadFileOperator: upload files through EvoLink's files API once, for many generations to use.
 
-API source: ``POST /api/v1/files/upload/stream`` on the files host (``docs/evolink-api.md``, "Files API").
+API source: ``POST /api/v1/files/upload/stream`` on the files host (``docs/evolink-api.md``, "Files API (inputs)").
 """
 
 from __future__ import annotations
