@@ -93,6 +93,8 @@ class FileStore:
         self._files: dict[str, StoredFile] = {}
 
     def close(self) -> None:
+        """Forget every file and remove the folder."""
+        self._files.clear()
         shutil.rmtree(self._folder, ignore_errors=True)
 
     def live(self, owner: str | None, now: float) -> list[StoredFile]:
@@ -113,6 +115,7 @@ class FileStore:
         return True
 
     def new_disk_file(self) -> tuple[Path, IO[bytes]]:
+        self._folder.mkdir(exist_ok=True)  # close() removed it if the emulator was stopped and started again
         disk = self._folder / secrets.token_hex(8)
         return disk, disk.open("wb")
 

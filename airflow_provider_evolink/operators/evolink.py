@@ -105,8 +105,10 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     rendered ``request`` keeps the URIs as written, and the links are masked in logs.
     :raises ValueError: on a bad constructor argument, naming it.
     :raises AirflowFailException: an invalid request (each field and rule named), a cost over ``max_credits``,
-        a task that failed with a non-retryable code or was cancelled, a non-retryable API answer (400, 401,
-        402, 403, 409) or a bad connection: Airflow retries would fail the same way, so none are spent.
+        a media input that is missing or breaks its field's type or size rules (field and URI named; nothing was
+        uploaded), an upload the files API refused (quota used up, type refused: its ``code`` and ``msg``), a task
+        that failed with a non-retryable code or was cancelled, a non-retryable API answer (400, 401, 402, 403,
+        409) or a bad connection: Airflow retries would fail the same way, so none are spent.
     :raises AirflowException: a retryable task failure or a timeout (a retry reconnects).
     :raises EvoLinkError: a transient error that outlasted the hook's retries (``retryable``; a retry
         reconnects, or replays the stored ``Idempotency-Key``).
