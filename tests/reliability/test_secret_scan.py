@@ -371,6 +371,7 @@ def test_input_links_are_in_no_xcom_rendered_field_or_event(scanned_inputs_run: 
 def test_input_links_are_nowhere_in_the_metadata_database(scanned_inputs_run: ScannedInputsRun) -> None:
     database = _database_path()
     leaking: list[str] = []
+    sealed = 0
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
         tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for table in tables:
@@ -380,6 +381,8 @@ def test_input_links_are_nowhere_in_the_metadata_database(scanned_inputs_run: Sc
                 )
                 if _input_leaks(scanned_inputs_run, text):
                     leaking.append(table)
+                sealed += "sealed_request" in text
+    assert sealed, "the stored submission (with the sealed request) was not in the database: nothing was scanned"
     assert sorted(set(leaking)) == []
 
 
