@@ -39,3 +39,8 @@ def test_cli_prints_the_base_url_serves_and_stops_on_sigterm() -> None:
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def test_input_fetching_is_on_by_default_and_no_fetch_inputs_turns_it_off() -> None:
+    assert _parser().parse_args([]).fetch_inputs is True
+    assert _parser().parse_args(["--no-fetch-inputs"]).fetch_inputs is False

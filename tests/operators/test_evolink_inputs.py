@@ -6,6 +6,7 @@ Against the emulator (which fetches every input like EvoLink) and moto's S3 serv
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -104,7 +105,7 @@ def test_an_unsigned_private_s3_object_fails_at_the_emulator_with_resource_not_f
 
     uri = s3_object(media.character_image().data, ".jpg")
     path = ObjectStoragePath(uri)
-    endpoint = json.loads(__import__("os").environ["AIRFLOW_CONN_AWS_MOTO"])["extra"]["endpoint_url"]
+    endpoint = json.loads(os.environ["AIRFLOW_CONN_AWS_MOTO"])["extra"]["endpoint_url"]
     public_form = f"{endpoint}/{path.bucket}/{path.key}"  # what sending the object "as is" would mean
     hook = EvoLinkHook(conn_id)
     task = hook.create_video_generation(motion(public_form, sample_video))
