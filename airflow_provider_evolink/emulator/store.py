@@ -215,12 +215,14 @@ class TaskStore:
         if task is None or check is None or (not check.done() and now < task.done_at):
             return task
         failure = await check
-        del self._input_checks[task_id]
-        if failure is not None and task.fail_code is None:
-            code, message = failure
-            task = dataclasses.replace(task, fail_code=code, fail_message=message, done_at=min(task.done_at, now))
-            self._tasks[task_id] = task
-            self._failing.append(task)
+        # Several reads may await one check: only the first to finish applies its outcome (one refund).
+        if self._input_checks.pop(task_id, None) is not None and failure is not None:
+            task = self._tasks[task_id]
+            if task.fail_code is None:
+                code, message = failure
+                task = dataclasses.replace(task, fail_code=code, fail_message=message, done_at=min(task.done_at, now))
+                self._tasks[task_id] = task
+                self._failing.append(task)
         return self._tasks[task_id]
 
     @property

@@ -167,3 +167,30 @@ def _jpeg(width: int, height: int) -> bytes:
     for plane in frame.planes:
         plane.update(bytes([128]) * plane.buffer_size)
     return b"".join(bytes(packet) for packet in [*codec.encode(frame), *codec.encode(None)])
+
+
+async def test_concurrent_reads_of_a_task_whose_input_fails_refund_it_once(
+    make_emulator: StartEmulator, o3_body: Body
+) -> None:
+    import asyncio
+    import threading
+
+    # An input host that hangs up after half a second: every read below waits on the same unfinished fetch.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def hang_up_later() -> None:
+            connection, _ = listener.accept()
+            time.sleep(0.5)
+            connection.close()
+
+        threading.Thread(target=hang_up_later, daemon=True).start()
+        emu, client = make_emulator(processing_seconds=0, credits=100.0)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/reference.mp4"
+        task_id = client.post(CREATE, json=o3_body(video_url=url)).json()["id"]
+        async with httpx.AsyncClient(base_url=emu.base_url, headers=dict(client.headers), timeout=10) as reader:
+            answers = await asyncio.gather(*(reader.get(f"/v1/tasks/{task_id}") for _ in range(5)))
+    assert [answer.status_code for answer in answers] == [200] * 5
+    assert {answer.json()["status"] for answer in answers} == {"failed"}
+    assert client.get("/v1/credits").json()["data"]["user"]["remaining_credits"] == 100.0
