@@ -22,7 +22,15 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.models import EvoLinkRequest, TaskDetail, TaskStatus, estimate_credits, parse_request
+from airflow_provider_evolink.models import (
+    EvoLinkRequest,
+    TaskDetail,
+    TaskStatus,
+    Usage,
+    credit_usage,
+    estimate_credits,
+    parse_request,
+)
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
     EvoLinkTaskEvent,
@@ -32,6 +40,7 @@ from airflow_provider_evolink.triggers.evolink import (
 )
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
     from airflow.sdk.execution_time.context import TaskStateStoreAccessor
 
@@ -41,10 +50,16 @@ __all__ = ["EvoLinkGenerateVideoOperator"]
 XCOM_TASK_ID = "evolink_task_id"
 #: XCom key of the completed task detail (``wait_for_completion=True``).
 XCOM_TASK_DETAIL = "evolink_task"
+#: XCom key of the task's credits (:func:`~airflow_provider_evolink.models.credit_usage`), pushed after submitting
+#: and again when the task ends.
+XCOM_USAGE = "evolink_usage"
 #: ``task_state_store`` key of ``{"idempotency_key", "request_sha256"}``, written before the POST.
 STATE_SUBMISSION = "evolink_submission"
 #: ``task_state_store`` key of the EvoLink task ID, written right after the POST.
 STATE_TASK_ID = "evolink_task_id"
+#: ``task_state_store`` key of the create answer's ``usage``, written after the task ID (a resumed or retried
+#: try reads it back: only the create answer says what was reserved).
+STATE_USAGE = "evolink_usage"
 #: Seconds ``defer(timeout=)`` allows past ``timeout``. The trigger enforces the real deadline and still makes
 #: a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
 DEFER_BACKSTOP_SECONDS = 300.0
@@ -130,6 +145,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             raise ValueError(f"max_credits must be a number of credits >= 0 or None, got {max_credits!r}")
         self.max_credits = max_credits
         self._evolink_task_id: str | None = None
+        self._reserved: Usage | None = None  # usage of the create answer
+        self._result_locations: list[str] = []  # result URLs without their signed part, for lineage
 
     @cached_property
     def hook(self) -> EvoLinkHook:
@@ -152,6 +169,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             evolink_task_id, detail = self._reconnect_or_submit(request, store)
             self._evolink_task_id = evolink_task_id
             context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
+            context["ti"].xcom_push(key=XCOM_USAGE, value=credit_usage(self._reserved_usage(store)))
             if not self.wait_for_completion:
                 return self._succeeded(context, evolink_task_id)
             event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None
@@ -296,8 +314,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 # Stored before the POST: a try that dies after the POST still leaves the key to replay with.
                 store.set(STATE_SUBMISSION, {"idempotency_key": idempotency_key, "request_sha256": request_sha256})
         task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
+        self._reserved = task.usage
         if store is not None:
             store.set(STATE_TASK_ID, task.id)
+            if task.usage is not None:
+                store.set(STATE_USAGE, task.usage.model_dump(mode="json", exclude_none=True))
         reserved = task.usage.credits_reserved if task.usage else None
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
         self.log.info("EvoLink task ID: %s", task.id)
@@ -342,11 +363,46 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             time.sleep(min(self.poll_interval, remaining))
 
     def _finish(self, context: Context, event: EvoLinkTaskEvent, detail: TaskDetail | None) -> str:
+        self._evolink_task_id = event.evolink_task_id
+        reserved = self._reserved_usage(context.get("task_state_store"))
+        if event.status == "failed":  # EvoLink refunds failed tasks: record it before failing
+            context["ti"].xcom_push(key=XCOM_USAGE, value=credit_usage(reserved, TaskStatus.FAILED))
         event.raise_for_status()
         if detail is None:  # events carry no result URLs: read the detail they left out
             detail = self.hook.get_task(event.evolink_task_id)
-        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail_xcom(detail))
+        # Imported here: DAG files parse this module, and only a finishing task names results for lineage.
+        from airflow_provider_evolink.openlineage import public_location
+
+        usage = credit_usage(reserved, detail.status, detail.usage)
+        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value={**completed_detail_xcom(detail), "usage": usage})
+        context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
+        self._result_locations = [public_location(url) for url in detail.results]
         return self._succeeded(context, event.evolink_task_id)
+
+    def _reserved_usage(self, store: TaskStateStoreAccessor | None) -> Usage | None:
+        """The create answer's ``usage``: from this try, else as an earlier try or the deferring half stored it."""
+        if self._reserved is None and store is not None and isinstance(stored := store.get(STATE_USAGE), dict):
+            self._reserved = Usage.model_validate(stored)
+        return self._reserved
+
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage of this run, for the OpenLineage provider's listener (extra ``[openlineage]``).
+
+        Inputs: the request's media, named without query strings; outputs: the results when the operator
+        waited; run facets ``externalQuery`` (the EvoLink task ID, the API base URL) and
+        ``evolink_generation`` (model, seconds, quality, estimated and reserved credits). See
+        :mod:`airflow_provider_evolink.openlineage.facets`.
+        """
+        from airflow_provider_evolink.openlineage.facets import generation_lineage
+
+        return generation_lineage(
+            self.request,
+            evolink_task_id=self._evolink_task_id,
+            api_base_url=self.hook.base_url if self._evolink_task_id else None,
+            reserved_credits=self._reserved.credits_reserved if self._reserved else None,
+            result_locations=self._result_locations,
+        )
 
     def _succeeded(self, context: Context, evolink_task_id: str) -> str:
         # The task instance is about to succeed: forget the submission so a manual Clear generates anew.
