@@ -10,7 +10,7 @@ import pytest
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[1] / "example_dags"
 DAG_IDS = {"evolink_reference_to_video", "evolink_motion_control", "evolink_batch"}
-#: DESIGN.md fixes these names; each DAG uses those that apply to its model.
+#: The README fixes these names; each DAG uses those that apply to its model.
 EXPECTED_PARAMS = {
     "evolink_reference_to_video": {"prompt", "video_url", "duration", "aspect_ratio", "quality", "destination"},
     "evolink_motion_control": {"prompt", "video_url", "image_url", "quality", "destination"},

@@ -1,8 +1,9 @@
 """
 EvoLinkGenerateVideoOperator: submit one EvoLink video generation, never paying twice for it.
 
-API source: ``POST /v1/videos/generations`` (``../shared/evolink-api/kling-*.openapi.yaml``), ``GET
-/v1/tasks/{task_id}`` (``get-task-detail.openapi.yaml``), pricing, idempotency and error rules (``FACTS.md``).
+API source: ``POST /v1/videos/generations`` (``kling-*.openapi.yaml``) and ``GET /v1/tasks/{task_id}``
+(``get-task-detail.openapi.yaml``) in ``airflow_provider_evolink/emulator/openapi/``; pricing, idempotency and
+error rules: ``docs/evolink-api.md``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pydantic
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_evolink.airflow_errors import fail_or_retry
 from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import (
@@ -33,9 +35,11 @@ from airflow_provider_evolink.models import (
 )
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
+    DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
     completed_detail_xcom,
+    positive_seconds,
     progress_message,
 )
 
@@ -60,17 +64,8 @@ STATE_TASK_ID = "evolink_task_id"
 #: ``task_state_store`` key of the create answer's ``usage``, written after the task ID (a resumed or retried
 #: try reads it back: only the create answer says what was reserved).
 STATE_USAGE = "evolink_usage"
-#: Seconds ``defer(timeout=)`` allows past ``timeout``. The trigger enforces the real deadline and still makes
-#: a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
-DEFER_BACKSTOP_SECONDS = 300.0
 #: States worth reconnecting to on a retry: the stored task is still going, or already done.
 _RECONNECTABLE = frozenset({TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.COMPLETED})
-
-
-def _positive_seconds(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
-    return float(value)
 
 
 class EvoLinkGenerateVideoOperator(BaseOperator):
@@ -103,8 +98,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     :param poll_interval: seconds between status reads while waiting (> 0; EvoLink's own client uses 8).
     :param timeout: seconds to wait for the EvoLink task (> 0; some models take 40 minutes). EvoLink cannot
         cancel a task: after the timeout it may still complete and bill, and a retry reconnects to it.
-    :param max_credits: refuse to submit when the estimated cost (credits, FACTS.md pricing × duration ×
-        quality) exceeds this; a model without a known price is refused too (fail closed). ``None``: no check.
+    :param max_credits: refuse to submit when the estimated cost (credits, the per-second price of
+        ``docs/evolink-api.md`` × duration × quality) exceeds this; a model without a known price is refused
+        too (fail closed). ``None``: no check.
     :raises ValueError: on a bad constructor argument, naming it.
     :raises AirflowFailException: an invalid request (each field and rule named), a cost over ``max_credits``,
         a task that failed with a non-retryable code or was cancelled, a non-retryable API answer (400, 401,
@@ -137,8 +133,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         self.evolink_conn_id = evolink_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = _positive_seconds("poll_interval", poll_interval)
-        self.timeout = _positive_seconds("timeout", timeout)
+        self.poll_interval = positive_seconds("poll_interval", poll_interval)
+        self.timeout = positive_seconds("timeout", timeout)
         if max_credits is not None and (
             isinstance(max_credits, bool) or not isinstance(max_credits, int | float) or max_credits < 0
         ):
@@ -166,30 +162,30 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 "(a retry cannot reconnect to the EvoLink task and submits a new one)"
             )
         try:
-            evolink_task_id, detail = self._reconnect_or_submit(request, store)
-            self._evolink_task_id = evolink_task_id
-            context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
-            context["ti"].xcom_push(key=XCOM_USAGE, value=credit_usage(self._reserved_usage(store)))
-            if not self.wait_for_completion:
-                return self._succeeded(context, evolink_task_id)
-            event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None
-            if event is None:
-                if self.deferrable:
-                    self.defer(
-                        trigger=self._trigger(evolink_task_id, end_time=time.time() + self.timeout),
-                        method_name="execute_complete",
-                        timeout=timedelta(seconds=self.timeout + DEFER_BACKSTOP_SECONDS),
-                    )
-                event, detail = self._wait(evolink_task_id)
-            return self._finish(context, event, detail)
-        except EvoLinkError as error:
             # 400/401/402/403/409 or a bad connection answer the same on every retry: spend none on them.
-            # Retryable ones propagate: the next try reconnects, or replays the stored Idempotency-Key.
-            if error.retryable:
-                raise
-            raise AirflowFailException(str(error)) from error
+            # Retryable errors propagate: the next try reconnects, or replays the stored Idempotency-Key.
+            with fail_or_retry():
+                return self._submit_and_wait(context, request, store)
         finally:
             self.hook.close()
+
+    def _submit_and_wait(self, context: Context, request: EvoLinkRequest, store: TaskStateStoreAccessor | None) -> str:
+        evolink_task_id, detail = self._reconnect_or_submit(request, store)
+        self._evolink_task_id = evolink_task_id
+        context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
+        context["ti"].xcom_push(key=XCOM_USAGE, value=credit_usage(self._reserved_usage(store)))
+        if not self.wait_for_completion:
+            return self._succeeded(context, evolink_task_id)
+        event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None
+        if event is None:
+            if self.deferrable:
+                self.defer(
+                    trigger=self._trigger(evolink_task_id, end_time=time.time() + self.timeout),
+                    method_name="execute_complete",
+                    timeout=timedelta(seconds=self.timeout + DEFER_BACKSTOP_SECONDS),
+                )
+            event, detail = self._wait(evolink_task_id)
+        return self._finish(context, event, detail)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after :class:`EvoLinkTaskTrigger` fired: validate the event, then finish or raise.
@@ -199,7 +195,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         says; ``None`` or an unknown status raises :class:`~airflow.sdk.exceptions.AirflowException`.
         """
         try:
-            return self._finish(context, EvoLinkTaskEvent.parse(event), None)
+            with fail_or_retry():
+                return self._finish(context, EvoLinkTaskEvent.parse(event), None)
         finally:
             self.hook.close()
 
@@ -236,7 +233,12 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                     "submit without a budget check."
                 )
             return
-        self.log.info("Estimated cost: %.4g credits (%s at %s, FACTS.md pricing)", estimate, request.model, quality)
+        self.log.info(
+            "Estimated cost: %.4g credits (%s at %s, at EvoLink's published per-second price)",
+            estimate,
+            request.model,
+            quality,
+        )
         if self.max_credits is not None and estimate > self.max_credits:
             raise AirflowFailException(
                 f"Estimated cost {estimate:g} credits exceeds max_credits={self.max_credits:g} "

@@ -1,8 +1,8 @@
 """
 EvoLinkTaskSensor: wait for an EvoLink task to end, in poke, reschedule or deferrable mode.
 
-API source: ``GET /v1/tasks/{task_id}`` (``../shared/evolink-api/get-task-detail.openapi.yaml``); failure codes
-and their retryability: ``../shared/evolink-api/FACTS.md``.
+API source: ``GET /v1/tasks/{task_id}`` (``airflow_provider_evolink/emulator/openapi/get-task-detail.openapi.yaml``);
+failure codes and their retryability: ``docs/evolink-api.md``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowSensorTimeout
 
+from airflow_provider_evolink.airflow_errors import airflow_exception
 from airflow_provider_evolink.exceptions import EvoLinkError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
+    DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
     completed_detail_xcom,
@@ -30,9 +32,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = ["EvoLinkTaskSensor"]
-
-#: Seconds ``defer(timeout=)`` allows past ``timeout``: the trigger enforces the real deadline (see the operator).
-DEFER_BACKSTOP_SECONDS = 300.0
 
 
 class EvoLinkTaskSensor(BaseSensorOperator):
@@ -132,5 +131,6 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         if event.status == "timeout":
             raise AirflowSensorTimeout(event.message)
         if event.status in ("failed", "cancelled"):
-            raise AirflowFailException(event.message)
+            # Re-reading an ended task cannot change it; only resubmitting (the submitting task) can.
+            raise airflow_exception(event.message, retryable=False)
         event.raise_for_status()

@@ -1,8 +1,8 @@
 """
 EvoLinkTaskTrigger: wait for an EvoLink task in the triggerer, and the one event contract it fires.
 
-API source: ``GET /v1/tasks/{task_id}`` (``../shared/evolink-api/get-task-detail.openapi.yaml``); which errors
-are transient and which task failures are retryable: ``../shared/evolink-api/FACTS.md``.
+API source: ``GET /v1/tasks/{task_id}`` (``airflow_provider_evolink/emulator/openapi/get-task-detail.openapi.yaml``);
+which errors are transient and which task failures are retryable: ``docs/evolink-api.md``.
 
 :class:`EvoLinkTaskEvent` is the single place that builds, validates and interprets the event: the trigger
 builds it, ``EvoLinkGenerateVideoOperator`` and ``EvoLinkTaskSensor`` parse and raise from it, and their
@@ -19,10 +19,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast, get_args
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException
 from airflow.sdk.log import mask_secret
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_evolink.airflow_errors import airflow_exception
 from airflow_provider_evolink.exceptions import (
     EvoLinkAPIError,
     EvoLinkConfigError,
@@ -36,16 +37,21 @@ from airflow_provider_evolink.models import TaskDetail, TaskStatus
 __all__ = [
     "DEFAULT_MAX_CONSECUTIVE_ERRORS",
     "DEFAULT_POLL_INTERVAL",
+    "DEFER_BACKSTOP_SECONDS",
     "EvoLinkTaskEvent",
     "EvoLinkTaskTrigger",
     "completed_detail_xcom",
+    "positive_seconds",
     "progress_message",
 ]
 
-#: Seconds between status reads: the pace EvoLink's own client uses (FACTS.md, "Polling and results").
+#: Seconds between status reads: the pace EvoLink's own client uses (``docs/evolink-api.md``, "Polling").
 DEFAULT_POLL_INTERVAL = 8.0
 #: Consecutive transient polling failures (after the hook's own retries) tolerated before giving up.
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
+#: Seconds ``defer(timeout=)`` allows past the wait's own deadline. The trigger enforces the real deadline and
+#: still makes a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
+DEFER_BACKSTOP_SECONDS = 300.0
 #: Each later poll waits ``poll_interval`` × (1 ± this): triggers created together drift apart.
 _POLL_JITTER = 0.1
 #: Messages come from the API; keep the event row and exception text a sane size.
@@ -53,6 +59,16 @@ _MAX_MESSAGE_CHARS = 1000
 
 EventStatus = Literal["success", "failed", "cancelled", "timeout", "error"]
 _EVENT_STATUSES: frozenset[str] = frozenset(get_args(EventStatus))
+
+
+def positive_seconds(name: str, value: Any) -> float:
+    """``value`` as float seconds.
+
+    :raises ValueError: not a number > 0 (booleans included), naming ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
+    return float(value)
 
 
 def _clip(message: str) -> str:
@@ -84,10 +100,11 @@ class EvoLinkTaskEvent:
         {"status": "success" | "failed" | "cancelled" | "timeout" | "error",
          "evolink_task_id": str, "error_code": str | None, "retryable": bool, "message": str}
 
-    ``failed``/``cancelled``: the EvoLink task ended so, ``error_code`` is its ``error.code`` (FACTS.md) and
-    ``retryable`` whether a resubmission may succeed. ``timeout``: the deadline passed while the task was still
-    running (it may still complete). ``error``: polling could not go on (401/403/404, bad connection, too many
-    consecutive transient errors, an unexpected exception); ``retryable`` says whether an Airflow retry can help.
+    ``failed``/``cancelled``: the EvoLink task ended so, ``error_code`` is its ``error.code``
+    (``docs/evolink-api.md``) and ``retryable`` whether a resubmission may succeed. ``timeout``: the deadline
+    passed while the task was still running (it may still complete). ``error``: polling could not go on
+    (401/403/404, bad connection, transient errors for too long, an unexpected exception); ``retryable`` says
+    whether an Airflow retry can help.
     """
 
     status: EventStatus
@@ -209,11 +226,8 @@ class EvoLinkTaskEvent:
         :raises AirflowException: retryable (a retryable task failure, ``timeout``, transient errors): an
             Airflow retry of the operator reconnects or resubmits.
         """
-        if self.status == "success":
-            return
-        if self.retryable:
-            raise AirflowException(self.message)
-        raise AirflowFailException(self.message)
+        if self.status != "success":
+            raise airflow_exception(self.message, retryable=self.retryable)
 
 
 def completed_detail_xcom(detail: TaskDetail) -> dict[str, Any]:
@@ -263,8 +277,6 @@ class EvoLinkTaskTrigger(BaseTrigger):
         super().__init__()
         if not isinstance(evolink_task_id, str) or not evolink_task_id.strip():
             raise ValueError(f"evolink_task_id must be a non-empty string, got {evolink_task_id!r}")
-        if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float) or poll_interval <= 0:
-            raise ValueError(f"poll_interval must be a number of seconds > 0, got {poll_interval!r}")
         if isinstance(end_time, bool) or not isinstance(end_time, int | float):
             raise ValueError(f"end_time must be a deadline in epoch seconds, got {end_time!r}")
         if isinstance(max_consecutive_errors, bool) or not isinstance(max_consecutive_errors, int):
@@ -273,7 +285,7 @@ class EvoLinkTaskTrigger(BaseTrigger):
             raise ValueError(f"max_consecutive_errors must be >= 0, got {max_consecutive_errors}")
         self.evolink_task_id = evolink_task_id
         self.evolink_conn_id = evolink_conn_id
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = positive_seconds("poll_interval", poll_interval)
         self.end_time = float(end_time)
         self.max_consecutive_errors = max_consecutive_errors
 

@@ -27,13 +27,13 @@ import respx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_evolink import retry
 from airflow_provider_evolink.exceptions import (
     EvoLinkError,
     EvoLinkResponseError,
     EvoLinkServerError,
     EvoLinkTransportError,
 )
-from airflow_provider_evolink.hooks import evolink as hook_module
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import (
     EvoLinkRequest,
@@ -247,8 +247,8 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     async def asleep(seconds: float) -> None:
         await asyncio.sleep(0)
 
-    monkeypatch.setattr(hook_module, "_sleep", lambda seconds: None)
-    monkeypatch.setattr(hook_module, "_asleep", asleep)
+    monkeypatch.setattr(retry, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(retry, "_asleep", asleep)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 import respx
@@ -18,7 +19,13 @@ from airflow.sdk import Asset, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
-from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkTransportError
+from airflow_provider_evolink.exceptions import (
+    EvoLinkConfigError,
+    EvoLinkError,
+    EvoLinkResultHostError,
+    EvoLinkTaskNotFinishedError,
+    EvoLinkTransportError,
+)
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.transfers import evolink_to_storage
 from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
@@ -196,6 +203,7 @@ def test_expired_links_fail_with_the_task_id_and_created_time(
     with pytest.raises(AirflowFailException) as excinfo:
         operator(str(tmp_path)).execute({})
 
+    assert isinstance(excinfo.value.__cause__, EvoLinkResultHostError)
     message = str(excinfo.value)
     assert TASK_ID in message
     assert "24 h" in message
@@ -205,13 +213,36 @@ def test_expired_links_fail_with_the_task_id_and_created_time(
     assert leftovers(tmp_path) == []
 
 
-def test_other_result_host_errors_are_not_retried(api: respx.MockRouter, tmp_path: Path) -> None:
+@pytest.mark.parametrize("status", [400, 401])
+def test_other_result_host_errors_fail_once_as_result_host_errors(
+    api: respx.MockRouter, tmp_path: Path, status: int
+) -> None:
     mock_task(api, [f"{CDN}/v/out.mp4"])
-    cdn = api.get(f"{CDN}/v/out.mp4").respond(400)
+    cdn = api.get(f"{CDN}/v/out.mp4").respond(status)
 
-    with pytest.raises(EvoLinkError, match="HTTP 400 from the result host"):
+    with pytest.raises(AirflowFailException, match=f"HTTP {status} from the result host") as excinfo:
         operator(str(tmp_path)).execute({})
+    # A CDN 401 is about the signed link, not the API key: never an EvoLinkAuthenticationError.
+    assert type(excinfo.value.__cause__) is EvoLinkResultHostError
+    assert excinfo.value.__cause__.status_code == status
+    assert "API key" not in str(excinfo.value)
     assert cdn.call_count == 1
+
+
+def test_a_429_from_the_result_host_waits_its_retry_after(
+    api: respx.MockRouter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(evolink_to_storage.time, "sleep", waits.append)
+    mock_task(api, [f"{CDN}/v/out.mp4"])
+    api.get(f"{CDN}/v/out.mp4").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, content=BODY)]
+    )
+
+    operator(str(tmp_path)).execute({})
+
+    assert waits == [7.0]
+    assert (tmp_path / f"{TASK_ID}.mp4").read_bytes() == BODY
 
 
 def test_several_results_are_numbered_with_extensions_from_content_type_or_url(
@@ -228,7 +259,9 @@ def test_several_results_are_numbered_with_extensions_from_content_type_or_url(
 
 
 @pytest.mark.parametrize(
-    ("status", "error"), [("processing", EvoLinkError), ("failed", AirflowFailException)], ids=["processing", "failed"]
+    ("status", "error"),
+    [("processing", EvoLinkTaskNotFinishedError), ("failed", AirflowFailException)],
+    ids=["processing", "failed"],
 )
 def test_a_task_that_is_not_completed_is_refused_with_status_and_id(
     api: respx.MockRouter, tmp_path: Path, status: str, error: type[Exception]
@@ -260,21 +293,23 @@ def test_a_bad_destination_is_refused_before_anything_is_fetched(
 ) -> None:
     route = mock_task(api, [f"{CDN}/v/out.mp4"])
 
-    with pytest.raises(EvoLinkConfigError, match=match):
+    with pytest.raises(AirflowFailException, match=match) as excinfo:
         operator(destination, storage_conn_id=storage_conn_id).execute({})
+    assert isinstance(excinfo.value.__cause__, EvoLinkConfigError)
     assert not route.called
 
 
 def test_a_destination_that_is_a_file_is_refused(api: respx.MockRouter, tmp_path: Path) -> None:
     (tmp_path / "file").write_bytes(b"")
 
-    with pytest.raises(EvoLinkConfigError, match="is a file; it must name a folder"):
+    with pytest.raises(AirflowFailException, match="is a file; it must name a folder"):
         operator(str(tmp_path / "file")).execute({})
 
 
 def test_a_task_id_that_is_not_a_file_name_is_refused(api: respx.MockRouter, tmp_path: Path) -> None:
-    with pytest.raises(EvoLinkConfigError, match="evolink_task_id"):
+    with pytest.raises(AirflowFailException, match="evolink_task_id") as excinfo:
         operator(str(tmp_path), evolink_task_id="../escape").execute({})
+    assert isinstance(excinfo.value.__cause__, EvoLinkConfigError)
 
 
 def test_result_urls_are_masked_before_each_request(
@@ -444,3 +479,20 @@ def test_a_rerun_keeps_a_same_size_file_and_refuses_a_different_one(emulator: An
     operator(str(tmp_path), evolink_task_id, overwrite=True).execute({})
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == emulator.result_sha256(evolink_task_id)
     assert leftovers(tmp_path) == [stored.name]
+
+
+def test_larger_socket_reads_apply_while_downloading_only(api: respx.MockRouter, tmp_path: Path) -> None:
+    before = httpcore.HTTP11Connection.READ_NUM_BYTES
+    seen: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(httpcore.HTTP11Connection.READ_NUM_BYTES)
+        return httpx.Response(200, content=BODY)
+
+    mock_task(api, [f"{CDN}/v/out.mp4"])
+    api.get(f"{CDN}/v/out.mp4").mock(side_effect=answer)
+
+    operator(str(tmp_path)).execute({})
+
+    assert seen == [max(before, evolink_to_storage.RESULT_READ_BYTES)]
+    assert before == httpcore.HTTP11Connection.READ_NUM_BYTES  # put back: nothing else in the process changes
