@@ -141,7 +141,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             raise ValueError(f"max_credits must be a number of credits >= 0 or None, got {max_credits!r}")
         self.max_credits = max_credits
         self._evolink_task_id: str | None = None
-        self._reserved: Usage | None = None  # usage of the create answer
+        self._usage: Usage | None = None  # usage of the create answer
         self._result_locations: list[str] = []  # result URLs without their signed part, for lineage
 
     @cached_property
@@ -316,7 +316,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 # Stored before the POST: a try that dies after the POST still leaves the key to replay with.
                 store.set(STATE_SUBMISSION, {"idempotency_key": idempotency_key, "request_sha256": request_sha256})
         task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
-        self._reserved = task.usage
+        self._usage = task.usage
         if store is not None:
             store.set(STATE_TASK_ID, task.id)
             if task.usage is not None:
@@ -383,9 +383,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 
     def _reserved_usage(self, store: TaskStateStoreAccessor | None) -> Usage | None:
         """The create answer's ``usage``: from this try, else as an earlier try or the deferring half stored it."""
-        if self._reserved is None and store is not None and isinstance(stored := store.get(STATE_USAGE), dict):
-            self._reserved = Usage.model_validate(stored)
-        return self._reserved
+        if self._usage is None and store is not None and isinstance(stored := store.get(STATE_USAGE), dict):
+            self._usage = Usage.model_validate(stored)
+        return self._usage
 
     # ------------------------------------------------------------------ OpenLineage
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
@@ -402,7 +402,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             self.request,
             evolink_task_id=self._evolink_task_id,
             api_base_url=self.hook.base_url if self._evolink_task_id else None,
-            reserved_credits=self._reserved.credits_reserved if self._reserved else None,
+            reserved_credits=self._usage.credits_reserved if self._usage else None,
             result_locations=self._result_locations,
         )
 
