@@ -691,7 +691,8 @@ def credit_usage(
                                             # credits_reserved - credits_refunded (None if nothing is known)
 
     A ``cancelled`` task is not counted as refunded (EvoLink documents refunds for failed tasks only), so its
-    ``credits`` stays the reservation: an upper bound.
+    ``credits`` stays the reservation: an upper bound. Source: ``docs/evolink-api.md`` ("Endpoints": the create
+    answer's ``usage.credits_reserved`` is the authority on the price; "Task errors": failed tasks are refunded).
 
     :param reserved: ``usage`` of the ``POST /v1/videos/generations`` answer (the authority on the reservation).
     :param status: the task's status when known (``GET /v1/tasks/{task_id}``).
