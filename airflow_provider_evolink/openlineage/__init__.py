@@ -71,8 +71,7 @@ def dataset_name(location: str | os.PathLike[str]) -> DatasetName | None:
     if scheme in _WEB_SCHEMES:
         if not parts.hostname:
             return None
-        host = parts.hostname.lower() + (f":{port}" if port is not None else "")
-        return DatasetName(f"{scheme}://{host}", parts.path or "/")
+        return DatasetName(f"{scheme}://{_authority(parts.hostname, port)}", parts.path or "/")
     if not host:
         return None
     return DatasetName(f"{scheme}://{host}", parts.path.lstrip("/") or "/")
@@ -89,8 +88,13 @@ def public_location(url: str) -> str:
         port = parts.port
     except ValueError:
         return ""
-    host = (parts.hostname or "") + (f":{port}" if port is not None else "")
-    return urlunsplit((parts.scheme.lower(), host, parts.path, "", ""))
+    return urlunsplit((parts.scheme.lower(), _authority(parts.hostname or "", port), parts.path, "", ""))
+
+
+def _authority(hostname: str, port: int | None) -> str:
+    """``host[:port]``, an IPv6 address in brackets (``urlsplit`` gives it without them)."""
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    return host + (f":{port}" if port is not None else "")
 
 
 def media_locations(request: Any) -> list[str]:

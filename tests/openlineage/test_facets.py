@@ -28,6 +28,7 @@ SIGNED = "?X-Amz-Signature=abc123&X-Amz-Expires=600"
         (f"https://cdn.example.com/ref.mp4{SIGNED}", ("https://cdn.example.com", "/ref.mp4")),
         ("https://user:pw@CDN.example.com:8443/a/b.mp4#t=3", ("https://cdn.example.com:8443", "/a/b.mp4")),
         ("http://127.0.0.1:8090/files/t/0.mp4?expires=1&sig=2", ("http://127.0.0.1:8090", "/files/t/0.mp4")),
+        ("http://[::1]:8090/files/t/0.mp4?sig=2", ("http://[::1]:8090", "/files/t/0.mp4")),
         ("s3://bucket", ("s3://bucket", "/")),
     ],
 )
@@ -48,6 +49,7 @@ def test_an_object_storage_path_is_named_like_its_uri() -> None:
 
 def test_public_location_drops_user_info_query_and_fragment() -> None:
     assert public_location(f"https://u:p@cdn.example.com/x/a.mp4{SIGNED}#f") == "https://cdn.example.com/x/a.mp4"
+    assert public_location("http://[::1]:8090/a.mp4?sig=1") == "http://[::1]:8090/a.mp4"
     assert public_location("http://[::1") == ""
 
 
