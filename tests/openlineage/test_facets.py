@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
+from fakes import FakeTaskInstance, FakeTaskStateStore, context_of
 
 from airflow_provider_evolink.openlineage import DatasetName, dataset_name, media_locations, public_location
 
@@ -85,8 +85,7 @@ def _o3(**fields: Any) -> dict[str, Any]:
 
 
 def _context() -> dict[str, Any]:
-    """A task context without a ``task_state_store`` (the operator then runs without crash recovery)."""
-    return {"ti": mock.Mock()}
+    return context_of(FakeTaskInstance(), FakeTaskStateStore())
 
 
 def _json(value: Any) -> Any:
