@@ -326,3 +326,26 @@ def test_the_s3_server_checks_signed_links_so_a_signed_success_proves_something(
     signature = link.rpartition("Signature=")[2].split("&")[0]
     forged = link.replace(signature, ("A" if signature[0] != "A" else "B") + signature[1:])
     assert httpx.get(forged).status_code == 403
+
+
+def test_the_s3_server_checks_sigv4_signed_links_too(s3_object: Callable[[bytes, str], str]) -> None:
+    import boto3
+    import httpx
+    from botocore.config import Config
+
+    connection = json.loads(os.environ["AIRFLOW_CONN_AWS_MOTO"])
+    client = boto3.client(
+        "s3",
+        endpoint_url=connection["extra"]["endpoint_url"],
+        region_name="us-east-1",
+        aws_access_key_id=connection["login"],
+        aws_secret_access_key=connection["password"],
+        config=Config(signature_version="s3v4"),
+    )
+    bucket, _, key = s3_object(b"\xff\xd8\xff private", ".jpg").removeprefix("s3://aws_moto@").partition("/")
+    link = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=60)
+    assert "X-Amz-Signature=" in link
+    assert httpx.get(link).status_code == 200
+    signature = link.rpartition("X-Amz-Signature=")[2]
+    forged = link.replace(signature, ("0" if signature[0] != "0" else "1") + signature[1:])
+    assert httpx.get(forged).status_code == 403
