@@ -107,6 +107,7 @@ class FileStore:
         return max(matches, key=lambda f: f.uploaded_at, default=None)
 
     def delete(self, file_id: str, owner: str) -> bool:
+        """Remove ``owner``'s file ``file_id``; ``False`` if there is no such file of theirs."""
         stored = self._files.get(file_id)
         if stored is None or stored.owner != owner:
             return False
@@ -115,6 +116,7 @@ class FileStore:
         return True
 
     def new_disk_file(self) -> tuple[Path, IO[bytes]]:
+        """A new file in the folder, open for writing, for an upload's bytes (the caller closes it)."""
         self._folder.mkdir(exist_ok=True)  # close() removed it if the emulator was stopped and started again
         disk = self._folder / secrets.token_hex(8)
         return disk, disk.open("wb")
@@ -122,6 +124,8 @@ class FileStore:
     def add(
         self, owner: str, disk: Path, *, name: str, mime_type: str, upload_path: str | None, file_name: str | None
     ) -> StoredFile:
+        """Keep the upload written to ``disk``: served at ``<upload_path>/<file_name>`` (by default a folder per
+        type and a unique name) until ``ttl_seconds`` from now."""
         now = time.time()
         file_id = f"file_{secrets.token_hex(6)}"
         folder = (upload_path or "").strip("/") or _FOLDERS.get(mime_type.partition("/")[0], "files")
