@@ -116,26 +116,36 @@ async def check_inputs(body: dict[str, Any], client: httpx.AsyncClient) -> tuple
 async def _fetch_and_probe(client: httpx.AsyncClient, field: str, url: str, kind: str) -> _Media:
     limit = MAX_IMAGE_BYTES if kind.endswith("image") else MAX_INPUT_BYTES
     with tempfile.TemporaryFile() as file:
-        try:
-            async with client.stream("GET", url) as response:
-                if not response.is_success:
-                    raise InputProblem(
-                        "resource_not_found",
-                        f"{field}: the input could not be fetched (HTTP {response.status_code}); "
-                        "media inputs must be publicly reachable",
-                    )
-                size = 0
-                async for chunk in response.aiter_bytes(_CHUNK):
-                    size += len(chunk)
-                    if size > limit:
-                        raise InputProblem("invalid_parameters", f"{field}: the file is larger than {limit // MB} MB")
-                    file.write(chunk)
-        except httpx.HTTPError as error:
-            raise InputProblem(
-                "resource_not_found", f"{field}: the input could not be fetched ({type(error).__name__})"
-            ) from None
+        size = await _download(client, field, url, limit, file)
         file.seek(0)
         return await asyncio.to_thread(_probe, file, size, field, kind)
+
+
+async def _download(client: httpx.AsyncClient, field: str, url: str, limit: int, file: Any) -> int:
+    """Stream ``url`` into ``file`` without credentials; its size in bytes. Never names the link in a problem."""
+    try:
+        async with client.stream("GET", url) as response:
+            if not response.is_success:
+                raise InputProblem(
+                    "resource_not_found",
+                    f"{field}: the input could not be fetched (HTTP {response.status_code}); "
+                    "media inputs must be publicly reachable",
+                )
+            return await _save(response, field, limit, file)
+    except httpx.HTTPError as error:
+        raise InputProblem(
+            "resource_not_found", f"{field}: the input could not be fetched ({type(error).__name__})"
+        ) from None
+
+
+async def _save(response: httpx.Response, field: str, limit: int, file: Any) -> int:
+    size = 0
+    async for chunk in response.aiter_bytes(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise InputProblem("invalid_parameters", f"{field}: the file is larger than {limit // MB} MB")
+        file.write(chunk)
+    return size
 
 
 def _probe(file: Any, size: int, field: str, kind: str) -> _Media:

@@ -194,3 +194,12 @@ async def test_concurrent_reads_of_a_task_whose_input_fails_refund_it_once(
     assert [answer.status_code for answer in answers] == [200] * 5
     assert {answer.json()["status"] for answer in answers} == {"failed"}
     assert client.get("/v1/credits").json()["data"]["user"]["remaining_credits"] == 100.0
+
+
+def test_an_image_over_10_mb_is_invalid_parameters(
+    api: httpx.Client, o3_body: Body, host_files: Callable[[str, bytes], str]
+) -> None:
+    url = host_files("huge.jpg", b"\xff\xd8\xff" + b"\0" * (10 * 1024 * 1024))
+    detail = outcome(api, o3_body(image_urls=[url]))
+    assert detail["error"]["code"] == "invalid_parameters"
+    assert "image_urls[0]: the file is larger than 10 MB" in detail["error"]["message"]
