@@ -845,10 +845,11 @@ class UploadedFile(_Response):
     ``data`` of the answer; see ``docs/evolink-api.md``, "Files API (inputs)").
 
     ``file_url`` is what a generation request's media field takes; it is public until ``expires_at`` (72 h after
-    the upload), so it is kept out of ``repr`` and masked in logs like a secret. ``file_size`` is in bytes.
+    the upload), so it is kept out of ``repr`` and masked in logs like a secret, and so is ``file_id`` (the
+    ``download_url`` is the files host plus the id). ``file_size`` is in bytes.
     """
 
-    file_id: str = Field(min_length=1)
+    file_id: str = Field(min_length=1, repr=False)
     file_url: str = Field(min_length=1, repr=False)
     download_url: str | None = Field(default=None, repr=False)
     mime_type: str | None = None

@@ -319,10 +319,10 @@ class EvoLinkHook(BaseHook):
         (connection extra ``files_base_url``; ``docs/evolink-api.md``, "Files API (inputs)"). Streamed: memory stays
         flat in the file size.
 
-        The returned ``file_url`` is public for 72 h (``expires_at``) and goes into a request's media field; it
-        and ``download_url`` are masked in task logs. Each upload uses one file of a small per-account quota and
-        is not idempotent: it is re-sent only when nothing can have been stored (connect failure or 429; see
-        :mod:`airflow_provider_evolink.hooks.files`).
+        The returned ``file_url`` is public for 72 h (``expires_at``) and goes into a request's media field; it,
+        ``download_url`` and ``file_id`` (which names the download) are masked in task logs. Each upload uses one
+        file of a small per-account quota and is not idempotent: it is re-sent only when nothing can have been
+        stored (connect failure or 429; see :mod:`airflow_provider_evolink.hooks.files`).
 
         :param source: a local path (or ``file://`` URI), an ``ObjectStoragePath`` (or object-storage URI), or
             the bytes to upload.
@@ -338,15 +338,15 @@ class EvoLinkHook(BaseHook):
         uploaded = upload(
             self.files_client(), source, file_name=file_name, upload_path=upload_path, settings=self.settings
         )
-        for link in (uploaded.file_url, uploaded.download_url):
+        for link in (uploaded.file_url, uploaded.download_url, uploaded.file_id):
             if link:
                 mask_secret(link)
+        # Not the file_id either: the download link is the files host plus the id.
         self.log.info(
-            "Uploaded %s (%s bytes, %s) to EvoLink's files API as %s; it expires at %s",
+            "Uploaded %s (%s bytes, %s) to EvoLink's files API; it is public until %s",
             _describe(source),
             uploaded.file_size,
             uploaded.mime_type,
-            uploaded.file_id,
             uploaded.expires_at,
         )
         return uploaded

@@ -87,6 +87,7 @@ def test_every_source_form_is_uploaded_and_served(emu_hook: EvoLinkHook, tmp_pat
     assert httpx.get(uploaded.file_url).content == data
     assert uploaded.file_url not in repr(uploaded)
     assert str(uploaded.download_url) not in repr(uploaded)
+    assert uploaded.file_id not in repr(uploaded)
 
 
 def test_a_missing_local_file_is_an_input_error_and_nothing_is_sent(emu_hook: EvoLinkHook, tmp_path: Path) -> None:

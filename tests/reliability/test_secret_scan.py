@@ -327,7 +327,8 @@ def _input_links(scanned: ScannedInputsRun) -> list[str]:
     (its path as the emulator saw it fetched, and the files host)."""
     fetched = [e["path"] for e in scanned.emulator_log if e["host"] == "files" and e["method"] == "GET"]
     assert fetched, "the emulator never fetched the uploaded video"
-    return ["Signature=", "X-Amz-Signature", scanned.files_base_url, *fetched]
+    file_ids = [path.rpartition("/")[2].partition(".")[0] for path in fetched]  # stored as <file_id>.<ext>
+    return ["Signature=", "X-Amz-Signature", scanned.files_base_url, *fetched, *file_ids]
 
 
 def _input_leaks(scanned: ScannedInputsRun, text: str) -> list[str]:
