@@ -22,7 +22,15 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.models import EvoLinkRequest, TaskDetail, TaskStatus, estimate_credits, parse_request
+from airflow_provider_evolink.models import (
+    EvoLinkRequest,
+    TaskDetail,
+    TaskStatus,
+    Usage,
+    estimate_credits,
+    parse_request,
+)
+from airflow_provider_evolink.submission import XCOM_SUBMISSION, summarize
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
     EvoLinkTaskEvent,
@@ -74,7 +82,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     on it; its docs do not promise it).
 
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
-    any waiting; with ``wait_for_completion=True`` the completed task detail (dict of
+    any waiting, with a secret-free summary of the request under ``evolink_submission`` (prompt shortened,
+    model, duration, resolution, credits reserved: :mod:`airflow_provider_evolink.submission`; the transfer
+    copies it into its Asset events); with ``wait_for_completion=True`` the completed task detail (dict of
     :class:`~airflow_provider_evolink.models.TaskDetail`, its result URLs valid 24 h) is pushed under
     ``evolink_task``.
 
@@ -130,6 +140,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             raise ValueError(f"max_credits must be a number of credits >= 0 or None, got {max_credits!r}")
         self.max_credits = max_credits
         self._evolink_task_id: str | None = None
+        # usage of the create answer (credits reserved), recorded in the submission summary; None on a reconnect.
+        self._usage: Usage | None = None
 
     @cached_property
     def hook(self) -> EvoLinkHook:
@@ -152,6 +164,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             evolink_task_id, detail = self._reconnect_or_submit(request, store)
             self._evolink_task_id = evolink_task_id
             context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
+            context["ti"].xcom_push(key=XCOM_SUBMISSION, value=summarize(request, evolink_task_id, self._usage))
             if not self.wait_for_completion:
                 return self._succeeded(context, evolink_task_id)
             event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None
@@ -298,6 +311,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
         if store is not None:
             store.set(STATE_TASK_ID, task.id)
+        self._usage = task.usage
         reserved = task.usage.credits_reserved if task.usage else None
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
         self.log.info("EvoLink task ID: %s", task.id)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
@@ -136,9 +137,25 @@ def test_submit_stores_the_key_before_the_post_and_the_id_after_then_clears_on_s
     assert store.sets == [(STATE_SUBMISSION, 0), (STATE_TASK_ID, 1)]
     assert post["idempotency_key"]
     assert post["task_id"] == evolink_task_id
-    assert ti.xcoms == {"evolink_task_id": evolink_task_id}
+    assert ti.xcoms == {"evolink_task_id": evolink_task_id, "evolink_submission": ANY}
     assert store.values == {}
     assert store.cleared == 1
+
+
+def test_submission_summary_carries_prompt_resolution_and_reserved_credits_but_no_url(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+    request = o3_request("x" * 300, quality="1080p", video_url=f"{emulator.base_url}/samples/reference.mp4?sig=s3cr3t")
+
+    evolink_task_id = make_operator(request).execute(context_of(ti, FakeTaskStateStore()))
+
+    summary = ti.xcoms["evolink_submission"]
+    assert summary["evolink_task_id"] == evolink_task_id
+    assert summary["prompt"] == "x" * 199 + "…"
+    assert (summary["model"], summary["duration"], summary["resolution"]) == (request["model"], 5, "1080p")
+    assert summary["usage"]["billing_rule"] == "per_second"
+    assert summary["usage"]["credits_reserved"] > 0
+    assert "s3cr3t" not in repr(summary)
+    assert "http" not in repr(summary)
 
 
 def test_logs_the_estimate_then_the_reserved_credits_then_the_task_id(emulator: Any) -> None:
