@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.models.asset import AssetEvent, AssetModel
 from airflow.models.taskinstance import TaskInstance
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import and_, func, select
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -117,8 +117,8 @@ def list_videos(
 def facets(session: Session, readable_dag_ids: Collection[str]) -> dict[str, list[str]]:
     """The DAG IDs and models that have videos the user may see (the gallery's filter choices), sorted."""
     events = _evolink_events(readable_dag_ids).subquery()
-    dag_ids = session.scalars(select(distinct(events.c.source_dag_id)))
-    models = session.scalars(select(distinct(events.c.extra["model"].as_string())))
+    dag_ids = session.scalars(select(events.c.source_dag_id).distinct())
+    models = session.scalars(select(events.c.extra["model"].as_string()).distinct())
     return {"dag_ids": sorted(filter(None, dag_ids)), "models": sorted(filter(None, models))}
 
 
