@@ -16,7 +16,11 @@ from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleA
 class DenyingAuthManager(SimpleAuthManager):
     """:class:`SimpleAuthManager` that denies ``DENIED[username]`` DAG IDs to that user, for every method."""
 
-    DENIED: ClassVar[dict[str, set[str]]] = {"viewer": {"evolink_motion_control"}}
+    #: ``viewer`` for the API tests (one DAG of two hidden), ``outsider`` for the browser test (its only DAG).
+    DENIED: ClassVar[dict[str, set[str]]] = {
+        "viewer": {"evolink_motion_control"},
+        "outsider": {"evolink_reference_to_video"},
+    }
 
     def is_authorized_dag(self, *, method: Any, user: Any, access_entity: Any = None, details: Any = None) -> bool:
         if details is not None and details.id in self.DENIED.get(user.get_name(), set()):
