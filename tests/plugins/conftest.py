@@ -16,6 +16,8 @@ import pytest
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 REFERENCE = "evolink_reference_to_video"
 MOTION = "evolink_motion_control"
+BATCH = "evolink_batch"
+BATCH_PROMPTS = ["a lighthouse at dawn", "a fox in fresh snow"]
 PROMPT = "A paper boat drifting down a rainy street, gallery test"
 
 
@@ -26,6 +28,7 @@ class GalleryRuns:
     local: Any  # reference DAG, 3 s, stored in a local folder
     s3: Any  # reference DAG, stored on moto's S3
     motion: Any  # motion-control DAG (denied to "viewer"), local folder
+    batch: Any  # batch DAG: two mapped save task instances, local folder
     folder: Path
 
 
@@ -46,8 +49,9 @@ def gallery_runs(emulator: Any, s3_bucket: str, tmp_path_factory: pytest.TempPat
             run_conf={"prompt": "stored on S3", "duration": 3, "destination": f"s3://aws_moto@{s3_bucket}/gallery"}
         )
         motion = dags[MOTION].test(run_conf={"destination": folder.as_uri()})
-    assert [run.state for run in (local, s3, motion)] == ["success"] * 3
-    return GalleryRuns(local, s3, motion, folder)
+        batch = dags[BATCH].test(run_conf={"prompt": BATCH_PROMPTS, "duration": 3, "destination": folder.as_uri()})
+    assert [run.state for run in (local, s3, motion, batch)] == ["success"] * 4
+    return GalleryRuns(local, s3, motion, batch, folder)
 
 
 @pytest.fixture(scope="package")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import MOTION, PROMPT, REFERENCE, GalleryRuns
+from .conftest import BATCH, BATCH_PROMPTS, MOTION, PROMPT, REFERENCE, GalleryRuns
 
 LIST = "/evolink/api/videos"
 
@@ -63,10 +63,10 @@ def test_list_is_newest_first_with_prompt_model_seconds_resolution_size_and_cred
 ) -> None:
     page = list_videos(api_client, admin)
 
-    assert page["total_entries"] == 3
-    runs = [gallery_runs.motion.run_id, gallery_runs.s3.run_id, gallery_runs.local.run_id]
-    assert [video["run_id"] for video in page["videos"]] == runs
-    card = page["videos"][2]
+    assert page["total_entries"] == 5
+    runs = [gallery_runs.batch.run_id] * 2 + [gallery_runs.motion.run_id, gallery_runs.s3.run_id]
+    assert [video["run_id"] for video in page["videos"]] == [*runs, gallery_runs.local.run_id]
+    card = page["videos"][-1]
     assert card["prompt"] == PROMPT
     assert card["model"] == "kling-o3-reference-to-video"
     assert (card["duration"], card["resolution"], card["bytes"]) == (3, "720p", len(local_bytes))
@@ -80,11 +80,23 @@ def test_list_is_newest_first_with_prompt_model_seconds_resolution_size_and_cred
     )
     assert card["file_name"].endswith(".mp4")
     assert "uri" not in card  # only the file name leaves the server
-    motion = page["videos"][0]
+    motion = page["videos"][2]
     assert motion["duration"] == 5  # not in the request: EvoLink's task detail says how long it is
     assert (motion["prompt"], motion["resolution"]) == (None, "720p")  # the DAG's optional prompt was left empty
-    assert page["dag_ids"] == [MOTION, REFERENCE]
+    assert page["dag_ids"] == [BATCH, MOTION, REFERENCE]
     assert page["models"] == ["kling-o3-reference-to-video", "kling-v3-motion-control"]
+
+
+def test_mapped_save_task_instances_each_get_their_own_prompt_and_credits(
+    api_client: Any, admin: dict[str, str], gallery_runs: GalleryRuns
+) -> None:
+    videos = list_videos(api_client, admin, dag_id=BATCH)["videos"]
+
+    by_index = {video["map_index"]: video for video in videos}
+    assert sorted(by_index) == [0, 1]
+    assert [by_index[index]["prompt"] for index in (0, 1)] == BATCH_PROMPTS
+    assert all(video["credits_reserved"] > 0 for video in videos)
+    assert len({video["evolink_task_id"] for video in videos}) == 2
 
 
 def test_list_filters_by_dag_and_model_and_pages(
@@ -93,9 +105,9 @@ def test_list_filters_by_dag_and_model_and_pages(
     by_dag = list_videos(api_client, admin, dag_id=MOTION)
     assert [video["run_id"] for video in by_dag["videos"]] == [gallery_runs.motion.run_id]
     by_model = list_videos(api_client, admin, model="kling-o3-reference-to-video")
-    assert by_model["total_entries"] == 2
-    second = list_videos(api_client, admin, offset=1, limit=1)
-    assert (second["total_entries"], [v["run_id"] for v in second["videos"]]) == (3, [gallery_runs.s3.run_id])
+    assert by_model["total_entries"] == 4
+    fourth = list_videos(api_client, admin, offset=3, limit=1)
+    assert (fourth["total_entries"], [v["run_id"] for v in fourth["videos"]]) == (5, [gallery_runs.s3.run_id])
     assert api_client.get(LIST, params={"limit": 0}, headers=admin).status_code == 422
     assert api_client.get(LIST, params={"limit": 101}, headers=admin).status_code == 422
 
@@ -116,9 +128,9 @@ def test_a_user_denied_a_dag_sees_none_of_its_videos_and_gets_403_on_its_urls(
     denied = card_of(api_client, admin, gallery_runs.motion)
 
     page = list_videos(api_client, viewer)
-    assert page["total_entries"] == 2
+    assert page["total_entries"] == 4
     assert MOTION not in {video["dag_id"] for video in page["videos"]}
-    assert page["dag_ids"] == [REFERENCE]
+    assert page["dag_ids"] == [BATCH, REFERENCE]
     assert "kling-v3-motion-control" not in page["models"]
     assert list_videos(api_client, viewer, dag_id=MOTION)["videos"] == []
     assert api_client.get(url(denied), headers=viewer).status_code == 403
@@ -161,7 +173,7 @@ def test_only_uris_recorded_by_the_transfer_are_served(
         forged_url = local_card["stream"].replace(f"/events/{local_card['id'].split('-')[0]}/", f"/events/{event.id}/")
 
     assert api_client.get(f"/evolink/api/{forged_url}", headers=admin).status_code == 404
-    assert list_videos(api_client, admin)["total_entries"] == 3
+    assert list_videos(api_client, admin)["total_entries"] == 5
 
 
 # ------------------------------------------------------------------------------------------ Range
