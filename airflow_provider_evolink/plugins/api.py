@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import mimetypes
 from importlib import resources
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.common.db.common import SessionDep
@@ -40,6 +40,9 @@ from fastapi.responses import FileResponse, StreamingResponse
 from airflow_provider_evolink.plugins import catalog, posters
 from airflow_provider_evolink.plugins.streaming import read_range
 from airflow_provider_evolink.ranges import RangeNotSatisfiable, byte_range
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["create_app"]
 
@@ -127,9 +130,9 @@ def video_content(
     dag_id: str, asset_id: int, event_id: int, index: int, request: Request, session: SessionDep
 ) -> Response:
     """The stored video: 200 with the whole object, 206 for a satisfiable ``Range``, 416 for one past the end."""
-    stored, path = _stored_file(session, dag_id, asset_id, event_id, index)
+    _, path = _stored_file(session, dag_id, asset_id, event_id, index)
     try:
-        size = int(path.stat()["size"])
+        size = int(path.stat()["size"])  # the object as it is now, not the size recorded in the event
     except FileNotFoundError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "The stored video no longer exists") from None
     try:
@@ -139,8 +142,6 @@ def video_content(
     start, end = span or (0, size)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     headers = {"Accept-Ranges": "bytes", "Content-Length": str(end - start), "Cache-Control": "private, max-age=300"}
-    if stored.sha256:
-        headers["ETag"] = f'"{stored.sha256}"'
     if span is not None:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     return StreamingResponse(
@@ -165,8 +166,9 @@ def video_poster(dag_id: str, asset_id: int, event_id: int, index: int, session:
 
 
 def _stored_file(
-    session: SessionDep, dag_id: str, asset_id: int, event_id: int, index: int
+    session: Session, dag_id: str, asset_id: int, event_id: int, index: int
 ) -> tuple[catalog.StoredFile, ObjectStoragePath]:
+    """The recorded file and its path; 404 when the event is not an EvoLink video of this DAG and Asset."""
     stored = catalog.find_file(session, dag_id, asset_id, event_id, index)
     if stored is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such EvoLink video")
