@@ -9,11 +9,11 @@ The summary (XCom key :data:`XCOM_SUBMISSION` of ``EvoLinkGenerateVideoOperator`
      "prompt": str | None,           # at most PROMPT_CHARS characters, "…" marking a cut
      "duration": int | None,         # seconds asked for (None: the model decides, e.g. motion control)
      "resolution": str | None,       # the request's quality, e.g. "720p"
-     "usage": {"credits_reserved": float | None, "billing_rule": str | None} | None}
+     "usage": dict}                  # the operator's evolink_usage XCom at submission (models.credit_usage):
+                                     # credits_reserved, billing_rule, credits, ...
 
-No URL of any kind is kept (media inputs may be signed links). ``usage`` comes from the create answer
-(``POST /v1/videos/generations``, ``docs/evolink-api.md``): a retry that reconnects to an earlier try's task
-never saw that answer, so it records ``None``.
+No URL of any kind is kept (media inputs may be signed links). ``usage`` is the reservation of the create answer
+(``POST /v1/videos/generations``, ``docs/evolink-api.md``), as the operator's ``evolink_usage`` XCom has it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_evolink.models import EvoLinkRequest, Usage
+    from airflow_provider_evolink.models import EvoLinkRequest
 
 __all__ = ["PROMPT_CHARS", "XCOM_SUBMISSION", "find_submission", "summarize"]
 
@@ -32,8 +32,11 @@ XCOM_SUBMISSION = "evolink_submission"
 PROMPT_CHARS = 200
 
 
-def summarize(request: EvoLinkRequest, evolink_task_id: str, usage: Usage | None) -> dict[str, Any]:
-    """The summary of ``request`` (see the module docstring) for the EvoLink task it created."""
+def summarize(request: EvoLinkRequest, evolink_task_id: str, usage: dict[str, Any]) -> dict[str, Any]:
+    """The summary of ``request`` (see the module docstring) for the EvoLink task it created.
+
+    :param usage: the task's credits as ``models.credit_usage`` gives them.
+    """
     prompt = getattr(request, "prompt", None)
     if isinstance(prompt, str) and len(prompt) > PROMPT_CHARS:
         prompt = prompt[: PROMPT_CHARS - 1].rstrip() + "…"
@@ -45,9 +48,7 @@ def summarize(request: EvoLinkRequest, evolink_task_id: str, usage: Usage | None
         "prompt": prompt if isinstance(prompt, str) and prompt else None,
         "duration": duration if isinstance(duration, int) and not isinstance(duration, bool) else None,
         "resolution": resolution if isinstance(resolution, str) else None,
-        "usage": None
-        if usage is None
-        else {"credits_reserved": usage.credits_reserved, "billing_rule": usage.billing_rule},
+        "usage": usage,
     }
 
 

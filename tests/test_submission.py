@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_evolink.models import Usage, parse_request
+from airflow_provider_evolink.models import Usage, credit_usage, parse_request
 from airflow_provider_evolink.submission import PROMPT_CHARS, XCOM_SUBMISSION, find_submission, summarize
 
 
@@ -31,7 +31,8 @@ def test_motion_control_has_no_duration_and_a_short_prompt_is_kept_whole() -> No
             "model_params": {"character_orientation": "image"},
         }
     )
-    summary = summarize(request, "task-unified-1", Usage(credits_reserved=54.4, billing_rule="per_second"))
+    usage = credit_usage(Usage(credits_reserved=54.4, billing_rule="per_second"))
+    summary = summarize(request, "task-unified-1", usage)
 
     assert summary == {
         "evolink_task_id": "task-unified-1",
@@ -39,17 +40,17 @@ def test_motion_control_has_no_duration_and_a_short_prompt_is_kept_whole() -> No
         "prompt": "dance",
         "duration": None,
         "resolution": "1080p",
-        "usage": {"credits_reserved": 54.4, "billing_rule": "per_second"},
+        "usage": usage,
     }
 
 
-def test_a_long_prompt_is_cut_to_prompt_chars_and_no_usage_is_none() -> None:
+def test_a_long_prompt_is_cut_to_prompt_chars() -> None:
     request = parse_request({"model": "some-new-model", "prompt": "word " * 100, "duration": 4})
-    summary = summarize(request, "task-unified-2", None)
+    summary = summarize(request, "task-unified-2", credit_usage(None))
 
     assert len(summary["prompt"]) == PROMPT_CHARS
     assert summary["prompt"].endswith("…")
-    assert (summary["duration"], summary["resolution"], summary["usage"]) == (4, None, None)
+    assert (summary["duration"], summary["resolution"], summary["usage"]["credits"]) == (4, None, None)
 
 
 def test_find_submission_picks_the_summary_of_its_own_evolink_task_among_map_indexes() -> None:

@@ -64,6 +64,7 @@ from airflow_provider_evolink.submission import find_submission
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
     from pydantic import JsonValue
 
@@ -172,7 +173,7 @@ class EvoLinkToStorageOperator(BaseOperator):
          "prompt": str | None,      # shortened to 200 characters
          "duration": int | None,    # seconds of video (task detail, else the request)
          "resolution": str | None,  # the request's quality, e.g. "720p"
-         "usage": {"credits_reserved": float | None, "billing_rule": str | None} | None,
+         "usage": dict | None,      # credits at submission (models.credit_usage): credits_reserved, ...
          "bytes": int,              # total size of the stored files, in bytes
          "sha256": str | None,      # hex digest of the file; None when the task had several results
          "files": [{"uri": str, "bytes": int, "sha256": str}, ...]}   # one entry per file, in result order
@@ -233,6 +234,9 @@ class EvoLinkToStorageOperator(BaseOperator):
         self.storage_conn_id = storage_conn_id
         self.overwrite = overwrite
         self._stop_requested = False
+        # For lineage: result URLs without their signed part, and (URI, bytes) of each stored file.
+        self._result_locations: list[str] = []
+        self._stored_files: list[tuple[str, int]] = []
 
     def execute(self, context: Context) -> list[str]:
         # A bad destination, an expired link or a refusal fails once; transient failures keep Airflow's retries.
@@ -250,6 +254,10 @@ class EvoLinkToStorageOperator(BaseOperator):
         finally:
             hook.close()
         _require_completed(task)
+        # Imported here: DAG files parse this module, and only a running task names results for lineage.
+        from airflow_provider_evolink.openlineage import public_location
+
+        self._result_locations = [public_location(url) for url in task.results]
         owner = _try_owner(context)
         stored: list[_StoredFile] = []
         with larger_socket_reads(), hook.result_client() as client:
@@ -259,8 +267,20 @@ class EvoLinkToStorageOperator(BaseOperator):
                 download = _Download(url, number, task, folder, owner)
                 download.outage = settings.outage_tolerance_for(f"Downloading {download.label}", log=self.log)
                 stored.append(self._store(client, download))
+        self._stored_files = [(item.uri, item.size) for item in stored]
         self._record_asset_events(context, task, stored)
         return [item.uri for item in stored]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage of this run, for the OpenLineage provider's listener (extra ``[openlineage]``).
+
+        Input: the EvoLink task's results, named without their signed part; outputs: the stored files (the
+        URIs of the Asset events) with their size in bytes (``outputStatistics``). The temporary ``.part-``
+        objects never appear. See :mod:`airflow_provider_evolink.openlineage.facets`.
+        """
+        from airflow_provider_evolink.openlineage.facets import storage_lineage
+
+        return storage_lineage(self._result_locations, self._stored_files)
 
     def on_kill(self) -> None:
         # Called from the SIGTERM handler in the task's own thread: stop at the next chunk, so the normal
