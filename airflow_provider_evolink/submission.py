@@ -9,11 +9,11 @@ The summary (XCom key :data:`XCOM_SUBMISSION` of ``EvoLinkGenerateVideoOperator`
      "prompt": str | None,           # at most PROMPT_CHARS characters, "…" marking a cut
      "duration": int | None,         # seconds asked for (None: the model decides, e.g. motion control)
      "resolution": str | None,       # the request's quality, e.g. "720p"
-     "usage": dict}                  # credit_usage() of the create answer's usage (credits reserved, billing rule)
+     "usage": dict}                  # the operator's evolink_usage XCom at submission (models.credit_usage):
+                                     # credits_reserved, billing_rule, credits, ...
 
-No URL of any kind is kept (media inputs may be signed links). ``usage`` comes from the create answer
-(``POST /v1/videos/generations``, ``docs/evolink-api.md``); a retry that reconnects to an earlier try's task reads
-it back from the task state store, where the first try kept it.
+No URL of any kind is kept (media inputs may be signed links). ``usage`` is the reservation of the create answer
+(``POST /v1/videos/generations``, ``docs/evolink-api.md``), as the operator's ``evolink_usage`` XCom has it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ PROMPT_CHARS = 200
 
 
 def summarize(request: EvoLinkRequest, evolink_task_id: str, usage: dict[str, Any]) -> dict[str, Any]:
-    """The summary of ``request`` (see the module docstring) for the EvoLink task it created."""
+    """The summary of ``request`` (see the module docstring) for the EvoLink task it created.
+
+    :param usage: the task's credits as ``models.credit_usage`` gives them.
+    """
     prompt = getattr(request, "prompt", None)
     if isinstance(prompt, str) and len(prompt) > PROMPT_CHARS:
         prompt = prompt[: PROMPT_CHARS - 1].rstrip() + "…"

@@ -85,8 +85,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
     any waiting, with a secret-free summary of the request under ``evolink_submission`` (prompt shortened,
-    model, duration, resolution, credits reserved: :mod:`airflow_provider_evolink.submission`; the transfer
-    copies it into its Asset events); with ``wait_for_completion=True`` the completed task detail (dict of
+    model, duration, resolution and the ``evolink_usage`` credits: :mod:`airflow_provider_evolink.submission`;
+    the transfer copies it into its Asset events); with ``wait_for_completion=True`` the completed task detail (dict of
     :class:`~airflow_provider_evolink.models.TaskDetail`, its result URLs valid 24 h) is pushed under
     ``evolink_task``.
 

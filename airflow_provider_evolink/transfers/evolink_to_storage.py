@@ -173,7 +173,7 @@ class EvoLinkToStorageOperator(BaseOperator):
          "prompt": str | None,      # shortened to 200 characters
          "duration": int | None,    # seconds of video (task detail, else the request)
          "resolution": str | None,  # the request's quality, e.g. "720p"
-         "usage": {"credits_reserved": float | None, "billing_rule": str | None} | None,
+         "usage": dict | None,      # credits at submission (models.credit_usage): credits_reserved, ...
          "bytes": int,              # total size of the stored files, in bytes
          "sha256": str | None,      # hex digest of the file; None when the task had several results
          "files": [{"uri": str, "bytes": int, "sha256": str}, ...]}   # one entry per file, in result order

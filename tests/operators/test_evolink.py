@@ -181,6 +181,7 @@ def test_submission_summary_carries_prompt_resolution_and_reserved_credits_but_n
     assert summary["evolink_task_id"] == evolink_task_id
     assert summary["prompt"] == "x" * 199 + "…"
     assert (summary["model"], summary["duration"], summary["resolution"]) == (request["model"], 5, "1080p")
+    assert summary["usage"] == ti.xcoms["evolink_usage"]  # the same credits, not a second reading
     assert summary["usage"]["billing_rule"] == "per_second"
     assert summary["usage"]["credits_reserved"] > 0
     assert "s3cr3t" not in repr(summary)
