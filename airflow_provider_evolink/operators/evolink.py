@@ -22,7 +22,14 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.models import EvoLinkRequest, TaskDetail, TaskStatus, estimate_credits, parse_request
+from airflow_provider_evolink.models import (
+    EvoLinkRequest,
+    TaskDetail,
+    TaskStatus,
+    Usage,
+    estimate_credits,
+    parse_request,
+)
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
     EvoLinkTaskEvent,
@@ -45,6 +52,11 @@ XCOM_TASK_DETAIL = "evolink_task"
 STATE_SUBMISSION = "evolink_submission"
 #: ``task_state_store`` key of the EvoLink task ID, written right after the POST.
 STATE_TASK_ID = "evolink_task_id"
+#: ``task_state_store`` key of the create answer's ``usage`` (credits), for the ``evolink_task`` XCom after a
+#: deferral or a retry (the task detail does not carry it).
+STATE_USAGE = "evolink_usage"
+#: Characters of the prompt the submission log line shows.
+_LOGGED_PROMPT_CHARS = 200
 #: Seconds ``defer(timeout=)`` allows past ``timeout``. The trigger enforces the real deadline and still makes
 #: a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
 DEFER_BACKSTOP_SECONDS = 300.0
@@ -56,6 +68,15 @@ def _positive_seconds(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
     return float(value)
+
+
+def _prompt_for_log(request: EvoLinkRequest) -> str:
+    """``prompt '…'`` (shortened) for the submission log line, so each mapped instance says what it made."""
+    prompt = getattr(request, "prompt", None)
+    if not prompt:
+        return "no prompt"
+    shown = prompt if len(prompt) <= _LOGGED_PROMPT_CHARS else prompt[: _LOGGED_PROMPT_CHARS - 1] + "…"
+    return f"prompt {shown!r}"
 
 
 class EvoLinkGenerateVideoOperator(BaseOperator):
@@ -74,9 +95,10 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     on it; its docs do not promise it).
 
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
-    any waiting; with ``wait_for_completion=True`` the completed task detail (dict of
-    :class:`~airflow_provider_evolink.models.TaskDetail`, its result URLs valid 24 h) is pushed under
-    ``evolink_task``.
+    any waiting; with ``wait_for_completion=True`` the completed task detail is pushed under ``evolink_task``:
+    ``id``, ``model``, ``status``, ``progress``, ``created``, ``result_count``, ``task_info`` and the ``usage``
+    of the submission (``credits_reserved``, ``billing_rule``), without the signed result links
+    (:func:`~airflow_provider_evolink.triggers.evolink.completed_detail_xcom` has the exact shape).
 
     :param request: the create request: a request model (``KlingO3ReferenceToVideoRequest``,
         ``KlingV3MotionControlRequest``, ``VideoGenerationRequest``) or a dict routed by its ``model`` key.
@@ -130,6 +152,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             raise ValueError(f"max_credits must be a number of credits >= 0 or None, got {max_credits!r}")
         self.max_credits = max_credits
         self._evolink_task_id: str | None = None
+        self._usage: Usage | None = None
 
     @cached_property
     def hook(self) -> EvoLinkHook:
@@ -295,9 +318,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             if store is not None:
                 # Stored before the POST: a try that dies after the POST still leaves the key to replay with.
                 store.set(STATE_SUBMISSION, {"idempotency_key": idempotency_key, "request_sha256": request_sha256})
+        self.log.info("Submitting a %s generation, %s", request.model, _prompt_for_log(request))
         task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
+        self._usage = task.usage
         if store is not None:
             store.set(STATE_TASK_ID, task.id)
+            if task.usage is not None:
+                store.set(STATE_USAGE, task.usage.model_dump(mode="json"))
         reserved = task.usage.credits_reserved if task.usage else None
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
         self.log.info("EvoLink task ID: %s", task.id)
@@ -345,8 +372,18 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         event.raise_for_status()
         if detail is None:  # events carry no result URLs: read the detail they left out
             detail = self.hook.get_task(event.evolink_task_id)
-        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail_xcom(detail))
+        public_detail = completed_detail_xcom(detail, self._submission_usage(context))
+        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=public_detail)
         return self._succeeded(context, event.evolink_task_id)
+
+    def _submission_usage(self, context: Context) -> Usage | None:
+        """The create answer's ``usage``: from this try, else as stored by the try that submitted (a deferral
+        resumes in a new process; a retry may have reconnected)."""
+        if self._usage is not None:
+            return self._usage
+        store = context.get("task_state_store")
+        stored = store.get(STATE_USAGE) if store is not None else None
+        return Usage.model_validate(stored) if isinstance(stored, dict) else None
 
     def _succeeded(self, context: Context, evolink_task_id: str) -> str:
         # The task instance is about to succeed: forget the submission so a manual Clear generates anew.

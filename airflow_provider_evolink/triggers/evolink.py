@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal, cast, get_args
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
-from airflow.sdk.log import mask_secret
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_evolink.exceptions import (
@@ -31,7 +30,7 @@ from airflow_provider_evolink.exceptions import (
     EvoLinkTransportError,
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.models import TaskDetail, TaskStatus
+from airflow_provider_evolink.models import TaskDetail, TaskStatus, Usage
 
 __all__ = [
     "DEFAULT_MAX_CONSECUTIVE_ERRORS",
@@ -216,19 +215,30 @@ class EvoLinkTaskEvent:
         raise AirflowFailException(self.message)
 
 
-def completed_detail_xcom(detail: TaskDetail) -> dict[str, Any]:
-    """A completed task's detail as a JSON dict for XCom, its signed result URLs registered with the masker.
+def completed_detail_xcom(detail: TaskDetail, usage: Usage | None = None) -> dict[str, Any]:
+    """A completed task's detail as the JSON dict the sensor returns and the operator pushes as ``evolink_task``.
 
-    Only for worker-side code: the result URLs go to XCom (the downstream transfer reads them), never into a
-    trigger event, and any log line that later prints one shows it masked.
+    Signed result links never go into XCom (it is stored in plain text and shown to anyone who can read the DAG):
+    ``results`` is left out and only counted. Whoever needs the files re-reads the task, as
+    ``EvoLinkToStorageOperator`` does. Shape::
 
+        {"id": str, "model": str | None, "status": "completed", "progress": int,
+         "created": int | None,                 # epoch seconds
+         "result_count": int,                   # how many result files the task has
+         "task_info": {"can_cancel", "estimated_time", "video_duration"} | None,   # seconds
+         "usage": {"billing_rule": str | None, "credits_reserved": float | None, "user_group": str | None} | None}
+
+    :param usage: the ``usage`` of the create answer (``POST /v1/videos/generations``; the task detail has none),
+        when the caller has it.
     :raises AirflowException: the detail is not ``completed`` (EvoLink reported completion, then something else).
     """
     if detail.status is not TaskStatus.COMPLETED:
         raise AirflowException(f"EvoLink task {detail.id} was reported completed but now reads {detail.status.value}")
-    for url in detail.results:
-        mask_secret(url)
-    return detail.model_dump(mode="json")
+    public = detail.model_dump(mode="json", include={"id", "model", "status", "progress", "created", "task_info"})
+    return public | {
+        "result_count": len(detail.results),
+        "usage": usage.model_dump(mode="json") if usage is not None else None,
+    }
 
 
 class EvoLinkTaskTrigger(BaseTrigger):
