@@ -203,6 +203,17 @@ def test_reference_to_video_runs_end_to_end_against_the_emulator(
     assert codec == "h264"
     assert seconds == pytest.approx(3, abs=0.25)
     assert height > width  # 9:16
+    # The worker computed the save task's "Stored video" button: no console page for a local folder.
+    assert _xcom(run, "save", "_link_StoredVideoLink") == ""
+
+
+def _xcom(run: Any, task_id: str, key: str) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        (row,) = session.scalars(XComModel.get_many(run_id=run.run_id, key=key, task_ids=task_id)).all()
+        return XComModel.deserialize_value(row)
 
 
 def test_motion_control_runs_end_to_end_against_the_emulator(

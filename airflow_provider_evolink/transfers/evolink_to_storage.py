@@ -49,6 +49,7 @@ from airflow_provider_evolink.exceptions import (
     api_error_for_status,
 )
 from airflow_provider_evolink.hooks.evolink import MAX_RETRY_WAIT, RETRY_INITIAL_WAIT, EvoLinkHook
+from airflow_provider_evolink.links.storage import StoredVideoLink
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 
 if TYPE_CHECKING:
@@ -152,6 +153,9 @@ class EvoLinkToStorageOperator(BaseOperator):
          "sha256": str | None,      # hex digest of the file; None when the task had several results
          "files": [{"uri": str, "bytes": int, "sha256": str}, ...]}   # one entry per file, in result order
 
+    The task instance gets a **Stored video** button (:class:`~airflow_provider_evolink.links.storage.StoredVideoLink`)
+    that opens the stored object in the AWS S3 or Google Cloud Storage console (``s3://`` and ``gs://`` only).
+
     :param evolink_task_id: the EvoLink task ID (templated), e.g. the XCom of
         ``EvoLinkGenerateVideoOperator``. Must be usable as a file name (letters, digits, ``.``, ``_``, ``-``).
     :param destination: the folder to store into (templated): a URI string (``s3://bucket/prefix``,
@@ -178,6 +182,7 @@ class EvoLinkToStorageOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("evolink_task_id", "destination", "storage_conn_id")
     ui_color = "#e8f0fe"
+    operator_extra_links = (StoredVideoLink(),)
 
     def __init__(
         self,

@@ -325,6 +325,22 @@ def test_the_completed_detail_in_xcom_has_the_usage_and_no_signed_link(emulator:
     assert "expires=" not in json.dumps(detail)
 
 
+def test_the_readme_documents_the_completed_detail_as_it_is(emulator: Any) -> None:
+    import ast
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("The completed task detail:\n\n```python\n", 1)[1].split("```", 1)[0]
+    documented = ast.literal_eval(example)
+    ti = FakeTaskInstance()
+
+    make_operator(wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    actual = ti.xcoms["evolink_task"]
+    assert set(documented) == set(actual)
+    assert set(documented["usage"]) == set(actual["usage"])
+    assert set(documented["task_info"]) == set(actual["task_info"])
+
+
 def test_a_resumed_deferral_reports_the_usage_its_submitting_try_stored(emulator: Any) -> None:
     store = FakeTaskStateStore()
     with pytest.raises(TaskDeferred) as deferred:
