@@ -20,18 +20,23 @@ The tree (``retryable`` says whether the same call may succeed later)::
     │   ├── EvoLinkRateLimitError          429  honour ``retry_after``               (retryable)
     │   ├── EvoLinkServerError             5xx  (500/502/503/504 retryable, others not)
     │   └── (EvoLinkAPIError itself)       any other status (not retryable)
-    └── EvoLinkTaskFailedError             the task itself ended ``failed``/``cancelled``;
-                                           ``retryable`` from its ``error.code`` (FACTS.md)
+    ├── EvoLinkTaskFailedError             the task itself ended ``failed``/``cancelled``;
+    │                                      ``retryable`` from its ``error.code``
+    ├── EvoLinkTaskNotFinishedError        the task is still ``pending``/``processing`` (retryable: wait)
+    └── EvoLinkResultHostError             a result (CDN) host refused a download: 403/404/410 = the
+                                           link expired (not retryable), 408/429/5xx and no answer are
+                                           retryable; never about the API key (result hosts never see it)
 
-Sources: ``../shared/evolink-api/FACTS.md`` ("Errors") and the ``ErrorResponse`` schema of
-``*.openapi.yaml``. Messages never contain the API key or result URLs.
+What Airflow does with each (fail now or retry): ``airflow_provider_evolink/airflow_errors.py``; how the
+provider itself retries them: ``airflow_provider_evolink/retry.py``. Sources: ``docs/evolink-api.md`` ("Errors
+and retries") and the ``ErrorResponse`` schema of ``airflow_provider_evolink/emulator/openapi/*.openapi.yaml``.
+Messages never contain the API key or result URLs.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "NON_RETRYABLE_TASK_ERROR_CODES",
-    "RETRYABLE_TASK_ERROR_CODES",
     "EvoLinkAPIError",
     "EvoLinkAuthenticationError",
     "EvoLinkBadRequestError",
@@ -44,14 +49,16 @@ __all__ = [
     "EvoLinkPermissionDeniedError",
     "EvoLinkRateLimitError",
     "EvoLinkResponseError",
+    "EvoLinkResultHostError",
     "EvoLinkServerError",
     "EvoLinkTaskFailedError",
+    "EvoLinkTaskNotFinishedError",
     "EvoLinkTransportError",
     "api_error_for_status",
     "is_retryable_task_error",
 ]
 
-#: Task-level ``error.code`` values that will fail again if resubmitted unchanged (FACTS.md).
+#: Task-level ``error.code`` values that will fail again if resubmitted unchanged (``docs/evolink-api.md``).
 NON_RETRYABLE_TASK_ERROR_CODES = frozenset(
     {
         "content_policy_violation",
@@ -62,18 +69,6 @@ NON_RETRYABLE_TASK_ERROR_CODES = frozenset(
         "resource_not_found",
         "model_unavailable",
         "generation_failed_no_content",
-    }
-)
-#: Task-level ``error.code`` values worth a resubmission later (FACTS.md).
-RETRYABLE_TASK_ERROR_CODES = frozenset(
-    {
-        "generation_timeout",
-        "quota_exceeded",
-        "resource_exhausted",
-        "service_error",
-        "service_unavailable",
-        "upstream_error",
-        "unknown_error",
     }
 )
 _RETRYABLE_HTTP_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -297,3 +292,50 @@ def _rebuild_task_failed(
     evolink_task_id: str, status: str, code: str | None, message: str | None
 ) -> EvoLinkTaskFailedError:
     return EvoLinkTaskFailedError(evolink_task_id, status=status, code=code, message=message)
+
+
+class EvoLinkTaskNotFinishedError(EvoLinkError):
+    """The EvoLink task is still ``pending`` or ``processing`` where its results are needed. Retryable: it
+    may be done by the next try (wait for it with ``EvoLinkTaskSensor`` first)."""
+
+    retryable = True
+
+
+class EvoLinkResultHostError(EvoLinkError):
+    """A result (CDN) host did not deliver a result file.
+
+    Result links are signed and short-lived, and result hosts never receive the API key: a 401/403 here says
+    nothing about the key. The message never contains the signed URL.
+
+    :param message: what happened, naming the result and the task.
+    :param status_code: the host's HTTP status, ``None`` when there was no answer.
+    :param retryable: whether another attempt may succeed (408/429/5xx and no answer: yes; an expired or
+        withdrawn link, 403/404/410: no).
+    :param retry_after: seconds from the host's ``Retry-After`` header, if given.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.retryable = retryable
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (
+            _rebuild_result_host_error,
+            (self.message, self.status_code, self.retryable, self.retry_after),
+        )
+
+
+def _rebuild_result_host_error(
+    message: str, status_code: int | None, retryable: bool, retry_after: float | None
+) -> EvoLinkResultHostError:
+    return EvoLinkResultHostError(message, status_code=status_code, retryable=retryable, retry_after=retry_after)

@@ -1,9 +1,9 @@
 """
 Pydantic v2 models of the EvoLink video API contract: requests per model, task detail, credits, errors.
 
-Sources (``../shared/evolink-api/``): ``kling-o3-reference-to-video.openapi.yaml`` (+ its API pages and the
-product page), ``kling-v3-motion-control.openapi.yaml``, ``get-task-detail.openapi.yaml`` and ``FACTS.md``.
-Where the documents disagree the models accept the union (``../shared/DESIGN.md``, "Where the seed
+Sources: ``kling-o3-reference-to-video.openapi.yaml``, ``kling-v3-motion-control.openapi.yaml`` and
+``get-task-detail.openapi.yaml`` in ``airflow_provider_evolink/emulator/openapi/``, and ``docs/evolink-api.md``.
+Where the documents disagree the models accept the union (``docs/evolink-api.md``, "Where the
 documents disagree"). Request models keep unknown fields and send them (the API evolves); response
 models ignore what they do not know and tolerate missing optional fields.
 
@@ -66,15 +66,15 @@ O3_MAX_REFERENCES_WITH_VIDEO = 4
 #: O3 ``model_params.multi_prompt``: at most this many shots.
 O3_MAX_SHOTS = 6
 
-#: Credits per second of output by model and quality (FACTS.md "Pricing", from EvoLink's product pages).
+#: Credits per second of output by model and quality (``docs/evolink-api.md``, "Pricing").
 PRICING: dict[str, dict[str, float]] = {
     KLING_O3_REFERENCE_TO_VIDEO: {"720p": 8.1, "1080p": 10.8054},
     KLING_V3_MOTION_CONTROL: {"720p": 8.1648, "1080p": 10.88368},
 }
-#: O3 bills at least this many seconds (FACTS.md).
+#: O3 bills at least this many seconds (``docs/evolink-api.md``).
 O3_MIN_BILLED_SECONDS = 3
 #: Motion control output is as long as its reference video; the longest reference each orientation allows
-#: (DESIGN.md, ``max_credits``): ``image`` up to 10 s, ``video`` up to 30 s.
+#: (``docs/evolink-api.md``, "Where the documents disagree"): ``image`` up to 10 s, ``video`` up to 30 s.
 MOTION_CONTROL_MAX_SECONDS = {"image": 10, "video": 30}
 
 
@@ -462,7 +462,8 @@ def parse_request(request: EvoLinkRequest | Mapping[str, Any]) -> EvoLinkRequest
 
 
 def estimate_credits(request: EvoLinkRequest | Mapping[str, Any]) -> float | None:
-    """Credits a request is expected to reserve, from FACTS.md pricing; ``None`` if the price is unknown.
+    """Credits a request is expected to reserve, from EvoLink's published per-second prices; ``None`` if the
+    price is unknown.
 
     O3: price(quality) × max(duration, 3 s) (duration defaults to 5 s). Motion control: price(quality) ×
     the longest reference video its ``character_orientation`` allows (10 s ``image``, 30 s ``video``), an
@@ -506,12 +507,9 @@ class TaskStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
 
-    @classmethod
-    def terminal_states(cls) -> "frozenset[TaskStatus]":
-        return _TERMINAL
-
     @property
     def is_terminal(self) -> bool:
+        """Whether a task in this state will not change any more (``completed``, ``failed``, ``cancelled``)."""
         return self in _TERMINAL
 
 
@@ -524,9 +522,7 @@ def _none_to_empty(value: Any) -> Any:
 
 def _code_to_str(value: Any) -> Any:
     # error.code is documented as a string; a numeric code must not make a failed task unreadable.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
 class TaskInfo(_Response):
@@ -546,7 +542,7 @@ class Usage(_Response):
 
 
 class TaskError(_Response):
-    """``error`` of a failed task: a string business ``code`` (FACTS.md lists them) and a message."""
+    """``error`` of a failed task: a string business ``code`` (``docs/evolink-api.md`` lists them) and a message."""
 
     code: Annotated[str | None, BeforeValidator(_code_to_str)] = None
     message: str | None = None
@@ -611,11 +607,6 @@ class TaskDetail(_Response):
             raise ValueError("a completed task must have at least one result URL")
         return self
 
-    @property
-    def is_terminal(self) -> bool:
-        """Whether the task will not change any more (``completed``, ``failed`` or ``cancelled``)."""
-        return self.status.is_terminal
-
 
 class CreditBalance(_Response):
     """One balance of ``GET /v1/credits`` (credits)."""
@@ -626,7 +617,7 @@ class CreditBalance(_Response):
 
 
 class Credits(_Response):
-    """``GET /v1/credits`` ``data``: ``user`` is the account, ``token`` this API key (FACTS.md)."""
+    """``GET /v1/credits`` ``data``: ``user`` is the account, ``token`` this API key (``docs/evolink-api.md``)."""
 
     user: Annotated[CreditBalance, BeforeValidator(_none_to_empty)] = Field(default_factory=CreditBalance)
     token: CreditBalance | None = None

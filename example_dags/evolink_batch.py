@@ -16,6 +16,7 @@ from airflow.sdk import Asset, Param, dag, task
 
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
+from airflow_provider_evolink.transfers.destinations import DESTINATION_PATTERN
 from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
 
 # EvoLink's own client polls every 8 s; the demo and the tests shorten it against the emulator.
@@ -61,9 +62,9 @@ PROMPT_LABEL = "{{ task.request['prompt'] | truncate(40, true, '…', 0) }}"
         "destination": Param(
             "file:///tmp/evolink_videos",
             type="string",
-            minLength=1,
-            description="Folder URI to store the videos in (file://, s3://, gs://…); each run writes into "
-            "<destination>/<run id>/<map index>/",
+            pattern=DESTINATION_PATTERN,  # refused when the run is triggered, before anything is paid for
+            description="Folder URI (file://, s3://, gs://…) or absolute path to store the videos in; each run "
+            "writes into <destination>/<run id>/<map index>/",
         ),
     },
 )

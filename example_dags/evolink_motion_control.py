@@ -17,6 +17,7 @@ from airflow.sdk import Asset, Param, dag, task
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
 from airflow_provider_evolink.sensors.evolink import EvoLinkTaskSensor
+from airflow_provider_evolink.transfers.destinations import DESTINATION_PATTERN
 from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
 
 # EvoLink's own client polls every 8 s; the demo and the tests shorten it against the emulator.
@@ -52,9 +53,9 @@ VIDEOS = Asset("evolink/motion_control")  # one event per saved video, with its 
         "destination": Param(
             "file:///tmp/evolink_videos",
             type="string",
-            minLength=1,
-            description="Folder URI to store the video in (file://, s3://, gs://…); each run writes into "
-            "<destination>/<run id>/",
+            pattern=DESTINATION_PATTERN,  # refused when the run is triggered, before anything is paid for
+            description="Folder URI (file://, s3://, gs://…) or absolute path to store the video in; each run "
+            "writes into <destination>/<run id>/",
         ),
     },
 )

@@ -10,7 +10,7 @@ import pytest
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[1] / "example_dags"
 DAG_IDS = {"evolink_reference_to_video", "evolink_motion_control", "evolink_batch"}
-#: DESIGN.md fixes these names; each DAG uses those that apply to its model.
+#: The README fixes these names; each DAG uses those that apply to its model.
 EXPECTED_PARAMS = {
     "evolink_reference_to_video": {"prompt", "video_url", "duration", "aspect_ratio", "quality", "destination"},
     "evolink_motion_control": {"prompt", "video_url", "image_url", "quality", "destination"},
@@ -117,6 +117,18 @@ def test_the_batch_prompt_box_says_one_prompt_per_line(dagbag: Any) -> None:
     prompt = dagbag.dags["evolink_batch"].params.get_param("prompt")
     assert prompt.schema["type"] == "array"  # the form shows an array of strings as lines of a text box
     assert "one prompt per line" in prompt.description.lower()
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_the_destination_param_refuses_what_cannot_work_when_the_run_is_triggered(dagbag: Any, dag_id: str) -> None:
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    param = dagbag.dags[dag_id].params.get_param("destination")
+    for bad in ("not a uri", "videos/out", "", "s3://"):
+        with pytest.raises(ParamValidationError):
+            param.resolve(bad)
+    for good in ("file:///tmp/videos", "s3://bucket/prefix", "s3://aws@bucket/prefix", "/data/videos"):
+        assert param.resolve(good) == good
 
 
 @pytest.mark.parametrize("dag_id", ["evolink_reference_to_video", "evolink_motion_control"])

@@ -1,10 +1,10 @@
 """The emulator's HTTP routes (FastAPI).
 
-EvoLink API (Bearer auth), from ``../shared/evolink-api/``:
+EvoLink API (Bearer auth), from ``openapi/*.openapi.yaml`` and ``docs/evolink-api.md``:
 
-- ``POST /v1/videos/generations`` — create (``kling-*.openapi.yaml``, ``FACTS.md`` for pricing, idempotency).
+- ``POST /v1/videos/generations`` — create (``kling-*.openapi.yaml``, ``docs/evolink-api.md`` for pricing, idempotency).
 - ``GET /v1/tasks/{task_id}`` — task detail (``get-task-detail.openapi.yaml``).
-- ``GET /v1/credits`` — balance (``FACTS.md``).
+- ``GET /v1/credits`` — balance (``docs/evolink-api.md``).
 
 Result host and samples (no auth): ``GET|HEAD /files/{task_id}/0.mp4?expires=&sig=`` (signed, expiring),
 ``/samples/reference.mp4`` and ``/samples/character.jpg``; all with ``Content-Length`` and single HTTP ranges.

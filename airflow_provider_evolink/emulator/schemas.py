@@ -2,8 +2,8 @@
 
 Each known model is validated with JSON Schema 2020-12 (what OpenAPI 3.1 uses) against
 ``components/schemas/VideoGenerationRequest`` of its document in ``openapi/`` (copies of
-``../shared/evolink-api/*.openapi.yaml``), ``$ref``\\ s resolved through a ``referencing`` registry, widened by
-exactly the alternatives ``../shared/DESIGN.md`` lists under "Where the seed documents disagree". The rules a
+``openapi/*.openapi.yaml`` beside this module), ``$ref``\\ s resolved through a ``referencing`` registry, widened by
+exactly the alternatives ``docs/evolink-api.md`` lists under "Where the documents disagree". The rules a
 schema cannot say (cross-field, from the same documents and their API pages) follow in plain code.
 
 This module deliberately shares nothing with ``airflow_provider_evolink.models``: the emulator exists to catch
@@ -80,7 +80,8 @@ def reference_video_given(body: dict[str, Any]) -> bool:
 
 # ------------------------------------------------------------------------------------------- schemas
 def _widen_o3(request: dict[str, Any]) -> None:
-    """O3 ``VideoGenerationRequest`` widened by DESIGN.md's alternatives (the API pages' documented fields)."""
+    """O3 ``VideoGenerationRequest`` widened by the alternatives of ``docs/evolink-api.md`` (fields documented on
+    the API pages)."""
     properties = request["properties"]
     # prompt may be omitted in multi-shot mode: checked in _o3_rules.
     request["required"] = [name for name in request["required"] if name != "prompt"]

@@ -27,8 +27,8 @@ class EvoLinkEmulator:
 
     ``with EvoLinkEmulator(...) as emu:`` serves on ``emu.base_url`` until the block ends; point an
     ``evolink`` connection's host at ``emu.base_url`` and its password at ``emu.api_key``. What it serves
-    and why is described in ``app.py``; its behaviour follows ``../shared/evolink-api/`` (OpenAPI files,
-    API pages, ``FACTS.md``).
+    and why is described in ``app.py``; its behaviour follows ``openapi/*.openapi.yaml`` and
+    ``docs/evolink-api.md``.
 
     :param host: interface to listen on (loopback by default).
     :param port: TCP port; 0 picks a free one (read it back from ``port`` / ``base_url``).

@@ -4,8 +4,8 @@ Nothing runs in the background: a task's status is computed from the clock whene
 (``pending`` for the first quarter of the processing time, then ``processing`` with rising progress, then
 ``completed`` or ``failed``), and a failed task's refund counts from the moment it fails.
 
-Sources in ``../shared/evolink-api/``: the create and task-detail shapes of ``*.openapi.yaml`` and the API
-page's response example; pricing, refunds and idempotency from ``FACTS.md``.
+Sources: the create and task-detail shapes of ``openapi/*.openapi.yaml``; pricing, refunds and idempotency from
+``docs/evolink-api.md``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from .schemas import DEFAULT_DURATION, KLING_O3_REFERENCE_TO_VIDEO, KLING_V3_MOTION_CONTROL
 
-#: Credits per second of output by model and quality (FACTS.md "Pricing"). O3's ``4k`` has no published
+#: Credits per second of output by model and quality (``docs/evolink-api.md``, "Pricing"). O3's ``4k`` has no published
 #: price: the emulator bills it like 1080p.
 PRICES: dict[str, dict[str, float]] = {
     KLING_O3_REFERENCE_TO_VIDEO: {"720p": 8.1, "1080p": 10.8054, "4k": 10.8054},
@@ -141,7 +141,7 @@ class TaskStore:
         return self._tasks.get(task_id)
 
     def quote(self, body: dict[str, Any]) -> tuple[float, int]:
-        """``(credits, output seconds)`` of a valid create request, from FACTS.md pricing.
+        """``(credits, output seconds)`` of a valid create request, from EvoLink's published per-second prices.
 
         O3: price(quality) × max(duration, 3); motion control: price(quality) × the reference video length;
         any other model: a flat 8.1 credits/s × its ``duration`` (default 5 s).

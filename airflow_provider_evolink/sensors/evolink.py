@@ -1,8 +1,8 @@
 """
 EvoLinkTaskSensor: wait for an EvoLink task to end, in poke, reschedule or deferrable mode.
 
-API source: ``GET /v1/tasks/{task_id}`` (``../shared/evolink-api/get-task-detail.openapi.yaml``); failure codes
-and their retryability: ``../shared/evolink-api/FACTS.md``.
+API source: ``GET /v1/tasks/{task_id}`` (``airflow_provider_evolink/emulator/openapi/get-task-detail.openapi.yaml``);
+failure codes and their retryability: ``docs/evolink-api.md``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,16 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowSensorTimeout
 
+from airflow_provider_evolink.airflow_errors import airflow_exception
 from airflow_provider_evolink.exceptions import EvoLinkError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
+from airflow_provider_evolink.models import TaskDetail
+from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
+    DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
     completed_detail_xcom,
@@ -30,9 +34,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = ["EvoLinkTaskSensor"]
-
-#: Seconds ``defer(timeout=)`` allows past ``timeout``: the trigger enforces the real deadline (see the operator).
-DEFER_BACKSTOP_SECONDS = 300.0
 
 
 class EvoLinkTaskSensor(BaseSensorOperator):
@@ -46,8 +47,9 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     ``failed`` or ``cancelled`` → the sensor fails without retries, since the EvoLink task is over and
     re-reading it cannot change that; the message carries the error code and says whether resubmitting (clearing
     the submitting task) may succeed. With ``soft_fail=True`` it is skipped instead, as on a timeout. A
-    400/401/403/404 answer fails at once; transient errors that outlast the hook's retries fail with Airflow
-    retries allowed.
+    400/401/403/404 answer fails at once; transient errors that outlast the hook's retries
+    are tolerated for the connection's ``outage_tolerance`` (15 minutes by default; in ``reschedule`` mode each
+    poke starts afresh, so only ``timeout`` bounds them), then fail with Airflow retries allowed.
 
     Deferrable mode reads the task once, and defers to :class:`EvoLinkTaskTrigger` only if it is still running;
     on resuming it re-reads the detail with the sync hook (trigger events carry no result URLs either).
@@ -78,11 +80,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         self.evolink_task_id = evolink_task_id
         self.evolink_conn_id = evolink_conn_id
         self.deferrable = deferrable
-
-    @cached_property
-    def hook(self) -> EvoLinkHook:
-        """The sync hook of ``evolink_conn_id``."""
-        return EvoLinkHook(evolink_conn_id=self.evolink_conn_id)
+        self._outage: OutageTolerance | None = None
 
     def execute(self, context: Context) -> Any:
         try:
@@ -90,19 +88,18 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         finally:
             self.hook.close()
 
+    @cached_property
+    def hook(self) -> EvoLinkHook:
+        """The sync hook of ``evolink_conn_id``, closed when the sensor's ``execute`` ends."""
+        return EvoLinkHook(evolink_conn_id=self.evolink_conn_id)
+
     def poke(self, context: Context) -> PokeReturnValue:
         """Read the task once: done with its detail dict, not done, or raise; deferrable mode defers here."""
-        event: EvoLinkTaskEvent | None
-        try:
-            detail = self.hook.get_task(self.evolink_task_id)
-        except EvoLinkError as error:
-            event = EvoLinkTaskEvent.from_error(self.evolink_task_id, error)
-        else:
-            event = EvoLinkTaskEvent.from_detail(detail)
-        if event is not None:
-            self._raise_for(event)
-            return PokeReturnValue(is_done=True, xcom_value=completed_detail_xcom(detail))
-        self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
+        if (detail := self._read()) is not None:
+            if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
+                self._raise_for(event)
+                return PokeReturnValue(is_done=True, xcom_value=completed_detail_xcom(detail))
+            self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
         if self.deferrable:
             # Deferring from inside poke() keeps BaseSensorOperator's soft_fail/never_fail handling of this
             # first read; TaskDeferred is a BaseException, so it passes through that handling untouched.
@@ -117,6 +114,27 @@ class EvoLinkTaskSensor(BaseSensorOperator):
                 timeout=timedelta(seconds=self.timeout + DEFER_BACKSTOP_SECONDS),
             )
         return PokeReturnValue(is_done=False)
+
+    def _read(self) -> TaskDetail | None:
+        """The task's detail, or ``None`` while transient failures (after the hook's retries) have lasted less
+        than the connection's ``outage_tolerance`` (the sensor's ``timeout`` bounds the whole wait)."""
+        try:
+            detail = self.hook.get_task(self.evolink_task_id)
+        except EvoLinkError as error:
+            if self._outage is None:
+                self._outage = self.hook.settings.outage_tolerance_for(
+                    f"Reading EvoLink task {self.evolink_task_id}", log=self.log
+                )
+            try:
+                self._outage.wait_after(error)  # the next poke comes after poke_interval
+            except EvoLinkError:
+                self._raise_for(
+                    EvoLinkTaskEvent.from_error(self.evolink_task_id, error, failing_for=self._outage.failing_for)
+                )
+            return None
+        if self._outage is not None:
+            self._outage.recovered()
+        return detail
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, then return the re-read detail or raise.
@@ -134,5 +152,6 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         if event.status == "timeout":
             raise AirflowSensorTimeout(event.message)
         if event.status in ("failed", "cancelled"):
-            raise AirflowFailException(event.message)
+            # Re-reading an ended task cannot change it; only resubmitting (the submitting task) can.
+            raise airflow_exception(event.message, retryable=False)
         event.raise_for_status()

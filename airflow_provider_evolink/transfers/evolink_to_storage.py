@@ -1,22 +1,28 @@
 """
 EvoLinkToStorageOperator: stream an EvoLink task's result files into any ``ObjectStoragePath``, atomically.
 
-API source: ``GET /v1/tasks/{task_id}`` (``get-task-detail.openapi.yaml``, through :class:`EvoLinkHook`) for the
-result URLs; ``FACTS.md`` ("Polling and results") for how to fetch them: the links live 24 h, are served by CDN
-hosts that must never see the API key, and are signed (secrets in logs).
+API source: ``GET /v1/tasks/{task_id}`` (``airflow_provider_evolink/emulator/openapi/get-task-detail.openapi.yaml``,
+through :class:`EvoLinkHook`) for the result URLs; ``docs/evolink-api.md`` ("Results") for how to fetch them: the
+links live 24 h, are served by CDN hosts that must never see the API key, and are signed (secrets in logs).
 
 How one result is stored::
 
     GET <result URL>  (no Authorization; every URL the client touches is masked in logs first)
-      │ 403/404/410 ───────────────▶ AirflowFailException: the 24 h link expired (task ID, created time)
-      │ name from Content-Type / URL path; an existing file of the same size → done (nothing written)
+      │ 403/404/410 ───────────────▶ EvoLinkResultHostError, not retryable: the 24 h link expired
+      │ 408/429/5xx, no answer ────▶ another attempt after the retry policy's backoff (``retry.py``), for up
+      │                              to the connection's ``outage_tolerance`` without progress
+      │ first answer: name from Content-Type / URL path; delete what a killed try of this task instance left;
+      │   an existing file of the same size → done
       ▼
-    stream its chunks ──▶ <folder>/.<name>.part-<uuid>   (bytes counted, sha256 updated)
+    stream its chunks ──▶ <folder>/.<name>.part-<id>   (bytes counted, sha256 updated; <id>: a digest of the
+      │                                                 DAG, run, task and map index, the same for every try)
       │ cut off (RemoteProtocolError, ReadError, ... or fewer bytes than Content-Length)
-      │   └──▶ GET again with ``Range: bytes=<n>-`` (206 appends; 200 restarts at zero), bounded attempts
+      │   └──▶ resume (at once after progress) or restart: GET again with ``Range: bytes=<n>-`` (206 appends;
+      │        200 restarts at zero)
       ▼ byte count == Content-Length
-    move .<name>.part-<uuid> ──▶ <folder>/<name>   (a rename on local disks, copy + delete on object stores)
-      any failure, including a kill: the temporary object is deleted, so no partial file is ever visible
+    commit: .<name>.part-<id> ──▶ <folder>/<name>   (a rename on local disks, copy + delete on object stores)
+      any failure: the temporary object is deleted, so no partial file is ever visible; after a SIGKILL (no
+      cleanup runs) the next try of the same task instance finds it by its name and deletes it
 """
 
 from __future__ import annotations
@@ -26,31 +32,36 @@ import hashlib
 import mimetypes
 import posixpath
 import re
-import time
 import uuid
-from collections.abc import Sequence
-from contextlib import suppress
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 from fsspec.implementations.local import LocalFileSystem
 
+from airflow_provider_evolink import retry
+from airflow_provider_evolink.airflow_errors import fail_or_retry
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
-    EvoLinkError,
     EvoLinkResponseError,
+    EvoLinkResultHostError,
+    EvoLinkTaskNotFinishedError,
     EvoLinkTransportError,
-    api_error_for_status,
 )
-from airflow_provider_evolink.hooks.evolink import MAX_RETRY_WAIT, RETRY_INITIAL_WAIT, EvoLinkHook
+from airflow_provider_evolink.hooks.evolink import EvoLinkHook
+from airflow_provider_evolink.hooks.responses import parse_retry_after
 from airflow_provider_evolink.links.storage import StoredVideoLink
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
+from airflow_provider_evolink.retry import OutageTolerance
+from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -60,10 +71,12 @@ __all__ = ["EvoLinkToStorageOperator"]
 
 #: Bytes read at a time when hashing an existing file: memory stays flat whatever the file size.
 CHUNK_BYTES = 1 << 20
+#: Bytes read from the socket at a time while downloading a result (httpcore's default is 64 KiB).
+RESULT_READ_BYTES = 1 << 20
 #: Buffer of object-store writers (bytes; one multipart part). s3fs buffers 50 MiB by default; 8 MiB keeps a
 #: download's memory small and is above S3's 5 MiB minimum part size. Local files ignore it.
 WRITE_BLOCK_BYTES = 8 << 20
-#: How long EvoLink result links stay valid (FACTS.md).
+#: How long EvoLink result links stay valid (``docs/evolink-api.md``, "Results").
 RESULT_LINK_LIFETIME = timedelta(hours=24)
 #: Result-host answers that mean the signed link no longer works.
 _EXPIRED_STATUSES = frozenset({403, 404, 410})
@@ -93,9 +106,14 @@ class _PartFile:
     itself: :meth:`commit` moves a complete file into place, :meth:`discard` deletes an incomplete one.
     """
 
-    def __init__(self, target: ObjectStoragePath) -> None:
-        self.path = target.parent / f".{target.name}.part-{uuid.uuid4().hex}"
+    def __init__(self, target: ObjectStoragePath, owner: str) -> None:
+        self.path = self.path_for(target, owner)
         self._open()
+
+    @staticmethod
+    def path_for(target: ObjectStoragePath, owner: str) -> ObjectStoragePath:
+        """``<folder>/.<name>.part-<owner>``: hidden, and found again by the next try of the same owner."""
+        return target.parent / f".{target.name}.part-{owner}"
 
     def _open(self) -> None:
         # The filesystem's own writer, not ObjectStoragePath.open: its lineage wrapper costs a path
@@ -138,7 +156,9 @@ class EvoLinkToStorageOperator(BaseOperator):
     chunk by chunk as the network delivers it (memory flat in file size), to a temporary object beside the
     target, its byte count checked against ``Content-Length``, then moved into place; a failure deletes the
     temporary object, so the folder never shows a partial file. A body cut off mid-stream resumes with an
-    HTTP ``Range`` request, up to the EvoLink connection's ``max_retries`` + 1 attempts per file. Result hosts
+    HTTP ``Range`` request at once; attempts without progress back off (honouring ``Retry-After``) for up to the
+    EvoLink connection's ``outage_tolerance``. The temporary object of a try killed without cleanup is found and
+    deleted by the next try of the same task instance, never one of another run or task. Result hosts
     never receive the API key, and result URLs are masked in logs and kept out of error messages (they are
     signed links).
 
@@ -159,25 +179,31 @@ class EvoLinkToStorageOperator(BaseOperator):
     :param evolink_task_id: the EvoLink task ID (templated), e.g. the XCom of
         ``EvoLinkGenerateVideoOperator``. Must be usable as a file name (letters, digits, ``.``, ``_``, ``-``).
     :param destination: the folder to store into (templated): a URI string (``s3://bucket/prefix``,
-        ``file:///data/videos``; a connection ID may ride in it, ``s3://aws_conn@bucket/prefix``) or an
-        ``ObjectStoragePath``. Local folders are created; object-store buckets must exist.
-    :param evolink_conn_id: the EvoLink connection (API key; its ``max_retries`` bounds the download
-        attempts per file and its ``timeout`` applies to each read from the result host, in seconds).
+        ``file:///data/videos``; a connection ID may ride in it, ``s3://aws_conn@bucket/prefix``), an absolute
+        path, or an ``ObjectStoragePath``. Local folders are created; object-store buckets must exist. A literal
+        that cannot work (no scheme and not absolute, an unknown scheme, a store whose package is missing) is
+        refused here, when the DAG is parsed (``transfers/destinations.py``); a template once rendered.
+    :param evolink_conn_id: the EvoLink connection (API key; its ``outage_tolerance`` bounds how long
+        downloads may fail without progress and its ``timeout`` applies to each read from the result host, in
+        seconds).
     :param storage_conn_id: the Airflow connection for ``destination`` (templated), when the URI does not
         carry one. Giving a different one in both places is an error.
     :param overwrite: replace existing files. With ``False`` an existing file of the result's size counts
         as already stored (a retry after a partial success downloads nothing again; it is read once to
         compute its sha256), and one of another size fails the task.
     :return: the stored files' URIs (``list[str]``), in result order.
-    :raises AirflowFailException: the task ``failed``/``cancelled``; a result link expired (403/404/410);
-        an existing file differs in size and ``overwrite`` is ``False``.
-    :raises EvoLinkConfigError: ``destination`` or ``evolink_task_id`` is unusable (checked before any
-        download).
-    :raises EvoLinkError: the task is not ``completed`` yet (wait for it with ``EvoLinkTaskSensor``).
-    :raises EvoLinkTransportError: a result could not be fetched within the allowed attempts.
-    :raises EvoLinkAPIError: the result host answered another error status.
+    :raises AirflowFailException: whatever no retry can fix, at once and without spending Airflow retries: an
+        unusable ``destination`` or ``evolink_task_id`` (checked before any download; the cause is an
+        ``EvoLinkConfigError``), the task ``failed``/``cancelled``, a result link expired (403/404/410) or
+        another refusal of the result host (an ``EvoLinkResultHostError``), a non-retryable API answer, an
+        existing file of another size with ``overwrite`` ``False``.
+    :raises EvoLinkTaskNotFinishedError: the task is not ``completed`` yet (wait for it with
+        ``EvoLinkTaskSensor``); retryable.
+    :raises ValueError: (``EvoLinkConfigError``) at construction, a literal ``destination`` that cannot work.
+    :raises EvoLinkTransportError: a result could not be fetched for longer than the outage tolerance;
+        retryable.
     :raises EvoLinkResponseError: the result host sent more bytes than its ``Content-Length``; EvoLink
-        answered with another task than the one asked for.
+        answered with another task than the one asked for; retryable.
     """
 
     template_fields: Sequence[str] = ("evolink_task_id", "destination", "storage_conn_id")
@@ -195,6 +221,8 @@ class EvoLinkToStorageOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if isinstance(destination, str) and not is_template(destination):
+            check_destination(destination)  # a literal that cannot work fails the DAG, not a paid run
         self.evolink_task_id = evolink_task_id
         self.destination = destination
         self.evolink_conn_id = evolink_conn_id
@@ -203,21 +231,30 @@ class EvoLinkToStorageOperator(BaseOperator):
         self._stop_requested = False
 
     def execute(self, context: Context) -> list[str]:
+        # A bad destination, an expired link or a refusal fails once; transient failures keep Airflow's retries.
+        with fail_or_retry():
+            return self._save(context)
+
+    def _save(self, context: Context) -> list[str]:
         evolink_task_id = self._checked_task_id()
         folder = self._destination_folder()
         hook = EvoLinkHook(evolink_conn_id=self.evolink_conn_id)
+        settings = hook.settings
         try:
-            task = hook.get_task(evolink_task_id)
+            reading = settings.outage_tolerance_for(f"Reading EvoLink task {evolink_task_id}", log=self.log)
+            task = reading.call(lambda: hook.get_task(evolink_task_id))
         finally:
             hook.close()
         _require_completed(task)
-        attempts = hook.settings.max_retries + 1
+        owner = _try_owner(context)
         stored: list[_StoredFile] = []
-        with hook.result_client() as client:
+        with larger_socket_reads(), hook.result_client() as client:
             # Mask before the request goes out: httpx logs each request's URL, redirect targets included.
             client.event_hooks["request"].append(_mask_url)
             for number, url in enumerate(task.results, start=1):
-                stored.append(self._store(client, url, number, task, folder, attempts))
+                download = _Download(url, number, task, folder, owner)
+                download.outage = settings.outage_tolerance_for(f"Downloading {download.label}", log=self.log)
+                stored.append(self._store(client, download))
         self._record_asset_events(context, task, stored)
         return [item.uri for item in stored]
 
@@ -240,8 +277,9 @@ class EvoLinkToStorageOperator(BaseOperator):
         """``destination`` as a folder path with its filesystem resolved; local folders are created."""
         destination = self.destination
         if isinstance(destination, str):
+            check_destination(destination)
             destination = destination.strip()
-        if not isinstance(destination, str | ObjectStoragePath) or not str(destination):
+        if not isinstance(destination, str | ObjectStoragePath):
             raise EvoLinkConfigError(
                 f"destination must be a folder URI or an ObjectStoragePath, got {self.destination!r}"
             )
@@ -268,93 +306,66 @@ class EvoLinkToStorageOperator(BaseOperator):
         return folder
 
     # ------------------------------------------------------------------ one result
-    def _store(
-        self,
-        client: httpx.Client,
-        url: str,
-        number: int,
-        task: TaskDetail,
-        folder: ObjectStoragePath,
-        attempts: int,
-    ) -> _StoredFile:
-        """Stream result ``number`` (1-based) of ``task`` into ``folder``; see the module docstring."""
-        label = f"result {number} of {len(task.results)} of EvoLink task {task.id}"
-        target: ObjectStoragePath | None = None
-        part: _PartFile | None = None
-        total: int | None = None  # bytes, from Content-Length or Content-Range
-        cause = ""
+    def _store(self, client: httpx.Client, download: _Download) -> _StoredFile:
+        """Stream one result into its folder, resuming at once after progress and
+        backing off through failures for the connection's ``outage_tolerance``; see the module docstring. Any
+        failure, a kill included, deletes the temporary object."""
         try:
-            for attempt in range(1, attempts + 1):
-                before = part.size if part else 0
-                # identity: Content-Length and Range then count the bytes that are written.
-                headers = {"Accept-Encoding": "identity"} | ({"Range": f"bytes={before}-"} if before else {})
-                try:
-                    with client.stream("GET", url, headers=headers) as response:
-                        self._check_status(response, label, task)
-                        offset, size = _body_range(response)
-                        if target is None or part is None:
-                            target = folder / _file_name(task, number, response)
-                            # The host only: the whole URL is a signed link.
-                            self.log.info("Storing %s from %s to %s", label, response.url.host, target)
-                            if (kept := self._kept_size(target, size, label)) is not None:
-                                return _StoredFile(str(target), kept, _sha256_of(target))
-                            part = _PartFile(target)
-                        if offset != part.size or (None not in (total, size) and size != total):
-                            # The host ignored or misread the Range, or the file changed: start over.
-                            part.restart()
-                            total = None
-                            if offset != 0:
-                                cause = f"HTTP 206 from byte {offset} instead of {before}"
-                                continue
-                            self.log.info("%s: the result host ignored the Range request; restarting", label)
-                        total = size if size is not None else total
-                        # The network's own chunks (httpcore reads up to 64 KiB): iter_bytes(chunk_size) would
-                        # hold bytes back to fill a chunk, and a cut-off body would lose them.
-                        for chunk in response.iter_bytes():
-                            if self._stop_requested:
-                                raise EvoLinkError(f"{label}: download stopped because the task is being killed")
-                            part.write(chunk)
-                    if total is None or part.size == total:
-                        stored = part.commit(target)
-                        self.log.info(
-                            "Stored %s: %d bytes, sha256 %s, at %s", label, stored.size, stored.sha256, target
-                        )
-                        return stored
-                    if part.size > total:
-                        raise EvoLinkResponseError(
-                            f"{label}: the result host sent {part.size} bytes but announced {total}"
-                        )
-                    cause = f"body ended after {part.size} of {total} bytes"
-                except _Transient as error:
-                    cause = str(error)
-                except httpx.TransportError as error:
-                    # Only the class name: an httpx message may quote the signed URL.
-                    received = part.size if part else 0
-                    cause = f"{type(error).__name__} after {received} of {total or 'unknown'} bytes"
-                if attempt < attempts:
-                    # A resume that made progress goes on at once; one that did not backs off.
-                    progressed = part is not None and part.size > before
-                    wait = 0.0 if progressed else min(RETRY_INITIAL_WAIT * 2 ** (attempt - 1), MAX_RETRY_WAIT)
-                    self.log.warning("%s: %s; attempt %d of %d in %.1f s", label, cause, attempt + 1, attempts, wait)
-                    time.sleep(wait)
-            raise EvoLinkTransportError(f"{label}: gave up after {attempts} attempts: {cause}")
+            while True:
+                before = download.received
+                if (stored := self._attempt(client, download)) is not None:
+                    return stored
+                wait = download.next_wait(before)
+                self.log.warning("%s: %s; next attempt in %.1f s", download.label, download.cause, wait)
+                retry.sleep(wait)
         except BaseException:
-            if part is not None:
-                part.discard(self.log)
+            download.discard(self.log)
             raise
 
-    def _check_status(self, response: httpx.Response, label: str, task: TaskDetail) -> None:
-        status = response.status_code
-        if status in _EXPIRED_STATUSES:
-            raise AirflowFailException(
-                f"{label}: the result host answered HTTP {status}: the link has expired or was withdrawn. "
-                f"EvoLink result links live {RESULT_LINK_LIFETIME.total_seconds() / 3600:g} h; the task was "
-                f"created {_created(task)}. Generate the video again to get fresh links."
-            )
-        if status in _TRANSIENT_STATUSES:
-            raise _Transient(f"HTTP {status} from the result host")
-        if not response.is_success:
-            raise api_error_for_status(status)(status, message=f"{label}: HTTP {status} from the result host")
+    def _attempt(self, client: httpx.Client, download: _Download) -> _StoredFile | None:
+        """One GET of the result: the stored file, or ``None`` (with ``download.cause``) when worth another.
+
+        :raises EvoLinkResultHostError: the host refused in a way no retry fixes (e.g. an expired link).
+        """
+        try:
+            return self._fetch(client, download)
+        except EvoLinkResultHostError as error:
+            if not error.retryable:
+                raise
+            download.failed(str(error), error)
+        except httpx.TransportError as error:
+            # Only the class name: an httpx message may quote the signed URL.
+            total = download.total or "unknown"
+            download.failed(f"{type(error).__name__} after {download.received} of {total} bytes")
+        return None
+
+    def _fetch(self, client: httpx.Client, download: _Download) -> _StoredFile | None:
+        """First answer (name the target, keep an existing copy), resume or restart, stream, commit."""
+        with client.stream("GET", download.url, headers=download.request_headers()) as response:
+            _check_status(response, download.label, download.task)
+            offset, size = _body_range(response)
+            if download.part is None:
+                target = download.folder / _file_name(download.task, download.number, response)
+                # The host only: the whole URL is a signed link.
+                self.log.info("Storing %s from %s to %s", download.label, response.url.host, target)
+                download.remove_stale(target, self.log)
+                if (kept := self._kept_size(target, size, download.label)) is not None:
+                    return _StoredFile(str(target), kept, _sha256_of(target))
+                download.start(target)
+            if not download.continues(offset, size, self.log):
+                return None
+            self._stream(response, download)
+        return download.finish(self.log)
+
+    def _stream(self, response: httpx.Response, download: _Download) -> None:
+        # The network's own chunks: iter_bytes(chunk_size) would hold bytes back to fill a chunk, and a
+        # cut-off body would lose them.
+        part = download.open_part()
+        for chunk in response.iter_bytes():
+            if self._stop_requested:
+                # Retryable: a kill is not the download's fault, and the next try starts clean.
+                raise EvoLinkTransportError(f"{download.label}: download stopped because the task is being killed")
+            part.write(chunk)
 
     def _kept_size(self, target: ObjectStoragePath, size: int | None, label: str) -> int | None:
         """The size of an existing ``target`` that already holds the result (same size), else ``None``.
@@ -393,8 +404,159 @@ class EvoLinkToStorageOperator(BaseOperator):
                 context["outlet_events"][outlet].extra.update(extra)
 
 
-class _Transient(Exception):
-    """A result-host answer worth another attempt (429, 5xx)."""
+class _Download:
+    """One result's download across attempts: what is fetched and where it goes, the temporary object, the
+    bytes announced, why the last attempt fell short, and how long attempts have been failing.
+
+    :param url: the signed result link (never logged).
+    :param number: the result's 1-based position in ``task.results``.
+    :param task: the completed task detail.
+    :param folder: the destination folder.
+    :param owner: the temporary object's suffix, the same for every try of one task instance (see
+        :func:`_try_owner`).
+    """
+
+    def __init__(self, url: str, number: int, task: TaskDetail, folder: ObjectStoragePath, owner: str) -> None:
+        self.url, self.number, self.task, self.folder, self.owner = url, number, task, folder, owner
+        self.label = f"result {number} of {len(task.results)} of EvoLink task {task.id}"
+        #: How long attempts without progress may fail (the connection's ``outage_tolerance``).
+        self.outage = OutageTolerance(self.label)
+        self.target: ObjectStoragePath | None = None
+        self.part: _PartFile | None = None
+        self.total: int | None = None  # bytes, from Content-Length or Content-Range
+        self.cause = ""
+        self.error: EvoLinkResultHostError | None = None
+
+    @property
+    def received(self) -> int:
+        """Bytes in the temporary object so far."""
+        return self.part.size if self.part else 0
+
+    def request_headers(self) -> dict[str, str]:
+        # identity: Content-Length and Range then count the bytes that are written.
+        resume = {"Range": f"bytes={self.received}-"} if self.received else {}
+        return {"Accept-Encoding": "identity"} | resume
+
+    def remove_stale(self, target: ObjectStoragePath, log: Any) -> None:
+        """Delete the temporary object an earlier, killed try of this task instance left beside ``target``."""
+        stale = _PartFile.path_for(target, self.owner)
+        if stale.exists():
+            log.warning("%s: removing %s, left behind by an earlier try that was stopped", self.label, stale)
+            stale.unlink(missing_ok=True)
+
+    def start(self, target: ObjectStoragePath) -> None:
+        """The first answer named the file: open its temporary object."""
+        self.target = target
+        self.part = _PartFile(target, self.owner)
+
+    def open_part(self) -> _PartFile:
+        if self.part is None:
+            raise RuntimeError(f"{self.label}: no temporary object to write to")
+        return self.part
+
+    def continues(self, offset: int, size: int | None, log: Any) -> bool:
+        """Whether this body (starting at byte ``offset`` of a file of ``size`` bytes) continues the temporary
+        object. When the host ignored or misread the Range, or the file changed, the object is emptied: a body
+        from byte 0 is then streamed from the start, any other is refused (``False``)."""
+        part = self.open_part()
+        if offset != part.size or (None not in (self.total, size) and size != self.total):
+            requested = part.size
+            part.restart()
+            self.total = None
+            if offset != 0:
+                self.failed(f"HTTP 206 from byte {offset} instead of {requested}")
+                return False
+            log.info("%s: the result host ignored the Range request; restarting", self.label)
+        self.total = size if size is not None else self.total
+        return True
+
+    def finish(self, log: Any) -> _StoredFile | None:
+        """Commit a complete body; ``None`` (with :attr:`cause`) for a short one.
+
+        :raises EvoLinkResponseError: more bytes than announced.
+        """
+        part = self.open_part()
+        if self.target is not None and (self.total is None or part.size == self.total):
+            stored = part.commit(self.target)
+            log.info("Stored %s: %d bytes, sha256 %s, at %s", self.label, stored.size, stored.sha256, self.target)
+            return stored
+        if self.total is not None and part.size > self.total:
+            raise EvoLinkResponseError(
+                f"{self.label}: the result host sent {part.size} bytes but announced {self.total}"
+            )
+        self.failed(f"body ended after {part.size} of {self.total} bytes")
+        return None
+
+    def failed(self, cause: str, error: EvoLinkResultHostError | None = None) -> None:
+        """Record why an attempt fell short (``error`` carries a host's ``Retry-After``)."""
+        self.cause, self.error = cause, error
+
+    def next_wait(self, received_before: int) -> float:
+        """Seconds before the next attempt: none after progress (the outage is over), else the retry policy's
+        backoff.
+
+        :raises EvoLinkResultHostError: or :class:`EvoLinkTransportError`: attempts without progress have failed
+            for longer than the outage tolerance.
+        """
+        if self.received > received_before:
+            self.outage.recovered()
+            return 0.0
+        return self.outage.wait_after(self.error or EvoLinkTransportError(f"{self.label}: {self.cause}"))
+
+    def discard(self, log: Any) -> None:
+        if self.part is not None:
+            self.part.discard(log)
+
+
+@contextmanager
+def larger_socket_reads() -> Iterator[None]:
+    """Read result downloads from the socket :data:`RESULT_READ_BYTES` at a time, for the block only.
+
+    httpcore reads 64 KiB at a time and runs h11's parser on every read: 16,000 rounds per GiB. Reading 1 MiB at
+    a time cut the CPU of a 1 GiB download from 3.7 s to 2.4 s (``benchmarks/download.py``; encode/httpcore#135
+    measured the same trade-off). httpcore has no per-client setting, only the class attribute
+    ``HTTP11Connection.READ_NUM_BYTES``: the transfer raises it while it downloads (a task runs in its own
+    process) and puts the previous value back afterwards, so no other code of the process is affected later.
+    """
+    previous = httpcore.HTTP11Connection.READ_NUM_BYTES
+    httpcore.HTTP11Connection.READ_NUM_BYTES = max(previous, RESULT_READ_BYTES)
+    try:
+        yield
+    finally:
+        httpcore.HTTP11Connection.READ_NUM_BYTES = previous
+
+
+def _check_status(response: httpx.Response, label: str, task: TaskDetail) -> None:
+    """Raise for a result-host answer that carries no result; its message never holds the signed URL.
+
+    :raises EvoLinkResultHostError: 403/404/410 (expired link), 408/429/5xx (retryable), anything else not 2xx.
+    """
+    status = response.status_code
+    if status in _EXPIRED_STATUSES:
+        raise EvoLinkResultHostError(
+            f"{label}: the result host answered HTTP {status}: the link has expired or was withdrawn. "
+            f"EvoLink result links live {RESULT_LINK_LIFETIME.total_seconds() / 3600:g} h; the task was "
+            f"created {_created(task)}. Generate the video again to get fresh links.",
+            status_code=status,
+        )
+    if not response.is_success:
+        raise EvoLinkResultHostError(
+            f"{label}: HTTP {status} from the result host",
+            status_code=status,
+            retryable=status in _TRANSIENT_STATUSES,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+        )
+
+
+def _try_owner(context: Context) -> str:
+    """The suffix of this task instance's temporary objects: a digest of its DAG, run, task and map index, so the
+    next try finds what a killed one left and never touches another run's or task's; a random one when the
+    context has no task instance."""
+    ti = context.get("ti")
+    scope = [getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id", "map_index")]
+    if None in scope:
+        return uuid.uuid4().hex
+    return hashlib.sha256("\n".join(map(str, scope)).encode()).hexdigest()[:16]
 
 
 def _mask_url(request: httpx.Request) -> None:
@@ -408,7 +570,7 @@ def _require_completed(task: TaskDetail) -> None:
         code = f" [{task.error.code}]" if task.error and task.error.code else ""
         message = f": {task.error.message}" if task.error and task.error.message else ""
         raise AirflowFailException(f"EvoLink task {task.id} is {task.status.value}{code}{message}: no results to store")
-    raise EvoLinkError(
+    raise EvoLinkTaskNotFinishedError(
         f"EvoLink task {task.id} is {task.status.value} ({task.progress}%), not completed: wait for it "
         "(EvoLinkTaskSensor) before storing its results"
     )

@@ -1,8 +1,8 @@
 """
 EvoLinkTaskTrigger: wait for an EvoLink task in the triggerer, and the one event contract it fires.
 
-API source: ``GET /v1/tasks/{task_id}`` (``../shared/evolink-api/get-task-detail.openapi.yaml``); which errors
-are transient and which task failures are retryable: ``../shared/evolink-api/FACTS.md``.
+API source: ``GET /v1/tasks/{task_id}`` (``airflow_provider_evolink/emulator/openapi/get-task-detail.openapi.yaml``);
+which errors are transient and which task failures are retryable: ``docs/evolink-api.md``.
 
 :class:`EvoLinkTaskEvent` is the single place that builds, validates and interprets the event: the trigger
 builds it, ``EvoLinkGenerateVideoOperator`` and ``EvoLinkTaskSensor`` parse and raise from it, and their
@@ -11,7 +11,6 @@ synchronous waits build the same events from what they read, so every path ends 
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -19,9 +18,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast, get_args
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_evolink import retry
+from airflow_provider_evolink.airflow_errors import airflow_exception
 from airflow_provider_evolink.exceptions import (
     EvoLinkAPIError,
     EvoLinkConfigError,
@@ -31,20 +32,23 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import TaskDetail, TaskStatus, Usage
+from airflow_provider_evolink.retry import OutageTolerance
 
 __all__ = [
-    "DEFAULT_MAX_CONSECUTIVE_ERRORS",
     "DEFAULT_POLL_INTERVAL",
+    "DEFER_BACKSTOP_SECONDS",
     "EvoLinkTaskEvent",
     "EvoLinkTaskTrigger",
     "completed_detail_xcom",
+    "positive_seconds",
     "progress_message",
 ]
 
-#: Seconds between status reads: the pace EvoLink's own client uses (FACTS.md, "Polling and results").
+#: Seconds between status reads: the pace EvoLink's own client uses (``docs/evolink-api.md``, "Polling").
 DEFAULT_POLL_INTERVAL = 8.0
-#: Consecutive transient polling failures (after the hook's own retries) tolerated before giving up.
-DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
+#: Seconds ``defer(timeout=)`` allows past the wait's own deadline. The trigger enforces the real deadline and
+#: still makes a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
+DEFER_BACKSTOP_SECONDS = 300.0
 #: Each later poll waits ``poll_interval`` × (1 ± this): triggers created together drift apart.
 _POLL_JITTER = 0.1
 #: Messages come from the API; keep the event row and exception text a sane size.
@@ -52,6 +56,16 @@ _MAX_MESSAGE_CHARS = 1000
 
 EventStatus = Literal["success", "failed", "cancelled", "timeout", "error"]
 _EVENT_STATUSES: frozenset[str] = frozenset(get_args(EventStatus))
+
+
+def positive_seconds(name: str, value: Any) -> float:
+    """``value`` as float seconds.
+
+    :raises ValueError: not a number > 0 (booleans included), naming ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
+    return float(value)
 
 
 def _clip(message: str) -> str:
@@ -83,10 +97,11 @@ class EvoLinkTaskEvent:
         {"status": "success" | "failed" | "cancelled" | "timeout" | "error",
          "evolink_task_id": str, "error_code": str | None, "retryable": bool, "message": str}
 
-    ``failed``/``cancelled``: the EvoLink task ended so, ``error_code`` is its ``error.code`` (FACTS.md) and
-    ``retryable`` whether a resubmission may succeed. ``timeout``: the deadline passed while the task was still
-    running (it may still complete). ``error``: polling could not go on (401/403/404, bad connection, too many
-    consecutive transient errors, an unexpected exception); ``retryable`` says whether an Airflow retry can help.
+    ``failed``/``cancelled``: the EvoLink task ended so, ``error_code`` is its ``error.code``
+    (``docs/evolink-api.md``) and ``retryable`` whether a resubmission may succeed. ``timeout``: the deadline
+    passed while the task was still running (it may still complete). ``error``: polling could not go on
+    (401/403/404, bad connection, transient errors for longer than the outage tolerance, an unexpected
+    exception); ``retryable`` says whether an Airflow retry can help.
     """
 
     status: EventStatus
@@ -118,8 +133,11 @@ class EvoLinkTaskEvent:
         )
 
     @classmethod
-    def from_error(cls, evolink_task_id: str, error: BaseException, *, consecutive: int = 1) -> EvoLinkTaskEvent:
-        """The ``error`` event for a polling error that ends the wait.
+    def from_error(
+        cls, evolink_task_id: str, error: BaseException, *, failing_for: float | None = None
+    ) -> EvoLinkTaskEvent:
+        """The ``error`` event for a polling error that ends the wait (``failing_for``: seconds transient errors
+        had lasted in a row, when that is why).
 
         EvoLink errors carry their own ``retryable`` and a secret-free message; anything else is reported by
         type only (its text is unknown and could hold a result URL) and counted as retryable, since an Airflow
@@ -142,7 +160,7 @@ class EvoLinkTaskEvent:
                 message=f"unexpected {type(error).__name__} while waiting for EvoLink task {evolink_task_id}; "
                 "see the triggerer log",
             )
-        after = f" (gave up after {consecutive} consecutive errors)" if error.retryable and consecutive > 1 else ""
+        after = f" (gave up after failing for {failing_for:.0f} s)" if error.retryable and failing_for else ""
         return cls(
             "error",
             evolink_task_id,
@@ -208,11 +226,8 @@ class EvoLinkTaskEvent:
         :raises AirflowException: retryable (a retryable task failure, ``timeout``, transient errors): an
             Airflow retry of the operator reconnects or resubmits.
         """
-        if self.status == "success":
-            return
-        if self.retryable:
-            raise AirflowException(self.message)
-        raise AirflowFailException(self.message)
+        if self.status != "success":
+            raise airflow_exception(self.message, retryable=self.retryable)
 
 
 def completed_detail_xcom(detail: TaskDetail, usage: Usage | None = None) -> dict[str, Any]:
@@ -249,43 +264,29 @@ class EvoLinkTaskTrigger(BaseTrigger):
     through the event loop's shared client (``GET /v1/tasks/{task_id}``). The first poll comes after a random
     fraction of ``poll_interval`` so triggers created together spread out; later ones every ``poll_interval``
     ± 10 %. Transient errors (429, 5xx, network, unreadable answers; after the hook's own retries) are tolerated
-    ``max_consecutive_errors`` times in a row; a non-retryable one (400/401/402/403/404, bad connection) ends the
-    wait at once. Exactly one :class:`EvoLinkTaskEvent` is fired; an unexpected exception becomes an ``error``
-    event instead of crashing the trigger.
+    for the connection's ``outage_tolerance`` seconds in a row (default 15 minutes, bounded by ``end_time``), with
+    backoff that honours ``Retry-After`` and a log line saying how long reads have been failing; a non-retryable
+    one (400/401/402/403/404, bad connection) ends the wait at once. Exactly one :class:`EvoLinkTaskEvent` is
+    fired; an unexpected exception becomes an ``error`` event instead of crashing the trigger.
 
     :param evolink_task_id: the EvoLink task ID (``task-unified-…``).
     :param evolink_conn_id: the Airflow connection of type ``evolink``.
     :param poll_interval: seconds between status reads (> 0; EvoLink's own client uses 8).
     :param end_time: absolute deadline, epoch seconds (wall clock): kept as is across serialisation, so a
         re-created trigger (triggerer restart, another triggerer) keeps the same deadline.
-    :param max_consecutive_errors: transient polling errors tolerated in a row before an ``error`` event (≥ 0).
     :raises ValueError: on a bad argument, naming it.
     """
 
-    def __init__(
-        self,
-        evolink_task_id: str,
-        evolink_conn_id: str,
-        poll_interval: float,
-        end_time: float,
-        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
-    ) -> None:
+    def __init__(self, evolink_task_id: str, evolink_conn_id: str, poll_interval: float, end_time: float) -> None:
         super().__init__()
         if not isinstance(evolink_task_id, str) or not evolink_task_id.strip():
             raise ValueError(f"evolink_task_id must be a non-empty string, got {evolink_task_id!r}")
-        if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float) or poll_interval <= 0:
-            raise ValueError(f"poll_interval must be a number of seconds > 0, got {poll_interval!r}")
         if isinstance(end_time, bool) or not isinstance(end_time, int | float):
             raise ValueError(f"end_time must be a deadline in epoch seconds, got {end_time!r}")
-        if isinstance(max_consecutive_errors, bool) or not isinstance(max_consecutive_errors, int):
-            raise ValueError(f"max_consecutive_errors must be a whole number >= 0, got {max_consecutive_errors!r}")
-        if max_consecutive_errors < 0:
-            raise ValueError(f"max_consecutive_errors must be >= 0, got {max_consecutive_errors}")
         self.evolink_task_id = evolink_task_id
         self.evolink_conn_id = evolink_conn_id
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = positive_seconds("poll_interval", poll_interval)
         self.end_time = float(end_time)
-        self.max_consecutive_errors = max_consecutive_errors
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and plain-typed kwargs (no secrets: the API key stays in the connection)."""
@@ -296,7 +297,6 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 "evolink_conn_id": self.evolink_conn_id,
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
-                "max_consecutive_errors": self.max_consecutive_errors,
             },
         )
 
@@ -327,33 +327,35 @@ class EvoLinkTaskTrigger(BaseTrigger):
         )
         # Thousands of triggers deferred together (dynamic task mapping) would otherwise poll in lock step.
         delay = random.uniform(0, self.poll_interval)
-        errors = 0
+        outage: OutageTolerance | None = None
         last_progress: str | None = None
         while (remaining := self.end_time - time.time()) > 0:
             # Sleeping past the deadline would overshoot it; the read at the deadline is the last chance.
-            await asyncio.sleep(min(delay, remaining))
+            await retry.asleep(min(delay, remaining))
             delay = self.poll_interval * random.uniform(1 - _POLL_JITTER, 1 + _POLL_JITTER)
             try:
                 detail = await hook.aget_task(self.evolink_task_id)
             except EvoLinkError as error:
-                errors += 1
-                if not error.retryable or errors > self.max_consecutive_errors:
-                    return EvoLinkTaskEvent.from_error(self.evolink_task_id, error, consecutive=errors)
-                self.log.warning(
-                    "Reading EvoLink task %s failed (%d of %d tolerated in a row): %s",
-                    self.evolink_task_id,
-                    errors,
-                    self.max_consecutive_errors,
-                    error,
-                )
+                if not error.retryable:
+                    return EvoLinkTaskEvent.from_error(self.evolink_task_id, error)
+                outage = outage or await self._outage_tolerance(hook)
+                if (wait := _tolerated(outage, error)) is None:
+                    return EvoLinkTaskEvent.from_error(self.evolink_task_id, error, failing_for=outage.failing_for)
+                delay = max(delay, wait)
                 continue
-            errors = 0
+            if outage is not None:
+                outage.recovered()
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 return event
             if (progress := progress_message(detail)) != last_progress:
                 self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress)
                 last_progress = progress
         return EvoLinkTaskEvent.timed_out(self.evolink_task_id, self.end_time)
+
+    async def _outage_tolerance(self, hook: EvoLinkHook) -> OutageTolerance:
+        settings = await hook.asettings()
+        # No deadline here: the poll loop stops at end_time itself, with a timeout event.
+        return settings.outage_tolerance_for(f"Reading EvoLink task {self.evolink_task_id}", log=self.log)
 
     async def on_kill(self) -> None:
         """A user killed the waiting task: say what happens to the remote one (it cannot be cancelled)."""
@@ -362,3 +364,11 @@ class EvoLinkTaskTrigger(BaseTrigger):
             "may still bill.",
             self.evolink_task_id,
         )
+
+
+def _tolerated(outage: OutageTolerance, error: EvoLinkError) -> float | None:
+    """Seconds to wait after a transient read failure, or ``None`` once the outage outlasted its tolerance."""
+    try:
+        return outage.wait_after(error)
+    except EvoLinkError:
+        return None

@@ -2,7 +2,7 @@
 
 Sync paths run against respx. Async paths run against a tiny local aiohttp server (respx cannot intercept the
 shared client's aiohttp transport), except where noted the factory is swapped for a plain httpx client.
-No test sleeps for real except the shared-pause and timeout checks (fractions of a second).
+No test sleeps for real except the timeout checks (fractions of a second).
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 import respx
 from aiohttp import web
+from fakes import VirtualTime
 from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import ValidationError
 
-from airflow_provider_evolink import __version__
+from airflow_provider_evolink import __version__, retry
 from airflow_provider_evolink.exceptions import (
     EvoLinkAPIError,
     EvoLinkAuthenticationError,
@@ -40,8 +42,9 @@ from airflow_provider_evolink.exceptions import (
     EvoLinkServerError,
     EvoLinkTransportError,
 )
-from airflow_provider_evolink.hooks import evolink as hook_module
+from airflow_provider_evolink.hooks import async_pool
 from airflow_provider_evolink.hooks.evolink import DEFAULT_BASE_URL, EvoLinkHook
+from airflow_provider_evolink.hooks.settings import USER_AGENT, BearerAuth, ConnectionSettings
 from airflow_provider_evolink.models import KlingO3ReferenceToVideoRequest, TaskStatus
 
 API_KEY = "sk-SENTINEL-7f3a9c2e51-never-print-me"
@@ -71,16 +74,18 @@ def envelope(status: int, code: str = "some_code", message: str = "something", *
 
 
 @pytest.fixture(autouse=True)
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def sleeps(virtual_time: VirtualTime) -> list[float]:
     """Record retry waits instead of sleeping."""
-    recorded: list[float] = []
+    return virtual_time.waits
 
-    async def asleep(seconds: float) -> None:
-        recorded.append(seconds)
 
-    monkeypatch.setattr(hook_module, "_sleep", recorded.append)
-    monkeypatch.setattr(hook_module, "_asleep", asleep)
-    return recorded
+def cap_retry_waits(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Give every connection's retry policy a ``max_wait`` of ``seconds``."""
+    monkeypatch.setattr(
+        ConnectionSettings,
+        "retry_policy",
+        property(lambda settings: retry.RetryPolicy(max_retries=settings.max_retries, max_wait=seconds)),
+    )
 
 
 @pytest.fixture
@@ -195,12 +200,14 @@ def test_requests_carry_bearer_auth_and_the_user_agent(hook: EvoLinkHook, api: r
     assert request.headers["User-Agent"] == f"airflow-provider-evolink/{__version__}"
 
 
-def test_result_client_never_sends_the_api_key(hook: EvoLinkHook) -> None:
+def test_result_client_never_sends_the_api_key_nor_changes_socket_reads(hook: EvoLinkHook) -> None:
+    read_bytes = httpcore.HTTP11Connection.READ_NUM_BYTES
     with respx.mock() as cdn, hook.result_client() as client:
         route = cdn.get(RESULT_URL).respond(200, content=b"mp4")
         assert client.get(RESULT_URL).content == b"mp4"
     assert "Authorization" not in route.calls.last.request.headers
     assert route.calls.last.request.headers["User-Agent"].startswith("airflow-provider-evolink/")
+    assert read_bytes == httpcore.HTTP11Connection.READ_NUM_BYTES  # no process-wide side effect
 
 
 def test_task_ids_are_validated_and_quoted(hook: EvoLinkHook, api: respx.MockRouter) -> None:
@@ -368,7 +375,7 @@ def test_retry_after_is_capped(
         ]
     )
     hook.get_task(TASK_ID)
-    assert sleeps == [hook_module.MAX_RETRY_WAIT, hook_module.MAX_RETRY_WAIT] == [30.0, 30.0]
+    assert sleeps == [retry.MAX_RETRY_WAIT, retry.MAX_RETRY_WAIT] == [30.0, 30.0]
 
 
 def test_retry_after_as_an_http_date_is_honoured(hook: EvoLinkHook, api: respx.MockRouter, sleeps: list[float]) -> None:
@@ -385,7 +392,7 @@ def test_without_retry_after_the_backoff_is_exponential_with_jitter_and_capped(
 ) -> None:
     hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, API_KEY, "backoff", max_retries=5))
     api.get(f"/v1/tasks/{TASK_ID}").mock(side_effect=[httpx.Response(500)] * 5 + [httpx.Response(200, json=TASK)])
-    monkeypatch.setattr(hook_module, "MAX_RETRY_WAIT", 5.0)
+    cap_retry_waits(monkeypatch, 5.0)
     hook.get_task(TASK_ID)
     # 0.5 * 2**(n-1) plus up to 0.5 of jitter, capped at MAX_RETRY_WAIT.
     for n, (low, high) in enumerate([(0.5, 1.0), (1.0, 1.5), (2.0, 2.5), (4.0, 4.5), (5.0, 5.0)]):
@@ -396,7 +403,7 @@ def test_retries_are_logged_without_the_key(
     hook: EvoLinkHook, api: respx.MockRouter, caplog: pytest.LogCaptureFixture
 ) -> None:
     api.get(f"/v1/tasks/{TASK_ID}").mock(side_effect=[httpx.Response(503), httpx.Response(200, json=TASK)])
-    with caplog.at_level("WARNING", logger=hook_module.__name__):
+    with caplog.at_level("WARNING", logger=retry.__name__):
         hook.get_task(TASK_ID)
     assert "retry 1" in caplog.text
     assert "503" in caplog.text
@@ -703,7 +710,7 @@ async def test_the_shared_async_client_is_shared_on_one_loop_and_closed_after_th
     assert shared.users == 1
     await second.aclose()
     assert shared.client.is_closed
-    assert not hook_module._SHARED.get(loop)
+    assert not async_pool._SHARED.get(loop)
     assert len(server.received) == 2
     # A closed hook can be used again: it joins (here: makes) a new shared client.
     assert (await first.aget_task(TASK_ID)).id == TASK_ID
@@ -725,9 +732,9 @@ async def test_hooks_with_different_keys_do_not_share_a_client(
 
 
 async def test_a_429_retry_after_on_the_shared_client_delays_the_other_hooks(
-    monkeypatch: pytest.MonkeyPatch, evolink_connection: Callable[..., str], server: FakeEvoLink
+    monkeypatch: pytest.MonkeyPatch, evolink_connection: Callable[..., str], server: FakeEvoLink, sleeps: list[float]
 ) -> None:
-    monkeypatch.setattr(hook_module, "MAX_RETRY_WAIT", 0.3)  # Retry-After: 5 capped to 0.3 s
+    cap_retry_waits(monkeypatch, 0.3)  # Retry-After: 5 capped to 0.3 s
     impatient = evolink_connection(server.base_url, API_KEY, "evolink_impatient", max_retries=0)
     patient = evolink_connection(server.base_url, API_KEY, "evolink_patient", max_retries=2)
     first, second = EvoLinkHook(evolink_conn_id=impatient), EvoLinkHook(evolink_conn_id=patient)
@@ -741,8 +748,10 @@ async def test_a_429_retry_after_on_the_shared_client_delays_the_other_hooks(
     finally:
         await first.aclose()
         await second.aclose()
-    limited, delayed = server.received
-    assert delayed.at - limited.at >= 0.25, "the second hook did not wait for the shared Retry-After"
+    assert len(server.received) == 2
+    # The first hook does not retry (max_retries=0); the second waits out the shared pause before its request.
+    assert len(sleeps) == 1, sleeps
+    assert 0.25 <= sleeps[0] <= 0.3, "the second hook did not wait for the shared Retry-After"
 
 
 async def test_async_reads_retry_5xx_and_do_not_retry_4xx(
@@ -834,11 +843,11 @@ def plain_async_client(monkeypatch: pytest.MonkeyPatch) -> None:
     def factory(settings: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=settings.base_url,
-            auth=hook_module._BearerAuth(settings.api_key),
-            headers={"User-Agent": hook_module.USER_AGENT},
+            auth=BearerAuth(settings.api_key),
+            headers={"User-Agent": USER_AGENT},
         )
 
-    monkeypatch.setattr(hook_module, "_new_async_client", factory)
+    monkeypatch.setattr(async_pool, "_new_async_client", factory)
 
 
 @pytest.mark.usefixtures("plain_async_client")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_evolink.hooks import evolink as hook_module
+from airflow_provider_evolink.hooks import async_pool
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskTrigger
 
@@ -126,7 +126,7 @@ async def test_a_recreated_trigger_resumes_the_same_task_without_submitting(
     events = await _start_then_drop(first, emulator_3s, evolink_task_id)
     assert events == [], "the task finished before the restart: nothing was tested"
     # Dropping the trigger released its share of the loop's client (nothing leaks across restarts).
-    assert not hook_module._SHARED.get(asyncio.get_running_loop())
+    assert not async_pool._SHARED.get(asyncio.get_running_loop())
 
     second = recreate(first)
     assert second.serialize() == first.serialize()

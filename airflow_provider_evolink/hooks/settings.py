@@ -1,0 +1,161 @@
+"""
+What an ``evolink`` Airflow connection resolves to, and the HTTP client settings built from it.
+
+The connection (API reference: ``docs/evolink-api.md``, "Authentication"): ``password`` = API key (required),
+``host`` = API base URL, extras ``timeout`` (seconds per request), ``max_retries`` (per request) and
+``outage_tolerance`` (seconds a wait or a save outlasts transient failures). :func:`http_url` and
+:func:`number_extra` check any further host or number extra the same way, so a second host (e.g. a files API)
+is one more field of :class:`ConnectionSettings`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from airflow_provider_evolink import __version__
+from airflow_provider_evolink.exceptions import EvoLinkConfigError
+from airflow_provider_evolink.retry import DEFAULT_MAX_RETRIES, DEFAULT_OUTAGE_TOLERANCE, OutageTolerance, RetryPolicy
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "USER_AGENT",
+    "BearerAuth",
+    "ConnectionSettings",
+    "http_timeout",
+    "http_url",
+    "number_extra",
+    "settings_from_connection",
+]
+
+DEFAULT_BASE_URL = "https://api.evolink.ai"
+#: Seconds allowed for one HTTP read/write (connection extra ``timeout``).
+DEFAULT_TIMEOUT = 30.0
+USER_AGENT = f"airflow-provider-evolink/{__version__}"
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """A resolved connection. ``api_key`` is left out of ``repr`` so it never reaches a log.
+
+    :param base_url: the API root without a trailing slash or ``/v1`` (e.g. ``https://api.evolink.ai``).
+    :param api_key: the bearer token.
+    :param timeout: seconds allowed for one HTTP read or write.
+    :param max_retries: retries of a retryable failure per request.
+    :param outage_tolerance: seconds transient failures may last in a row while waiting for a task or saving
+        its results.
+    """
+
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout: float
+    max_retries: int
+    outage_tolerance: float = DEFAULT_OUTAGE_TOLERANCE
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The provider's retry policy with this connection's ``max_retries``."""
+        return RetryPolicy(max_retries=self.max_retries)
+
+    def outage_tolerance_for(self, what: str, *, deadline: float | None = None, log: Any = None) -> OutageTolerance:
+        """An :class:`~airflow_provider_evolink.retry.OutageTolerance` of ``outage_tolerance`` seconds for
+        ``what`` (see there), with this connection's retry policy."""
+        return OutageTolerance(what, self.outage_tolerance, deadline=deadline, policy=self.retry_policy, log=log)
+
+
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer <key>`` on the requests of the client it is given to; hidden from ``repr``."""
+
+    def __init__(self, api_key: str) -> None:
+        self._header = f"Bearer {api_key}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(<hidden>)"
+
+
+def http_timeout(seconds: float) -> httpx.Timeout:
+    """Per-request timeouts: connect fast or fail, reads may be slow, and a generous pool wait (thousands of
+    triggers queue there)."""
+    return httpx.Timeout(seconds, connect=min(10.0, seconds), pool=max(60.0, seconds))
+
+
+def settings_from_connection(conn: Connection, extra: Mapping[str, Any], conn_id: str) -> ConnectionSettings:
+    """Check and resolve a connection.
+
+    :param conn: the Airflow connection; ``extra``: its parsed extras (read sync or async by the caller).
+    :raises EvoLinkConfigError: no API key, a host that is not an http(s) URL, or a bad ``timeout`` (must be
+        > 0 seconds), ``max_retries`` (a whole number ≥ 0) or ``outage_tolerance`` (≥ 0 seconds); the message
+        names the connection and field.
+    """
+    where = f"EvoLink connection {conn_id!r}"
+    api_key = (conn.password or "").strip()
+    if not api_key:
+        raise EvoLinkConfigError(f"{where} has no API key: set its password (API Key) field")
+    base_url = http_url(conn.host, DEFAULT_BASE_URL, f"{where}: host", port=conn.port)
+    timeout = number_extra(extra, "timeout", DEFAULT_TIMEOUT, where)
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise EvoLinkConfigError(f"{where}: extra 'timeout' must be a number of seconds > 0, got {timeout!r}")
+    retries = number_extra(extra, "max_retries", DEFAULT_MAX_RETRIES, where)
+    if not (math.isfinite(retries) and retries >= 0 and retries == int(retries)):
+        raise EvoLinkConfigError(f"{where}: extra 'max_retries' must be a whole number >= 0, got {retries!r}")
+    tolerance = number_extra(extra, "outage_tolerance", DEFAULT_OUTAGE_TOLERANCE, where)
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise EvoLinkConfigError(
+            f"{where}: extra 'outage_tolerance' must be a number of seconds >= 0, got {tolerance!r}"
+        )
+    return ConnectionSettings(
+        base_url=base_url, api_key=api_key, timeout=timeout, max_retries=int(retries), outage_tolerance=tolerance
+    )
+
+
+def http_url(value: str | None, default: str, what: str, *, port: int | None = None) -> str:
+    """An http(s) root URL from a connection field: ``default`` when empty, ``https://`` assumed without a
+    scheme, ``port`` added when the URL has none, no trailing slash or ``/v1`` (every path starts with it).
+
+    :param what: the field, for messages (e.g. ``EvoLink connection 'evolink_default': host``).
+    :raises EvoLinkConfigError: not a valid http(s) URL with a host name.
+    """
+    url = (value or "").strip() or default
+    if "://" not in url:
+        url = f"https://{url}"
+    try:
+        parts = urlsplit(url)
+        has_port = parts.port is not None
+    except ValueError:
+        raise EvoLinkConfigError(f"{what} {value!r} is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EvoLinkConfigError(f"{what} must be an http(s) URL such as {default}, got {value!r}")
+    if port and not has_port:
+        url = parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
+    return url.rstrip("/").removesuffix("/v1")
+
+
+def number_extra(extra: Mapping[str, Any], name: str, default: float, where: str) -> float:
+    """A number from the connection extras; ``default`` when missing or empty.
+
+    :raises EvoLinkConfigError: the value is not a number (booleans included), naming the extra.
+    """
+    # The UI stores an emptied field as "" or None: both mean "use the default". Strings come from URI-form
+    # connections and environment variables.
+    value = extra.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return float(default)
+    if isinstance(value, bool):
+        raise EvoLinkConfigError(f"{where}: extra {name!r} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise EvoLinkConfigError(f"{where}: extra {name!r} must be a number, got {value!r}") from None
