@@ -42,6 +42,15 @@ def _trigger_with_defaults(page: Any, dag_id: str) -> str:
     expect(form.get_by_text("This field is required")).to_have_count(0)
     button = form.get_by_role("button", name="Trigger")
     expect(button).to_be_enabled()
+    if form.get_by_text(f"Unpause {dag_id} on trigger").count():  # a paused DAG: the form unpauses it too
+        with page.expect_response(lambda r: r.request.method == "PATCH" and f"/dags/{dag_id}" in r.url) as unpause:
+            run_id = _press_trigger(page, button, dag_id)
+        assert unpause.value.ok, f"unpausing {dag_id}: {unpause.value.status} {unpause.value.text()}"
+        return run_id
+    return _press_trigger(page, button, dag_id)
+
+
+def _press_trigger(page: Any, button: Any, dag_id: str) -> str:
     with page.expect_response(lambda r: r.url.endswith("/dagRuns") and r.request.method == "POST") as answer:
         button.click()
     assert answer.value.status == 200, f"{dag_id}: {answer.value.status} {answer.value.text()}"
