@@ -61,8 +61,19 @@ XCOM_TASK_DETAIL = "evolink_task"
 #: XCom key of the task's credits (:func:`~airflow_provider_evolink.models.credit_usage`), pushed after submitting
 #: and again when the task ends.
 XCOM_USAGE = "evolink_usage"
+#: Characters of the prompt the submission log line shows.
+_LOGGED_PROMPT_CHARS = 200
 #: States worth reconnecting to on a retry: the stored task is still going, or already done.
 _RECONNECTABLE = frozenset({TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.COMPLETED})
+
+
+def _prompt_for_log(request: EvoLinkRequest) -> str:
+    """``prompt '…'`` (shortened) for the submission log line, so each mapped instance says what it made."""
+    prompt = getattr(request, "prompt", None)
+    if not prompt:
+        return "no prompt"
+    shown = prompt if len(prompt) <= _LOGGED_PROMPT_CHARS else prompt[: _LOGGED_PROMPT_CHARS - 1] + "…"
+    return f"prompt {shown!r}"
 
 
 class EvoLinkGenerateVideoOperator(BaseOperator):
@@ -86,9 +97,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
     any waiting, with a secret-free summary of the request under ``evolink_submission`` (prompt shortened,
     model, duration, resolution and the ``evolink_usage`` credits: :mod:`airflow_provider_evolink.submission`;
-    the transfer copies it into its Asset events); with ``wait_for_completion=True`` the completed task detail (dict of
-    :class:`~airflow_provider_evolink.models.TaskDetail`, its result URLs valid 24 h) is pushed under
-    ``evolink_task``.
+    the transfer copies it into its Asset events), and the task's credits under ``evolink_usage``
+    (:func:`~airflow_provider_evolink.models.credit_usage`). With ``wait_for_completion=True`` the completed task
+    detail is pushed under ``evolink_task``: ``id``, ``model``, ``status``, ``progress``, ``created``,
+    ``result_count``, ``task_info`` and ``usage`` (the same credits), without the signed result links
+    (:func:`~airflow_provider_evolink.triggers.evolink.completed_detail_xcom` has the exact shape).
 
     :param request: the create request: a request model (``KlingO3ReferenceToVideoRequest``,
         ``KlingV3MotionControlRequest``, ``VideoGenerationRequest``) or a dict routed by its ``model`` key.
@@ -290,7 +303,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 )
                 return stored_id, detail
             state.forget_task()
-        task = self.hook.create_video_generation(request, idempotency_key=state.idempotency_key())
+        idempotency_key = state.idempotency_key()
+        self.log.info("Submitting a %s generation, %s", request.model, _prompt_for_log(request))
+        task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
         self._usage = task.usage
         state.submitted(task.id, task.usage.model_dump(mode="json", exclude_none=True) if task.usage else None)
         reserved = task.usage.credits_reserved if task.usage else None
@@ -356,7 +371,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         from airflow_provider_evolink.openlineage import public_location
 
         usage = credit_usage(reserved, detail.status, detail.usage)
-        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value={**completed_detail_xcom(detail), "usage": usage})
+        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail_xcom(detail, usage))
         context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
         self._result_locations = [public_location(url) for url in detail.results]
         return self._succeeded(context, event.evolink_task_id)

@@ -58,6 +58,7 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.hooks.responses import parse_retry_after
+from airflow_provider_evolink.links.storage import StoredVideoLink
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.submission import find_submission
@@ -182,6 +183,9 @@ class EvoLinkToStorageOperator(BaseOperator):
     ``EvoLinkGenerateVideoOperator`` that created the task (``None`` when no direct upstream task recorded one).
     The "EvoLink videos" UI plugin shows these events as a gallery.
 
+    The task instance gets a **Stored video** button (:class:`~airflow_provider_evolink.links.storage.StoredVideoLink`)
+    that opens the stored object in the AWS S3 or Google Cloud Storage console (``s3://`` and ``gs://`` only).
+
     :param evolink_task_id: the EvoLink task ID (templated), e.g. the XCom of
         ``EvoLinkGenerateVideoOperator``. Must be usable as a file name (letters, digits, ``.``, ``_``, ``-``).
     :param destination: the folder to store into (templated): a URI string (``s3://bucket/prefix``,
@@ -214,6 +218,7 @@ class EvoLinkToStorageOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("evolink_task_id", "destination", "storage_conn_id")
     ui_color = "#e8f0fe"
+    operator_extra_links = (StoredVideoLink(),)
 
     def __init__(
         self,
