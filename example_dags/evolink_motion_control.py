@@ -2,7 +2,7 @@
 Kling V3 motion control: the character of ``image_url`` performs the motion of ``video_url``.
 
 Same shape as ``evolink_reference_to_video``: submit, wait in the triggerer, save. The output is as long as the
-reference video (3–30 s). Inputs need not be public:
+reference video (3–10 s when the character faces as in the image, as here). Inputs need not be public:
 
 - ``image_url`` may be an object-storage URI, e.g. ``s3://aws_default@my-bucket/characters/hero.png``: the
   operator signs a link valid ``input_link_expiration`` seconds (6 h by default) for EvoLink to fetch;
@@ -39,25 +39,32 @@ SAMPLE_VIDEO = Path(__file__).parent / "samples" / "dance.mp4"
     tags=["evolink", "example"],
     doc_md=__doc__,
     params={
-        "prompt": Param("", type="string", maxLength=2500, description="Optional guidance"),
+        # Optional inputs allow null: the trigger form marks every other type required, and an empty box is null.
+        "prompt": Param(
+            None, type=["null", "string"], maxLength=2500, description="Optional guidance (up to 2,500 characters)"
+        ),
         "image_url": Param(
-            "",
-            type="string",
-            description="Character image: a URL or an object-storage URI (s3://conn@bucket/key); empty = the host's "
-            "sample",
+            None,
+            type=["null", "string"],
+            description="Character image: a public URL, or an object-storage URI (s3://conn@bucket/key) the "
+            "operator signs. Leave empty to use the sample image of the connection's host (the emulator serves one).",
         ),
         "video_url": Param(
-            "",
-            type="string",
-            description="Motion video (3-10 s): a URL, object-storage URI or absolute local path; empty = the "
-            "sample shipped with this DAG",
+            None,
+            type=["null", "string"],
+            description="Motion video (3 to 10 s; the output is as long): a public URL, an object-storage URI, or an "
+            "absolute path on the worker (uploaded). Leave empty to use the sample shipped with this DAG.",
         ),
-        "quality": Param("720p", enum=["720p", "1080p"]),
+        # Enums are typed (not nullable): clearing the box is refused as "required" instead of sending null.
+        "quality": Param(
+            "720p", type="string", enum=["720p", "1080p"], description="Resolution; 1080p costs a third more"
+        ),
         "destination": Param(
             "file:///tmp/evolink_videos",
             type="string",
             pattern=DESTINATION_PATTERN,  # refused when the run is triggered, before anything is paid for
-            description="Folder URI (file://, s3://…) or absolute path",
+            description="Folder URI (file://, s3://, gs://…) or absolute path to store the video in; each run "
+            "writes into <destination>/<run id>/",
         ),
     },
 )

@@ -39,6 +39,7 @@ from airflow_provider_evolink.models import (
     estimate_credits,
     parse_request,
 )
+from airflow_provider_evolink.submission import XCOM_SUBMISSION, summarize
 from airflow_provider_evolink.submission_state import (
     SubmissionState,
     request_fingerprint,
@@ -68,8 +69,19 @@ XCOM_TASK_DETAIL = "evolink_task"
 #: XCom key of the task's credits (:func:`~airflow_provider_evolink.models.credit_usage`), pushed after submitting
 #: and again when the task ends.
 XCOM_USAGE = "evolink_usage"
+#: Characters of the prompt the submission log line shows.
+_LOGGED_PROMPT_CHARS = 200
 #: States worth reconnecting to on a retry: the stored task is still going, or already done.
 _RECONNECTABLE = frozenset({TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.COMPLETED})
+
+
+def _prompt_for_log(request: EvoLinkRequest) -> str:
+    """``prompt '…'`` (shortened) for the submission log line, so each mapped instance says what it made."""
+    prompt = getattr(request, "prompt", None)
+    if not prompt:
+        return "no prompt"
+    shown = prompt if len(prompt) <= _LOGGED_PROMPT_CHARS else prompt[: _LOGGED_PROMPT_CHARS - 1] + "…"
+    return f"prompt {shown!r}"
 
 
 class EvoLinkGenerateVideoOperator(BaseOperator):
@@ -91,9 +103,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     docs do not promise it).
 
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
-    any waiting; with ``wait_for_completion=True`` the completed task detail (dict of
-    :class:`~airflow_provider_evolink.models.TaskDetail`, its result URLs valid 24 h) is pushed under
-    ``evolink_task``.
+    any waiting, with a secret-free summary of the request under ``evolink_submission`` (prompt shortened,
+    model, duration, resolution and the ``evolink_usage`` credits: :mod:`airflow_provider_evolink.submission`;
+    the transfer copies it into its Asset events), and the task's credits under ``evolink_usage``
+    (:func:`~airflow_provider_evolink.models.credit_usage`). With ``wait_for_completion=True`` the completed task
+    detail is pushed under ``evolink_task``: ``id``, ``model``, ``status``, ``progress``, ``created``,
+    ``result_count``, ``task_info`` and ``usage`` (the same credits), without the signed result links
+    (:func:`~airflow_provider_evolink.triggers.evolink.completed_detail_xcom` has the exact shape).
 
     :param request: the create request: a request model (``KlingO3ReferenceToVideoRequest``,
         ``KlingV3MotionControlRequest``, ``VideoGenerationRequest``) or a dict routed by its ``model`` key.
@@ -195,7 +211,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         evolink_task_id, detail = self._reconnect_or_submit(context, request)
         self._evolink_task_id = evolink_task_id
         context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
-        context["ti"].xcom_push(key=XCOM_USAGE, value=credit_usage(self._reserved_usage(context)))
+        usage = credit_usage(self._reserved_usage(context))
+        context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
+        context["ti"].xcom_push(key=XCOM_SUBMISSION, value=summarize(request, evolink_task_id, usage))
         if not self.wait_for_completion:
             return self._succeeded(context, evolink_task_id)
         event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None
@@ -316,6 +334,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 return stored_id, detail
             state.forget_task()
         body, idempotency_key = self._replay(state, request) or self._new_submission(state, request)
+        self.log.info("Submitting a %s generation, %s", request.model, _prompt_for_log(request))
         task = self.hook.create_video_generation(body, idempotency_key=idempotency_key)
         self._usage = task.usage
         state.submitted(task.id, task.usage.model_dump(mode="json", exclude_none=True) if task.usage else None)
@@ -418,7 +437,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         from airflow_provider_evolink.openlineage import public_location
 
         usage = credit_usage(reserved, detail.status, detail.usage)
-        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value={**completed_detail_xcom(detail), "usage": usage})
+        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail_xcom(detail, usage))
         context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
         self._result_locations = [public_location(url) for url in detail.results]
         return self._succeeded(context, event.evolink_task_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -131,7 +132,7 @@ def test_submit_stores_the_key_before_the_post_and_the_id_after_and_keeps_them_a
     assert store.sets == [(STATE_SUBMISSION, 0), (STATE_TASK_ID, 1), (STATE_USAGE, 1)]
     assert post["idempotency_key"]
     assert post["task_id"] == evolink_task_id
-    assert ti.xcoms.keys() == {"evolink_task_id", "evolink_usage"}
+    assert ti.xcoms.keys() == {"evolink_task_id", "evolink_usage", "evolink_submission"}
     assert ti.xcoms["evolink_task_id"] == evolink_task_id
     assert store.values[STATE_TASK_ID] == evolink_task_id
     assert store.values[STATE_USAGE]["credits_reserved"] == 40.5
@@ -169,6 +170,23 @@ def test_a_manual_clear_starts_a_new_try_sequence_and_generates_anew(emulator: A
     assert len(posts(emulator, since)) == 2
     assert store.cleared == 1
     assert store.values[STATE_SUBMISSION]["try_sequence"] == 2
+
+
+def test_submission_summary_carries_prompt_resolution_and_reserved_credits_but_no_url(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+    request = o3_request("x" * 300, quality="1080p", video_url=f"{emulator.base_url}/samples/reference.mp4?sig=s3cr3t")
+
+    evolink_task_id = make_operator(request).execute(context_of(ti, FakeTaskStateStore()))
+
+    summary = ti.xcoms["evolink_submission"]
+    assert summary["evolink_task_id"] == evolink_task_id
+    assert summary["prompt"] == "x" * 199 + "…"
+    assert (summary["model"], summary["duration"], summary["resolution"]) == (request["model"], 5, "1080p")
+    assert summary["usage"] == ti.xcoms["evolink_usage"]  # the same credits, not a second reading
+    assert summary["usage"]["billing_rule"] == "per_second"
+    assert summary["usage"]["credits_reserved"] > 0
+    assert "s3cr3t" not in repr(summary)
+    assert "http" not in repr(summary)
 
 
 def test_logs_the_estimate_then_the_reserved_credits_then_the_task_id(emulator: Any) -> None:
@@ -235,7 +253,9 @@ def test_retry_after_a_crash_past_storing_the_id_finishes_the_completed_task_wit
 
     assert evolink_task_id == stored_id == retry.xcoms["evolink_task_id"]
     assert retry.xcoms["evolink_task"]["status"] == "completed"
-    assert retry.xcoms["evolink_task"]["results"]
+    assert retry.xcoms["evolink_task"]["result_count"] == 1
+    # The try that submitted stored the reservation: the reconnecting retry still reports it.
+    assert retry.xcoms["evolink_task"]["usage"]["credits_reserved"] == 40.5
     assert len(posts(emulator, since)) == 1
     assert store.values[STATE_TASK_ID] == evolink_task_id
 
@@ -392,8 +412,61 @@ def test_execute_complete_on_success_rereads_the_detail_pushes_it_and_keeps_the_
     event = EvoLinkTaskEvent("success", evolink_task_id, message="completed").to_payload()
 
     assert make_operator().execute_complete(context_of(ti, store), event) == evolink_task_id
-    assert ti.xcoms["evolink_task"]["results"]
+    assert ti.xcoms["evolink_task"]["result_count"] == 1
     assert store.values == {STATE_TASK_ID: evolink_task_id}
+
+
+def test_the_completed_detail_in_xcom_has_the_usage_and_no_signed_link(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+
+    make_operator(wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    detail = ti.xcoms["evolink_task"]
+    assert set(detail) == {"id", "model", "status", "progress", "created", "result_count", "task_info", "usage"}
+    assert detail["usage"]["credits_reserved"] == 40.5  # 5 s at 720p
+    assert detail["usage"]["billing_rule"]
+    assert "sig=" not in json.dumps(detail)
+    assert "expires=" not in json.dumps(detail)
+
+
+def test_the_readme_documents_the_completed_detail_as_it_is(emulator: Any) -> None:
+    import ast
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("The completed task detail:\n\n```python\n", 1)[1].split("```", 1)[0]
+    documented = ast.literal_eval(example)
+    ti = FakeTaskInstance()
+
+    make_operator(wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    actual = ti.xcoms["evolink_task"]
+    assert set(documented) == set(actual)
+    assert set(documented["usage"]) == set(actual["usage"])
+    assert set(documented["task_info"]) == set(actual["task_info"])
+
+
+def test_a_resumed_deferral_reports_the_usage_its_submitting_try_stored(emulator: Any) -> None:
+    store = FakeTaskStateStore()
+    with pytest.raises(TaskDeferred) as deferred:
+        make_operator(wait_for_completion=True, deferrable=True).execute(context_of(FakeTaskInstance(), store))
+    evolink_task_id = deferred.value.trigger.evolink_task_id
+    assert store.values[STATE_USAGE]["credits_reserved"] == 40.5
+    resumed = FakeTaskInstance()
+    event = EvoLinkTaskEvent("success", evolink_task_id, message="completed").to_payload()
+
+    make_operator(wait_for_completion=True, deferrable=True).execute_complete(context_of(resumed, store), event)
+
+    assert resumed.xcoms["evolink_task"]["usage"]["credits_reserved"] == 40.5
+
+
+def test_the_submission_log_names_the_prompt_shortened(emulator: Any) -> None:
+    prompt = "A lighthouse at dawn, slow dolly in " + "x" * 400
+    with capture_logs() as logs:
+        make_operator(o3_request(prompt)).execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
+
+    (line,) = [log["event"] for log in logs if log["event"].startswith("Submitting a kling-o3-reference-to-video")]
+    assert "prompt 'A lighthouse at dawn, slow dolly in xxx" in line
+    assert len(line) < 300
 
 
 @pytest.mark.parametrize(
@@ -501,7 +574,7 @@ def test_dag_test_runs_mapped_submissions_then_deferrable_sensors_to_success(dag
     assert len(set(evolink_task_ids)) == 2
     assert xcom_values(run, "generate", "evolink_task_id") == evolink_task_ids
     assert [detail["id"] for detail in xcom_values(run, "wait")] == evolink_task_ids
-    assert all(detail["status"] == "completed" and detail["results"] for detail in xcom_values(run, "wait"))
+    assert all(detail["status"] == "completed" and detail["result_count"] for detail in xcom_values(run, "wait"))
     assert len(posts(emu)) == 2
     assert triggers, "the sensor never deferred"
     assert all(isinstance(trigger, EvoLinkTaskTrigger) for trigger in triggers)

@@ -1,4 +1,4 @@
-"""Storage back ends for the transfer tests: ``memory://`` (moto's S3 server is ``s3_bucket`` in the root conftest)."""
+"""Storage for the transfer tests: ``memory://`` (the S3 bucket on moto's server is in the root conftest)."""
 
 from __future__ import annotations
 
