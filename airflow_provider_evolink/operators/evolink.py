@@ -25,6 +25,7 @@ from airflow_provider_evolink.airflow_errors import fail_or_retry
 from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import EvoLinkRequest, TaskDetail, TaskStatus, estimate_credits, parse_request
+from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
@@ -33,6 +34,7 @@ from airflow_provider_evolink.triggers.evolink import (
     completed_detail_xcom,
     positive_seconds,
     progress_message,
+    progress_step,
 )
 
 if TYPE_CHECKING:
@@ -80,7 +82,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     :param wait_for_completion: wait until the EvoLink task ends; otherwise succeed once it is submitted.
     :param deferrable: wait in the triggerer (:class:`EvoLinkTaskTrigger`) instead of a worker slot; default
         ``[operators] default_deferrable``.
-    :param poll_interval: seconds between status reads while waiting (> 0; EvoLink's own client uses 8).
+    :param poll_interval: seconds between status reads while waiting, at the task's expected end (> 0;
+        EvoLink's own client uses 8). Earlier reads are spaced by the task's progress and
+        ``task_info.estimated_time`` (:mod:`airflow_provider_evolink.pacing`), never closer than this.
+    :param adaptive_polling: pace reads as above (default); ``False`` switches back to a read every
+        ``poll_interval`` (± 10 % in the triggerer) from start to finish.
     :param timeout: seconds to wait for the EvoLink task (> 0; some models take 40 minutes). EvoLink cannot
         cancel a task: after the timeout it may still complete and bill, and a retry reconnects to it.
     :param max_credits: refuse to submit when the estimated cost (credits, the per-second price of
@@ -109,6 +115,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = 3600.0,
         max_credits: float | None = None,
+        adaptive_polling: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -125,7 +132,12 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         ):
             raise ValueError(f"max_credits must be a number of credits >= 0 or None, got {max_credits!r}")
         self.max_credits = max_credits
+        if not isinstance(adaptive_polling, bool):
+            raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
+        self.adaptive_polling = adaptive_polling
         self._evolink_task_id: str | None = None
+        #: ``task_info.estimated_time`` (seconds) of the task this try submitted; ``None`` when reconnecting.
+        self._estimated_time: float | None = None
 
     @cached_property
     def hook(self) -> EvoLinkHook:
@@ -233,6 +245,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             evolink_conn_id=self.evolink_conn_id,
             poll_interval=self.poll_interval,
             end_time=end_time,
+            estimated_time=self._estimated_time,
+            adaptive_polling=self.adaptive_polling,
         )
 
     def _check_trigger_serializes(self) -> None:
@@ -300,6 +314,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
         if store is not None:
             store.set(STATE_TASK_ID, task.id)
+        self._estimated_time = usable_estimate(task.task_info.estimated_time if task.task_info else None)
         reserved = task.usage.credits_reserved if task.usage else None
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
         self.log.info("EvoLink task ID: %s", task.id)
@@ -328,7 +343,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     def _wait(self, evolink_task_id: str) -> tuple[EvoLinkTaskEvent, TaskDetail | None]:
         """Poll with the sync hook (its retries cover transient errors) until the task ends or ``timeout``."""
         end_time = time.time() + self.timeout
-        last_progress: str | None = None
+        pacer = PollPacer(self.poll_interval, estimated_time=self._estimated_time, adaptive=self.adaptive_polling)
+        last_step: tuple[str, int] | None = None
         while True:
             try:
                 detail = self.hook.get_task(evolink_task_id)
@@ -336,12 +352,12 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 return EvoLinkTaskEvent.from_error(evolink_task_id, error), None
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 return event, detail
-            if (progress := progress_message(detail)) != last_progress:
-                self.log.info("EvoLink task %s: %s", evolink_task_id, progress)
-                last_progress = progress
+            if (step := progress_step(detail)) != last_step:
+                self.log.info("EvoLink task %s: %s", evolink_task_id, progress_message(detail))
+                last_step = step
             if (remaining := end_time - time.time()) <= 0:
                 return EvoLinkTaskEvent.timed_out(evolink_task_id, end_time), None
-            time.sleep(min(self.poll_interval, remaining))
+            time.sleep(min(pacer.delay_after(detail.progress, detail.created), remaining))
 
     def _finish(self, context: Context, event: EvoLinkTaskEvent, detail: TaskDetail | None) -> str:
         event.raise_for_status()

@@ -8,8 +8,8 @@ failure codes and their retryability: ``docs/evolink-api.md``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,8 @@ from airflow.sdk.exceptions import AirflowSensorTimeout
 from airflow_provider_evolink.airflow_errors import airflow_exception
 from airflow_provider_evolink.exceptions import EvoLinkError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
+from airflow_provider_evolink.models import TaskDetail
+from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
@@ -52,7 +54,12 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     :param evolink_task_id: the EvoLink task ID (templated), e.g. ``"{{ ti.xcom_pull('submit') }}"``.
     :param evolink_conn_id: the Airflow connection of type ``evolink``.
     :param deferrable: wait in the triggerer instead of a worker slot; default ``[operators] default_deferrable``.
-    :param poke_interval: seconds between status reads (EvoLink's own client uses 8).
+    :param poke_interval: seconds between status reads at the task's expected end (EvoLink's own client uses
+        8). Earlier reads are spaced by the task's progress (and ``task_info.estimated_time`` when the answer
+        has one; :mod:`airflow_provider_evolink.pacing`), never closer than this, in every mode.
+    :param adaptive_polling: pace reads as above (default); ``False`` switches back to a read every
+        ``poke_interval`` (Airflow's ``exponential_backoff`` then applies as usual; with it set, Airflow's
+        backoff decides in poke and reschedule modes either way).
     :param timeout: seconds to wait before failing (or skipping with ``soft_fail``). EvoLink cannot cancel a
         task: it may still complete and bill after the sensor gave up.
     :param kwargs: passed to :class:`~airflow.sdk.BaseSensorOperator` (``mode``, ``soft_fail``, ...).
@@ -69,12 +76,18 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = 3600.0,
+        adaptive_polling: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        if not isinstance(adaptive_polling, bool):
+            raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
         self.evolink_task_id = evolink_task_id
         self.evolink_conn_id = evolink_conn_id
         self.deferrable = deferrable
+        self.adaptive_polling = adaptive_polling
+        self._pacer: PollPacer | None = None
+        self._next_poke: float | None = None
 
     @cached_property
     def hook(self) -> EvoLinkHook:
@@ -100,6 +113,8 @@ class EvoLinkTaskSensor(BaseSensorOperator):
             self._raise_for(event)
             return PokeReturnValue(is_done=True, xcom_value=completed_detail_xcom(detail))
         self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
+        estimated_time = usable_estimate(detail.task_info.estimated_time if detail.task_info else None)
+        self._next_poke = self._paced(detail, estimated_time)
         if self.deferrable:
             # Deferring from inside poke() keeps BaseSensorOperator's soft_fail/never_fail handling of this
             # first read; TaskDeferred is a BaseException, so it passes through that handling untouched.
@@ -109,11 +124,27 @@ class EvoLinkTaskSensor(BaseSensorOperator):
                     evolink_conn_id=self.evolink_conn_id,
                     poll_interval=self.poke_interval,
                     end_time=time.time() + self.timeout,
+                    estimated_time=estimated_time,
+                    adaptive_polling=self.adaptive_polling,
                 ),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.timeout + DEFER_BACKSTOP_SECONDS),
             )
         return PokeReturnValue(is_done=False)
+
+    def _paced(self, detail: TaskDetail, estimated_time: float | None) -> float:
+        if self._pacer is None:
+            self._pacer = PollPacer(self.poke_interval, estimated_time=estimated_time, adaptive=self.adaptive_polling)
+        return self._pacer.delay_after(detail.progress, detail.created)
+
+    def _get_next_poke_interval(
+        self, started_at: datetime | float, run_duration: Callable[[], float], poke_count: int
+    ) -> float:
+        # BaseSensorOperator asks this between pokes (poke mode: how long to sleep; reschedule mode: when to
+        # come back); the last poke computed the answer from what EvoLink said.
+        if not self.adaptive_polling or self.exponential_backoff or self._next_poke is None:
+            return super()._get_next_poke_interval(started_at, run_duration, poke_count)
+        return max(0.0, min(self._next_poke, self.timeout - run_duration()))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, then return the re-read detail or raise.

@@ -12,7 +12,6 @@ synchronous waits build the same events from what they read, so every path ends 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass
@@ -33,6 +32,7 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
+from airflow_provider_evolink.pacing import PollPacer
 
 __all__ = [
     "DEFAULT_MAX_CONSECUTIVE_ERRORS",
@@ -43,6 +43,7 @@ __all__ = [
     "completed_detail_xcom",
     "positive_seconds",
     "progress_message",
+    "progress_step",
 ]
 
 #: Seconds between status reads: the pace EvoLink's own client uses (``docs/evolink-api.md``, "Polling").
@@ -52,8 +53,8 @@ DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
 #: Seconds ``defer(timeout=)`` allows past the wait's own deadline. The trigger enforces the real deadline and
 #: still makes a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
 DEFER_BACKSTOP_SECONDS = 300.0
-#: Each later poll waits ``poll_interval`` × (1 ± this): triggers created together drift apart.
-_POLL_JITTER = 0.1
+#: Progress is logged when its status or its tenth changes, not at every read.
+_PROGRESS_LOG_STEP = 10
 #: Messages come from the API; keep the event row and exception text a sane size.
 _MAX_MESSAGE_CHARS = 1000
 
@@ -80,6 +81,12 @@ def _no_cancel_note(evolink_task_id: str) -> str:
         f"EvoLink has no cancel endpoint: task {evolink_task_id} may still complete and bill. "
         "A retry of this Airflow task reconnects to it instead of submitting again."
     )
+
+
+def progress_step(detail: TaskDetail) -> tuple[str, int]:
+    """What a progress log line is worth writing for: the status and the progress in tenths (a line per
+    change of either, not per read)."""
+    return detail.status.value, detail.progress // _PROGRESS_LOG_STEP
 
 
 def progress_message(detail: TaskDetail) -> str:
@@ -250,19 +257,26 @@ class EvoLinkTaskTrigger(BaseTrigger):
     Poll an EvoLink task from the triggerer until it ends, the deadline passes or polling cannot go on.
 
     Fully async: the connection comes from ``aget_connection`` and every read is ``EvoLinkHook.aget_task``
-    through the event loop's shared client (``GET /v1/tasks/{task_id}``). The first poll comes after a random
-    fraction of ``poll_interval`` so triggers created together spread out; later ones every ``poll_interval``
-    ± 10 %. Transient errors (429, 5xx, network, unreadable answers; after the hook's own retries) are tolerated
-    ``max_consecutive_errors`` times in a row; a non-retryable one (400/401/402/403/404, bad connection) ends the
-    wait at once. Exactly one :class:`EvoLinkTaskEvent` is fired; an unexpected exception becomes an ``error``
-    event instead of crashing the trigger.
+    through the event loop's shared client (``GET /v1/tasks/{task_id}``). Reads are paced by
+    :class:`~airflow_provider_evolink.pacing.PollPacer`: the first after a random fraction of the first delay so
+    triggers created together spread out; later ones by the task's progress and ``estimated_time``, never more
+    often than every ``poll_interval`` (± 10 %), or every ``poll_interval`` ± 10 % with
+    ``adaptive_polling=False``. Transient errors (429, 5xx, network, unreadable answers; after the hook's own
+    retries) are tolerated ``max_consecutive_errors`` times in a row; a non-retryable one (400/401/402/403/404,
+    bad connection) ends the wait at once. Exactly one :class:`EvoLinkTaskEvent` is fired; an unexpected
+    exception becomes an ``error`` event instead of crashing the trigger.
 
     :param evolink_task_id: the EvoLink task ID (``task-unified-…``).
     :param evolink_conn_id: the Airflow connection of type ``evolink``.
-    :param poll_interval: seconds between status reads (> 0; EvoLink's own client uses 8).
+    :param poll_interval: seconds between status reads when the task may be done, the fastest pace (> 0;
+        EvoLink's own client uses 8).
     :param end_time: absolute deadline, epoch seconds (wall clock): kept as is across serialisation, so a
         re-created trigger (triggerer restart, another triggerer) keeps the same deadline.
     :param max_consecutive_errors: transient polling errors tolerated in a row before an ``error`` event (≥ 0).
+    :param estimated_time: ``task_info.estimated_time`` of the create answer, seconds since the task's creation
+        (``None``: unknown; pacing then goes by progress alone).
+    :param adaptive_polling: pace reads by progress and ``estimated_time`` (default); ``False``: a read every
+        ``poll_interval`` ± 10 %.
     :raises ValueError: on a bad argument, naming it.
     """
 
@@ -273,6 +287,8 @@ class EvoLinkTaskTrigger(BaseTrigger):
         poll_interval: float,
         end_time: float,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        estimated_time: float | None = None,
+        adaptive_polling: bool = True,
     ) -> None:
         super().__init__()
         if not isinstance(evolink_task_id, str) or not evolink_task_id.strip():
@@ -288,6 +304,10 @@ class EvoLinkTaskTrigger(BaseTrigger):
         self.poll_interval = positive_seconds("poll_interval", poll_interval)
         self.end_time = float(end_time)
         self.max_consecutive_errors = max_consecutive_errors
+        if not isinstance(adaptive_polling, bool):
+            raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
+        self.estimated_time = None if estimated_time is None else positive_seconds("estimated_time", estimated_time)
+        self.adaptive_polling = adaptive_polling
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and plain-typed kwargs (no secrets: the API key stays in the connection)."""
@@ -299,6 +319,8 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
                 "max_consecutive_errors": self.max_consecutive_errors,
+                "estimated_time": self.estimated_time,
+                "adaptive_polling": self.adaptive_polling,
             },
         )
 
@@ -322,19 +344,20 @@ class EvoLinkTaskTrigger(BaseTrigger):
 
     async def _wait(self, hook: EvoLinkHook) -> EvoLinkTaskEvent:
         self.log.info(
-            "Waiting for EvoLink task %s: a status read every %.1f s until %s",
+            "Waiting for EvoLink task %s: status reads %s %.1f s until %s",
             self.evolink_task_id,
+            "paced by its progress, at most every" if self.adaptive_polling else "every",
             self.poll_interval,
             datetime.fromtimestamp(self.end_time, tz=UTC).isoformat(timespec="seconds"),
         )
-        # Thousands of triggers deferred together (dynamic task mapping) would otherwise poll in lock step.
-        delay = random.uniform(0, self.poll_interval)
+        pacer = PollPacer(self.poll_interval, estimated_time=self.estimated_time, adaptive=self.adaptive_polling)
+        delay = pacer.first_delay()
         errors = 0
-        last_progress: str | None = None
+        last_step: tuple[str, int] | None = None
         while (remaining := self.end_time - time.time()) > 0:
             # Sleeping past the deadline would overshoot it; the read at the deadline is the last chance.
             await asyncio.sleep(min(delay, remaining))
-            delay = self.poll_interval * random.uniform(1 - _POLL_JITTER, 1 + _POLL_JITTER)
+            delay = pacer.retry_delay()
             try:
                 detail = await hook.aget_task(self.evolink_task_id)
             except EvoLinkError as error:
@@ -352,9 +375,10 @@ class EvoLinkTaskTrigger(BaseTrigger):
             errors = 0
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 return event
-            if (progress := progress_message(detail)) != last_progress:
-                self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress)
-                last_progress = progress
+            delay = pacer.delay_after(detail.progress, detail.created)
+            if (step := progress_step(detail)) != last_step:
+                self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
+                last_step = step
         return EvoLinkTaskEvent.timed_out(self.evolink_task_id, self.end_time)
 
     async def on_kill(self) -> None:
