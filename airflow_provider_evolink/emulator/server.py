@@ -238,3 +238,13 @@ class EvoLinkEmulator:
         if task is None:
             raise KeyError(task_id)
         return result_content(task, self._result_size_bytes).sha256()
+
+    def done_at(self, task_id: str) -> float:
+        """When a task completes (or fails), epoch seconds: what a wait's detection delay counts from.
+
+        :raises KeyError: no such task.
+        """
+        task = self._store.get(task_id)
+        if task is None:
+            raise KeyError(task_id)
+        return task.done_at

@@ -61,6 +61,23 @@ def test_render_times_are_drawn_from_a_spread_around_the_processing_time(
     assert max(exact) - min(exact) < 0.2
 
 
+def test_done_at_is_when_reads_start_to_see_the_task_completed(
+    make_emulator: StartEmulator, o3_body: Callable[..., dict[str, Any]]
+) -> None:
+    emu, api = make_emulator(processing_seconds=0.5, processing_spread=0.5, seed=1)
+    task_id = create(api, o3_body)["id"]
+    done_at = emu.done_at(task_id)
+
+    before = api.get(f"/v1/tasks/{task_id}").json()["status"]
+    time.sleep(max(0.0, done_at - time.time()) + 0.01)
+    after = api.get(f"/v1/tasks/{task_id}").json()["status"]
+
+    assert before in {"pending", "processing"}
+    assert after == "completed"
+    with pytest.raises(KeyError):
+        emu.done_at("task-unified-0-unknown0")
+
+
 @pytest.mark.parametrize(
     ("mode", "allowed"),
     [("linear", set(range(100))), ("stuck", {0}), ("jumps", {0, 25, 50, 75})],
