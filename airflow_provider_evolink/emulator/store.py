@@ -235,7 +235,8 @@ class TaskStore:
     def estimated_time(self) -> int:
         """``task_info.estimated_time`` of a new task, in whole seconds: the same for every task, like a
         server's estimate of a model's render time."""
-        return math.ceil(self.processing_seconds * self.estimate_factor)
+        # round() first: 9 s × 10/3 is 30.000000000000004 in binary floating point, not a reason to say 31.
+        return math.ceil(round(self.processing_seconds * self.estimate_factor, 6))
 
     # ----------------------------------------------------------------------------------------- credits
     def used_credits(self, now: float) -> float:
