@@ -53,8 +53,8 @@ DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
 #: Seconds ``defer(timeout=)`` allows past the wait's own deadline. The trigger enforces the real deadline and
 #: still makes a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
 DEFER_BACKSTOP_SECONDS = 300.0
-#: Progress is logged when its status or its tenth changes, not at every read.
-_PROGRESS_LOG_STEP = 10
+#: Progress is logged when its status changes or it passes a quarter, not at every read.
+_PROGRESS_LOG_STEP = 25
 #: Messages come from the API; keep the event row and exception text a sane size.
 _MAX_MESSAGE_CHARS = 1000
 
@@ -84,7 +84,7 @@ def _no_cancel_note(evolink_task_id: str) -> str:
 
 
 def progress_step(detail: TaskDetail) -> tuple[str, int]:
-    """What a progress log line is worth writing for: the status and the progress in tenths (a line per
+    """What a progress log line is worth writing for: the status and the quarter of progress (a line per
     change of either, not per read)."""
     return detail.status.value, detail.progress // _PROGRESS_LOG_STEP
 
@@ -339,7 +339,8 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 await hook.aclose()
             except Exception:
                 self.log.warning("Could not close the EvoLink client cleanly", exc_info=True)
-        self.log.info("EvoLink task %s: %s", self.evolink_task_id, event.status)
+        if event.status != "success":  # the triggerer logs every event it fires; a failure deserves its reason
+            self.log.info("EvoLink task %s: %s (%s)", self.evolink_task_id, event.status, event.message)
         yield TriggerEvent(event.to_payload())
 
     async def _wait(self, hook: EvoLinkHook) -> EvoLinkTaskEvent:

@@ -697,6 +697,31 @@ async def test_aget_task_resolves_the_connection_asynchronously_and_works(
     assert request.headers["User-Agent"] == f"airflow-provider-evolink/{__version__}"
 
 
+async def test_hooks_started_together_share_one_connection_lookup(
+    monkeypatch: pytest.MonkeyPatch, server: FakeEvoLink, async_conn: str
+) -> None:
+    from airflow.sdk import Connection
+
+    lookups: list[str] = []
+    real_aget_connection = EvoLinkHook.aget_connection.__func__  # type: ignore[attr-defined]
+
+    async def slow_aget_connection(cls: type, conn_id: str) -> Connection:
+        lookups.append(conn_id)
+        await asyncio.sleep(0.05)  # a round trip to the API server, as in a triggerer
+        return await real_aget_connection(cls, conn_id)
+
+    monkeypatch.setattr(EvoLinkHook, "aget_connection", classmethod(slow_aget_connection))
+    hooks = [EvoLinkHook(evolink_conn_id=async_conn) for _ in range(20)]
+    try:
+        details = await asyncio.gather(*(hook.aget_task(TASK_ID) for hook in hooks))
+    finally:
+        for hook in hooks:
+            await hook.aclose()
+
+    assert [detail.status for detail in details] == [TaskStatus.COMPLETED] * 20
+    assert lookups == [async_conn]
+
+
 async def test_the_shared_async_client_is_shared_on_one_loop_and_closed_after_the_last_aclose(
     server: FakeEvoLink, async_conn: str
 ) -> None:

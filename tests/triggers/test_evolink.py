@@ -395,11 +395,12 @@ async def test_reads_are_paced_by_progress_and_never_closer_than_the_interval_un
     assert all(8.0 * 0.9 <= delay <= 8.0 * 1.1 for delay in fixed)
 
 
-async def test_progress_is_logged_once_per_change_of_its_tenth_not_per_read(
+async def test_progress_is_logged_per_status_or_quarter_change_not_per_read(
     scripted_reads: Callable[..., list[str]],
 ) -> None:
-    running = {"status": "processing", "progress": 40, "task_info": {"estimated_time": 180}}
+    running = {"status": "processing", "progress": 30, "task_info": {"estimated_time": 180}}
     scripted_reads(
+        {"status": "pending", "progress": 0},
         running,
         running,
         {**running, "progress": 45},
@@ -412,10 +413,12 @@ async def test_progress_is_logged_once_per_change_of_its_tenth_not_per_read(
 
     messages = [log["event"] for log in logs]
     assert [message for message in messages if "progress " in message] == [
-        f"EvoLink task {TASK_ID}: processing, progress 40%, ~180 s estimated",
+        f"EvoLink task {TASK_ID}: pending, progress 0%",
+        f"EvoLink task {TASK_ID}: processing, progress 30%, ~180 s estimated",
         f"EvoLink task {TASK_ID}: processing, progress 70%, ~180 s estimated",
     ]
     assert not any(RESULT_URL in message for message in messages)
+    assert not any(message.endswith(": success") for message in messages)  # the triggerer logs the event
 
 
 async def test_on_kill_says_the_remote_task_cannot_be_cancelled() -> None:
