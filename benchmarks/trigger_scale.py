@@ -27,7 +27,9 @@ The anchors (``aiohttp-per-poll``, ``httpx-default``) run in the first scenario 
 pattern, for the waiting phase only (imports, schema builds and task creation come before the clock starts):
 
 * reads per generation: ``GET /v1/tasks/…`` the emulator answered, divided by the waits;
-* CPU per generation and per read: the child's user + system CPU over the wait, divided by the waits / the reads;
+* CPU per generation and per read: the child's user + system CPU over the wait, less what the lag/RSS probe
+  spent between its sleeps (``time.thread_time``; it costs the same per second in every pattern, so it would
+  weigh most on the pattern that reads least), divided by the waits / the reads;
 * detection delay p50/p95: from the emulator's completion of a task (``EvoLinkEmulator.done_at``) to the wait's
   event, in seconds and in multiples of ``poll_interval`` (time scaling keeps that ratio);
 * loop lag p99 (a 10 ms ``asyncio.sleep``'s overshoot), peak RSS growth (psutil every 50 ms), TCP connections
@@ -81,6 +83,7 @@ class _Probe:
 
         self.connections = 0
         self.lags: list[float] = []
+        self.cpu = 0.0  # CPU seconds the probe itself spent between its sleeps (taken out of the figures)
         self._process = psutil.Process()
         self.rss_start = self.rss_peak = self._process.memory_info().rss
         original = loop.create_connection
@@ -102,10 +105,12 @@ class _Probe:
         while not stop.is_set():
             start = loop.time()
             await asyncio.sleep(LAG_PERIOD)
+            cpu = time.thread_time()
             self.lags.append(loop.time() - start - LAG_PERIOD)
             count += 1
             if count % RSS_EVERY == 0:
                 self.sample_rss()
+            self.cpu += time.thread_time() - cpu
 
 
 async def _create_tasks(base_url: str, count: int) -> tuple[list[str], float | None]:
@@ -241,11 +246,11 @@ async def _child(
 
         profiler = cProfile.Profile(time.process_time)  # CPU time: a busy machine must not skew it
         profiler.enable()
-    cpu_before = os.times()
+    cpu_before, probe_before = os.times(), probe.cpu
     started = time.monotonic()
     results = await asyncio.gather(*coroutines, return_exceptions=True)
     wall = time.monotonic() - started
-    cpu_after = os.times()
+    cpu_after, probe_cpu = os.times(), probe.cpu - probe_before
     if profiler is not None and profile:
         profiler.disable()
         Path(profile).mkdir(parents=True, exist_ok=True)
@@ -272,7 +277,8 @@ async def _child(
         "lag_max_ms": lags[-1] * 1000,
         "rss_growth_mb": (probe.rss_peak - probe.rss_start) / 1e6,
         "connections": probe.connections,
-        "cpu_s": (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system),
+        "cpu_s": (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system) - probe_cpu,
+        "probe_cpu_s": probe_cpu,
         "client_polls": polls[0],
         "events": events,
     }
