@@ -55,6 +55,7 @@ from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.hooks.responses import parse_retry_after
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import RetryPolicy
+from airflow_provider_evolink.transfers.background_digest import BackgroundDigest
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -109,7 +110,7 @@ class _PartFile:
         # output. move() in commit() still reports the final object to hook lineage.
         self._out = self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES)
         self.size = 0
-        self._digest = hashlib.sha256()
+        self._digest = BackgroundDigest()
 
     def write(self, chunk: bytes) -> None:
         self._out.write(chunk)
@@ -119,17 +120,21 @@ class _PartFile:
     def restart(self) -> None:
         """Empty the file (reopening truncates it on every store; object stores cannot seek back)."""
         self._out.close()
+        self._digest.close()
         self._open()
 
     def commit(self, target: ObjectStoragePath) -> _StoredFile:
         """Move into place: a rename on local disks, a server-side copy + delete on object stores."""
         self._out.close()
+        sha256 = self._digest.hexdigest()
+        self._digest.close()
         self.path.move(target)
-        return _StoredFile(str(target), self.size, self._digest.hexdigest())
+        return _StoredFile(str(target), self.size, sha256)
 
     def discard(self, log: Any) -> None:
         with suppress(Exception):
             self._out.close()
+        self._digest.close()
         try:
             self.path.unlink(missing_ok=True)
         except Exception as error:  # the original failure matters more; say what is left behind
