@@ -55,7 +55,7 @@ from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.hooks.responses import parse_retry_after
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import RetryPolicy
-from airflow_provider_evolink.transfers.background_digest import BackgroundDigest
+from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -108,33 +108,28 @@ class _PartFile:
         # The filesystem's own writer, not ObjectStoragePath.open: its lineage wrapper costs a path
         # formatting per write (a sixth of the CPU of a download) and would report the temporary name as an
         # output. move() in commit() still reports the final object to hook lineage.
-        self._out = self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES)
+        # Written and hashed on a helper thread (BackgroundWriter): the download does not wait for either.
+        self._out = BackgroundWriter(self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES))
         self.size = 0
-        self._digest = BackgroundDigest()
 
     def write(self, chunk: bytes) -> None:
         self._out.write(chunk)
-        self._digest.update(chunk)
         self.size += len(chunk)
 
     def restart(self) -> None:
         """Empty the file (reopening truncates it on every store; object stores cannot seek back)."""
         self._out.close()
-        self._digest.close()
         self._open()
 
     def commit(self, target: ObjectStoragePath) -> _StoredFile:
         """Move into place: a rename on local disks, a server-side copy + delete on object stores."""
-        self._out.close()
-        sha256 = self._digest.hexdigest()
-        self._digest.close()
+        sha256 = self._out.close()
         self.path.move(target)
         return _StoredFile(str(target), self.size, sha256)
 
     def discard(self, log: Any) -> None:
         with suppress(Exception):
             self._out.close()
-        self._digest.close()
         try:
             self.path.unlink(missing_ok=True)
         except Exception as error:  # the original failure matters more; say what is left behind
