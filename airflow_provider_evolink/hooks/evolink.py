@@ -45,6 +45,7 @@ from airflow_provider_evolink.hooks.settings import (
     ConnectionSettings,
     http_timeout,
     settings_from_connection,
+    tls_context,
 )
 from airflow_provider_evolink.models import (
     Credits,
@@ -139,6 +140,7 @@ class EvoLinkHook(BaseHook):
                 auth=BearerAuth(settings.api_key),
                 headers={"User-Agent": USER_AGENT},
                 timeout=http_timeout(settings.timeout),
+                verify=tls_context(),
             )
         return self._client
 
@@ -148,7 +150,10 @@ class EvoLinkHook(BaseHook):
         The caller closes it. Result links are signed; the API key must never travel to a result host.
         """
         return httpx.Client(
-            headers={"User-Agent": USER_AGENT}, timeout=http_timeout(self.settings.timeout), follow_redirects=True
+            headers={"User-Agent": USER_AGENT},
+            timeout=http_timeout(self.settings.timeout),
+            follow_redirects=True,
+            verify=tls_context(),
         )
 
     async def _aclient(self) -> SharedAsyncClient:

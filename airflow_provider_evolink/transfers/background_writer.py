@@ -15,8 +15,8 @@ from typing import IO
 
 __all__ = ["BackgroundWriter"]
 
-#: Chunks (up to 1 MiB each from the socket) that may wait for the helper thread.
-DEFAULT_MAX_PENDING = 16
+#: Chunks (up to 1 MiB each from the socket) that may wait for the helper thread: one S3 part.
+DEFAULT_MAX_PENDING = 8
 
 
 class BackgroundWriter:

@@ -216,6 +216,28 @@ def test_result_client_never_sends_the_api_key_nor_changes_socket_reads(hook: Ev
     assert read_bytes == httpcore.HTTP11Connection.READ_NUM_BYTES  # no process-wide side effect
 
 
+def test_the_api_and_result_clients_share_one_loaded_ca_bundle(
+    hook: EvoLinkHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    from airflow_provider_evolink.hooks.settings import tls_context
+
+    tls_context()  # the process's one load
+    loads: list[object] = []
+    real_load = ssl.SSLContext.load_verify_locations
+
+    def counting_load(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args or kwargs)
+        real_load(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting_load)
+    hook.get_conn()
+    hook.result_client().close()
+
+    assert loads == []
+
+
 def test_task_ids_are_validated_and_quoted(hook: EvoLinkHook, api: respx.MockRouter) -> None:
     with pytest.raises(EvoLinkConfigError, match="evolink_task_id"):
         hook.get_task("  ")
