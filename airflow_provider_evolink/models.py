@@ -522,9 +522,7 @@ def _none_to_empty(value: Any) -> Any:
 
 def _code_to_str(value: Any) -> Any:
     # error.code is documented as a string; a numeric code must not make a failed task unreadable.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
 class TaskInfo(_Response):

@@ -11,7 +11,10 @@ retries"):
   Everything else (400, 401, 402, 403, 404, 409, 413, a bad configuration) ends at once.
 - **How long to wait.** The server's ``Retry-After`` when it sent one, else ``initial_wait * 2**(n-1)`` plus up to
   ``initial_wait`` of jitter for retry ``n``; both capped at ``max_wait`` seconds.
-- **When to stop.** One call stops after ``max_retries`` retries (connection extra ``max_retries``).
+- **When to stop.** One call stops after ``max_retries`` retries (connection extra ``max_retries``). Waiting for a
+  task and saving its results outlast an API outage instead: :class:`OutageTolerance` keeps going while failures
+  have lasted less than ``outage_tolerance`` seconds (connection extra, default 15 minutes), bounded by the wait's
+  own deadline, and logs how long they have lasted. EvoLink keeps rendering meanwhile.
 
 Why hand-written loops and not tenacity: tenacity builds its retry machinery per call, which cost a quarter of
 the CPU of a trigger's poll (``benchmarks/trigger_scale.py``); the two loops below are a dozen lines each and read
@@ -26,20 +29,28 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkResponseError
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_OUTAGE_TOLERANCE",
     "MAX_RETRY_WAIT",
     "RETRY_INITIAL_WAIT",
+    "OutageTolerance",
     "RetryPolicy",
+    "asleep",
     "is_retryable",
+    "monotonic",
+    "sleep",
 ]
 
 #: Retries after the first attempt for retryable failures (connection extra ``max_retries``).
 DEFAULT_MAX_RETRIES = 3
+#: Seconds transient failures may last in a row while waiting for a task or saving its results (connection extra
+#: ``outage_tolerance``): longer than the 10-minute API outages the provider is built to outlast.
+DEFAULT_OUTAGE_TOLERANCE = 900.0
 #: First backoff step (seconds).
 RETRY_INITIAL_WAIT = 0.5
 #: Longest wait honoured from a ``Retry-After`` header, and the cap of the exponential backoff (seconds).
@@ -97,7 +108,7 @@ class RetryPolicy:
                 return attempt()
             except EvoLinkError as error:
                 wait = self._next_wait(error, retry_number, method)
-            _sleep(wait)
+            sleep(wait)
             retry_number += 1
 
     async def acall(self, attempt: Callable[[], Awaitable[_T]], *, method: str = "GET") -> _T:
@@ -108,7 +119,7 @@ class RetryPolicy:
                 return await attempt()
             except EvoLinkError as error:
                 wait = self._next_wait(error, retry_number, method)
-            await _asleep(wait)
+            await asleep(wait)
             retry_number += 1
 
     def _next_wait(self, error: EvoLinkError, retry_number: int, method: str) -> float:
@@ -120,11 +131,103 @@ class RetryPolicy:
         return wait
 
 
-def _sleep(seconds: float) -> None:
-    """The sync retry wait (module-level so tests can record waits instead of sleeping)."""
+class OutageTolerance:
+    """Transient failures tolerated for a span of time, not a count: how a wait outlasts an API outage.
+
+    Each failure (after the hook's own retries) either gets a wait before the next attempt, the policy's backoff
+    honouring ``Retry-After``, or, once failures have lasted ``seconds`` in a row, when the wait would pass
+    ``deadline`` or when no retry can help, is raised. A success (or progress) ends the span.
+
+    :param what: what is being attempted, for log lines (e.g. ``reading EvoLink task task-unified-…``).
+    :param seconds: how long failures may last in a row (≥ 0).
+    :param deadline: epoch seconds (wall clock) no wait may go past, or ``None``.
+    :param policy: the backoff; its ``max_retries`` does not apply here.
+    :param log: where each tolerated failure is logged (a trigger's or task's own logger reaches the task log).
+    """
+
+    def __init__(
+        self,
+        what: str,
+        seconds: float = DEFAULT_OUTAGE_TOLERANCE,
+        *,
+        deadline: float | None = None,
+        policy: RetryPolicy | None = None,
+        log: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+    ) -> None:
+        self.what = what
+        self.seconds = seconds
+        self.deadline = deadline
+        self.policy = policy or RetryPolicy()
+        self._log = log or globals()["log"]
+        self._since: float | None = None
+        self._failures = 0
+        #: Seconds the current run of failures has lasted, as of the last failure.
+        self.failing_for = 0.0
+
+    def wait_after(self, error: BaseException) -> float:
+        """Record a failed attempt; return the seconds to wait before the next one.
+
+        :raises BaseException: ``error`` itself when it is not retryable, failures have lasted longer than
+            ``seconds``, or the wait would end past ``deadline``.
+        """
+        if not is_retryable(error):
+            raise error
+        now = monotonic()
+        if self._since is None:
+            self._since = now
+        self._failures += 1
+        failing_for = self.failing_for = now - self._since
+        wait = self.policy.backoff(self._failures, error)
+        past_deadline = self.deadline is not None and time.time() + wait > self.deadline
+        if failing_for > self.seconds or past_deadline:
+            self._log.warning(
+                "%s: giving up after failing for %.0f s (%d failures in a row)", self.what, failing_for, self._failures
+            )
+            raise error
+        self._log.warning(
+            "%s has been failing for %.0f s (%d failures in a row; tolerated for %.0f s): %s; next attempt in %.1f s",
+            self.what,
+            failing_for,
+            self._failures,
+            self.seconds,
+            error,
+            wait,
+        )
+        return wait
+
+    def recovered(self) -> None:
+        """A success or progress: the next failure starts a new span."""
+        self._since = None
+        self._failures = 0
+        self.failing_for = 0.0
+
+    def call(self, attempt: Callable[[], _T]) -> _T:
+        """Run ``attempt`` until it returns, through failures lasting up to ``seconds``.
+
+        :raises EvoLinkError: see :meth:`wait_after`.
+        """
+        while True:
+            try:
+                result = attempt()
+            except EvoLinkError as error:
+                wait = self.wait_after(error)
+            else:
+                self.recovered()
+                return result
+            sleep(wait)
+
+
+def monotonic() -> float:
+    """The clock of outage spans (seconds). Every wait of the provider goes through this module, so tests can run
+    a ten-minute outage on virtual time."""
+    return time.monotonic()
+
+
+def sleep(seconds: float) -> None:
+    """The provider's sync wait between attempts (see :func:`monotonic`)."""
     time.sleep(seconds)
 
 
-async def _asleep(seconds: float) -> None:
-    """The async retry wait (module-level so tests can record waits instead of sleeping)."""
+async def asleep(seconds: float) -> None:
+    """The provider's async wait between attempts (see :func:`monotonic`)."""
     await asyncio.sleep(seconds)

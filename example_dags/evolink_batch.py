@@ -15,6 +15,7 @@ from airflow.sdk import Asset, Param, dag, task
 
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
+from airflow_provider_evolink.transfers.destinations import DESTINATION_PATTERN
 from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
 
 # EvoLink's own client polls every 8 s; the demo and the tests shorten it against the emulator.
@@ -39,7 +40,12 @@ VIDEOS = Asset("evolink/batch")  # one event per saved video, with its size and 
         "duration": Param(5, type="integer", minimum=3, maximum=10, description="Seconds of output"),
         "aspect_ratio": Param("16:9", enum=["16:9", "9:16", "1:1"]),
         "quality": Param("720p", enum=["720p", "1080p"]),
-        "destination": Param("file:///tmp/evolink_videos", type="string", description="Folder URI (file://, s3://…)"),
+        "destination": Param(
+            "file:///tmp/evolink_videos",
+            type="string",
+            pattern=DESTINATION_PATTERN,  # refused when the run is triggered, before anything is paid for
+            description="Folder URI (file://, s3://…) or absolute path",
+        ),
     },
 )
 def evolink_batch():

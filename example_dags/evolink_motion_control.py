@@ -16,6 +16,7 @@ from airflow.sdk import Asset, Param, dag, task
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
 from airflow_provider_evolink.sensors.evolink import EvoLinkTaskSensor
+from airflow_provider_evolink.transfers.destinations import DESTINATION_PATTERN
 from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
 
 # EvoLink's own client polls every 8 s; the demo and the tests shorten it against the emulator.
@@ -32,7 +33,12 @@ VIDEOS = Asset("evolink/motion_control")  # one event per saved video, with its 
         "image_url": Param("", type="string", description="Public character image; empty = the host's sample"),
         "video_url": Param("", type="string", description="Public motion video (3-30 s); empty = the host's sample"),
         "quality": Param("720p", enum=["720p", "1080p"]),
-        "destination": Param("file:///tmp/evolink_videos", type="string", description="Folder URI (file://, s3://…)"),
+        "destination": Param(
+            "file:///tmp/evolink_videos",
+            type="string",
+            pattern=DESTINATION_PATTERN,  # refused when the run is triggered, before anything is paid for
+            description="Folder URI (file://, s3://…) or absolute path",
+        ),
     },
 )
 def evolink_motion_control():

@@ -21,6 +21,23 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
 os.environ.pop("EVOLINK_API_KEY", None)
 
+#: ``airflow_standalone``: a real Airflow for the end-to-end and browser tests (tests/airflow_standalone.py).
+pytest_plugins = ["airflow_standalone"]
+
+
+@pytest.fixture
+def virtual_time(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run every wait of the provider on a :class:`VirtualTime` clock."""
+    from fakes import VirtualTime
+
+    from airflow_provider_evolink import retry
+
+    clock = VirtualTime()
+    monkeypatch.setattr(retry, "monotonic", clock.monotonic)
+    monkeypatch.setattr(retry, "sleep", clock.sleep)
+    monkeypatch.setattr(retry, "asleep", clock.asleep)
+    return clock
+
 
 def _connection_json(base_url: str | None, api_key: str | None, **extra: object) -> str:
     """The ``AIRFLOW_CONN_<ID>`` JSON form of an EvoLink connection; ``None`` leaves the host or the key out."""

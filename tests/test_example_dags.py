@@ -55,6 +55,18 @@ def test_params_use_the_documented_names(dagbag: Any, dag_id: str, names: set[st
     assert params["destination"].startswith("file://")
 
 
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_the_destination_param_refuses_what_cannot_work_when_the_run_is_triggered(dagbag: Any, dag_id: str) -> None:
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    param = dagbag.dags[dag_id].params.get_param("destination")
+    for bad in ("not a uri", "videos/out", "", "s3://"):
+        with pytest.raises(ParamValidationError):
+            param.resolve(bad)
+    for good in ("file:///tmp/videos", "s3://bucket/prefix", "s3://aws@bucket/prefix", "/data/videos"):
+        assert param.resolve(good) == good
+
+
 @pytest.mark.parametrize("dag_id", ["evolink_reference_to_video", "evolink_motion_control"])
 def test_single_video_dags_chain_generate_deferrable_wait_and_save(dagbag: Any, dag_id: str) -> None:
     from airflow.sdk import Asset

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fakes import VirtualTime
 
-from airflow_provider_evolink import retry
 from airflow_provider_evolink.exceptions import (
     EvoLinkAuthenticationError,
     EvoLinkConfigError,
@@ -23,15 +23,9 @@ from airflow_provider_evolink.retry import RetryPolicy, is_retryable
 
 
 @pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    recorded: list[float] = []
-
-    async def asleep(seconds: float) -> None:
-        recorded.append(seconds)
-
-    monkeypatch.setattr(retry, "_sleep", recorded.append)
-    monkeypatch.setattr(retry, "_asleep", asleep)
-    return recorded
+def waits(virtual_time: VirtualTime) -> list[float]:
+    """The retry waits, recorded instead of slept."""
+    return virtual_time.waits
 
 
 def failing(errors: list[BaseException], result: str = "ok") -> Callable[[], str]:

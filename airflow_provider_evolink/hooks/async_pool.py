@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from airflow_provider_evolink import retry
 from airflow_provider_evolink.hooks.settings import USER_AGENT, BearerAuth, ConnectionSettings, http_timeout
 
 __all__ = [
@@ -48,19 +49,19 @@ class SharedAsyncClient:
     def __init__(self, settings: ConnectionSettings) -> None:
         self.client: httpx.AsyncClient = _new_async_client(settings)
         self.users = 0
-        self.paused_until = 0.0
+        self.paused_until = 0.0  # retry.monotonic() time
 
     def __repr__(self) -> str:
         return f"SharedAsyncClient(users={self.users})"
 
-    async def wait_if_paused(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def wait_if_paused(self) -> None:
         """Sleep until a pause another sharer's 429/503 started is over."""
-        if (delay := self.paused_until - loop.time()) > 0:
-            await asyncio.sleep(delay)
+        if (delay := self.paused_until - retry.monotonic()) > 0:
+            await retry.asleep(delay)
 
-    def pause(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+    def pause(self, seconds: float) -> None:
         """Hold every sharer back for ``seconds`` (a server's ``Retry-After``, already capped)."""
-        self.paused_until = max(self.paused_until, loop.time() + seconds)
+        self.paused_until = max(self.paused_until, retry.monotonic() + seconds)
 
 
 #: event loop → {(base_url, api_key): shared client}; a closed, collected loop drops its clients.

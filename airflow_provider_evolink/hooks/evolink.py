@@ -114,8 +114,11 @@ class EvoLinkHook(BaseHook):
             self._settings = settings_from_connection(conn, conn.extra_dejson, self.evolink_conn_id)
         return self._settings
 
-    async def _asettings(self) -> ConnectionSettings:
-        """The resolved connection, looked up without sync I/O (triggers); shared by the event loop's hooks."""
+    async def asettings(self) -> ConnectionSettings:
+        """The resolved connection, looked up without sync I/O (triggers); shared by the event loop's hooks.
+
+        :raises EvoLinkConfigError: the connection is unusable.
+        """
         if self._settings is None:
             settings = await async_pool.cached_settings(self.evolink_conn_id, self._aresolve)
             self._settings = self._settings or settings
@@ -163,7 +166,7 @@ class EvoLinkHook(BaseHook):
             # cannot be used (or closed) from here; drop this hook's share of it and join this loop's.
             self._release_share()
         if self._shared is None:
-            settings = await self._asettings()
+            settings = await self.asettings()
             if self._shared is None:  # another coroutine of this hook may have joined while we awaited
                 self._shared, self._shared_key = async_pool.join(settings)
         return self._shared
@@ -227,9 +230,8 @@ class EvoLinkHook(BaseHook):
         """Async :meth:`_send` (no body) through the shared client; a 429/503 ``Retry-After`` pauses every
         sharer."""
         shared = await self._aclient()
-        settings = await self._asettings()
+        settings = await self.asettings()
         policy = settings.retry_policy
-        loop = asyncio.get_running_loop()
         transport_errors = async_pool.async_transport_errors()
         url = async_pool.api_url(settings.base_url, path)
         if (request := self._arequests.get((method, url))) is None:
@@ -240,7 +242,7 @@ class EvoLinkHook(BaseHook):
             self._arequests[(method, url)] = request
 
         async def attempt() -> tuple[_ModelT, httpx.Response]:
-            await shared.wait_if_paused(loop)
+            await shared.wait_if_paused()
             try:
                 response = await shared.client.send(request)
             except transport_errors as error:
@@ -251,7 +253,7 @@ class EvoLinkHook(BaseHook):
                 refused = api_error(response, settings.api_key)
                 if refused.status_code in _PAUSE_STATUSES and refused.retry_after:
                     # One 429 slows every trigger sharing this client, not only the one that got it.
-                    shared.pause(loop, min(refused.retry_after, policy.max_wait))
+                    shared.pause(min(refused.retry_after, policy.max_wait))
                 raise refused
             return parse(response), response
 

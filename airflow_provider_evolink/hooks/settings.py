@@ -2,7 +2,8 @@
 What an ``evolink`` Airflow connection resolves to, and the HTTP client settings built from it.
 
 The connection (API reference: ``docs/evolink-api.md``, "Authentication"): ``password`` = API key (required),
-``host`` = API base URL, extras ``timeout`` (seconds per request) and ``max_retries``. :func:`http_url` and
+``host`` = API base URL, extras ``timeout`` (seconds per request), ``max_retries`` (per request) and
+``outage_tolerance`` (seconds a wait or a save outlasts transient failures). :func:`http_url` and
 :func:`number_extra` check any further host or number extra the same way, so a second host (e.g. a files API)
 is one more field of :class:`ConnectionSettings`.
 """
@@ -21,7 +22,7 @@ import httpx
 
 from airflow_provider_evolink import __version__
 from airflow_provider_evolink.exceptions import EvoLinkConfigError
-from airflow_provider_evolink.retry import DEFAULT_MAX_RETRIES, RetryPolicy
+from airflow_provider_evolink.retry import DEFAULT_MAX_RETRIES, DEFAULT_OUTAGE_TOLERANCE, OutageTolerance, RetryPolicy
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -53,17 +54,25 @@ class ConnectionSettings:
     :param api_key: the bearer token.
     :param timeout: seconds allowed for one HTTP read or write.
     :param max_retries: retries of a retryable failure per request.
+    :param outage_tolerance: seconds transient failures may last in a row while waiting for a task or saving
+        its results.
     """
 
     base_url: str
     api_key: str = field(repr=False)
     timeout: float
     max_retries: int
+    outage_tolerance: float = DEFAULT_OUTAGE_TOLERANCE
 
     @property
     def retry_policy(self) -> RetryPolicy:
         """The provider's retry policy with this connection's ``max_retries``."""
         return RetryPolicy(max_retries=self.max_retries)
+
+    def outage_tolerance_for(self, what: str, *, deadline: float | None = None, log: Any = None) -> OutageTolerance:
+        """An :class:`~airflow_provider_evolink.retry.OutageTolerance` of ``outage_tolerance`` seconds for
+        ``what`` (see there), with this connection's retry policy."""
+        return OutageTolerance(what, self.outage_tolerance, deadline=deadline, policy=self.retry_policy, log=log)
 
 
 class BearerAuth(httpx.Auth):
@@ -98,8 +107,9 @@ def settings_from_connection(conn: Connection, extra: Mapping[str, Any], conn_id
     """Check and resolve a connection.
 
     :param conn: the Airflow connection; ``extra``: its parsed extras (read sync or async by the caller).
-    :raises EvoLinkConfigError: no API key, a host that is not an http(s) URL, or a bad ``timeout``
-        (must be > 0 seconds) or ``max_retries`` (a whole number ≥ 0); the message names the connection and field.
+    :raises EvoLinkConfigError: no API key, a host that is not an http(s) URL, or a bad ``timeout`` (must be
+        > 0 seconds), ``max_retries`` (a whole number ≥ 0) or ``outage_tolerance`` (≥ 0 seconds); the message
+        names the connection and field.
     """
     where = f"EvoLink connection {conn_id!r}"
     api_key = (conn.password or "").strip()
@@ -112,7 +122,14 @@ def settings_from_connection(conn: Connection, extra: Mapping[str, Any], conn_id
     retries = number_extra(extra, "max_retries", DEFAULT_MAX_RETRIES, where)
     if not (math.isfinite(retries) and retries >= 0 and retries == int(retries)):
         raise EvoLinkConfigError(f"{where}: extra 'max_retries' must be a whole number >= 0, got {retries!r}")
-    return ConnectionSettings(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=int(retries))
+    tolerance = number_extra(extra, "outage_tolerance", DEFAULT_OUTAGE_TOLERANCE, where)
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise EvoLinkConfigError(
+            f"{where}: extra 'outage_tolerance' must be a number of seconds >= 0, got {tolerance!r}"
+        )
+    return ConnectionSettings(
+        base_url=base_url, api_key=api_key, timeout=timeout, max_retries=int(retries), outage_tolerance=tolerance
+    )
 
 
 def http_url(value: str | None, default: str, what: str, *, port: int | None = None) -> str:

@@ -8,10 +8,7 @@ error rules: ``docs/evolink-api.md``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
@@ -21,11 +18,17 @@ import pydantic
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
 from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import EvoLinkRequest, TaskDetail, TaskStatus, estimate_credits, parse_request
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
+from airflow_provider_evolink.submission_state import (
+    SubmissionState,
+    request_fingerprint,
+    try_sequence,
+)
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
@@ -39,7 +42,6 @@ from airflow_provider_evolink.triggers.evolink import (
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-    from airflow.sdk.execution_time.context import TaskStateStoreAccessor
 
 __all__ = ["EvoLinkGenerateVideoOperator"]
 
@@ -47,10 +49,6 @@ __all__ = ["EvoLinkGenerateVideoOperator"]
 XCOM_TASK_ID = "evolink_task_id"
 #: XCom key of the completed task detail (``wait_for_completion=True``).
 XCOM_TASK_DETAIL = "evolink_task"
-#: ``task_state_store`` key of ``{"idempotency_key", "request_sha256"}``, written before the POST.
-STATE_SUBMISSION = "evolink_submission"
-#: ``task_state_store`` key of the EvoLink task ID, written right after the POST.
-STATE_TASK_ID = "evolink_task_id"
 #: States worth reconnecting to on a retry: the stored task is still going, or already done.
 _RECONNECTABLE = frozenset({TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.COMPLETED})
 
@@ -66,9 +64,12 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     resubmits with a new key after a stored task failed or was cancelled (failed tasks are refunded); and with a
     key but no ID stored (the try died between the POST and storing the ID) submits again with the same key, so
     EvoLink replays the first task if that POST got through. A request that changed since the stored submission
-    is submitted as a new task. The stored state is cleared when the task instance succeeds, so a manual Clear
-    generates anew. The key only closes the POST-to-ID window where EvoLink honours it (its own client relies
-    on it; its docs do not promise it).
+    is submitted as a new task. The stored submission belongs to the task instance's try sequence: it is kept after
+    success (a kill between the end of ``execute`` and Airflow recording the success must not pay twice), and a
+    manual Clear, which starts a new try sequence, forgets it and generates anew (``submission_state.py``). Reads
+    of a running or stored task outlast API outages for the connection's ``outage_tolerance`` (15 minutes by
+    default). The key only closes the POST-to-ID window where EvoLink honours it (its own client relies on it; its
+    docs do not promise it).
 
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
     any waiting; with ``wait_for_completion=True`` the completed task detail (dict of
@@ -150,22 +151,16 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         self._check_budget(request)
         if self.wait_for_completion and self.deferrable:
             self._check_trigger_serializes()
-        store = context.get("task_state_store")
-        if store is None:
-            self.log.warning(
-                "task_state_store is not available in this context: crash recovery is off for this run "
-                "(a retry cannot reconnect to the EvoLink task and submits a new one)"
-            )
         try:
             # 400/401/402/403/409 or a bad connection answer the same on every retry: spend none on them.
             # Retryable errors propagate: the next try reconnects, or replays the stored Idempotency-Key.
             with fail_or_retry():
-                return self._submit_and_wait(context, request, store)
+                return self._submit_and_wait(context, request)
         finally:
             self.hook.close()
 
-    def _submit_and_wait(self, context: Context, request: EvoLinkRequest, store: TaskStateStoreAccessor | None) -> str:
-        evolink_task_id, detail = self._reconnect_or_submit(request, store)
+    def _submit_and_wait(self, context: Context, request: EvoLinkRequest) -> str:
+        evolink_task_id, detail = self._reconnect_or_submit(context, request)
         self._evolink_task_id = evolink_task_id
         context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
         if not self.wait_for_completion:
@@ -268,52 +263,28 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             )
 
     # ------------------------------------------------------------------ submitting
-    def _reconnect_or_submit(
-        self, request: EvoLinkRequest, store: TaskStateStoreAccessor | None
-    ) -> tuple[str, TaskDetail | None]:
+    def _reconnect_or_submit(self, context: Context, request: EvoLinkRequest) -> tuple[str, TaskDetail | None]:
         """The EvoLink task ID to wait for, and its detail when an earlier try's task was reconnected to."""
-        body = request.to_api_json()
-        request_sha256 = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-        idempotency_key: str | None = None
-        if store is not None:
-            stored = store.get(STATE_SUBMISSION)
-            if (
-                isinstance(stored, dict)
-                and stored.get("request_sha256") == request_sha256
-                and isinstance(stored.get("idempotency_key"), str)
-            ):
-                stored_id = store.get(STATE_TASK_ID)
-                if isinstance(stored_id, str) and stored_id:
-                    detail = self._stored_task(stored_id)
-                    if detail is not None and detail.status in _RECONNECTABLE:
-                        self.log.info(
-                            "Reconnecting to EvoLink task %s (%s) submitted by an earlier try: not submitting again",
-                            stored_id,
-                            detail.status.value,
-                        )
-                        return stored_id, detail
-                    # The earlier task is over (failed, cancelled or gone): replaying its key would only return
-                    # it again, so the resubmission below gets a new key (failed tasks are refunded).
-                    store.delete(STATE_TASK_ID)
-                else:
-                    idempotency_key = str(stored["idempotency_key"])
-                    self.log.info(
-                        "An earlier try stored Idempotency-Key %s but no task ID (it may have stopped right after "
-                        "its POST): submitting with the same key, so EvoLink replays that task if it exists",
-                        idempotency_key,
-                    )
-            elif stored is not None:
-                self.log.warning("The request changed since an earlier try submitted it: submitting it as a new task")
-                store.delete(STATE_TASK_ID)
-
-        if idempotency_key is None:
-            idempotency_key = str(uuid.uuid4())
-            if store is not None:
-                # Stored before the POST: a try that dies after the POST still leaves the key to replay with.
-                store.set(STATE_SUBMISSION, {"idempotency_key": idempotency_key, "request_sha256": request_sha256})
-        task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
-        if store is not None:
-            store.set(STATE_TASK_ID, task.id)
+        store = context.get("task_state_store")
+        if store is None:
+            self.log.warning(
+                "task_state_store is not available in this context: crash recovery is off for this run "
+                "(a retry cannot reconnect to the EvoLink task and submits a new one)"
+            )
+        sequence = try_sequence(context.get("ti"), self.retries)
+        state = SubmissionState(store, request_fingerprint(request.to_api_json()), sequence)
+        if (stored_id := state.stored_task_id()) is not None:
+            detail = self._stored_task(stored_id)
+            if detail is not None and detail.status in _RECONNECTABLE:
+                self.log.info(
+                    "Reconnecting to EvoLink task %s (%s) submitted by an earlier try: not submitting again",
+                    stored_id,
+                    detail.status.value,
+                )
+                return stored_id, detail
+            state.forget_task()
+        task = self.hook.create_video_generation(request, idempotency_key=state.idempotency_key())
+        state.submitted(task.id)
         self._estimated_time = usable_estimate(task.task_info.estimated_time if task.task_info else None)
         reserved = task.usage.credits_reserved if task.usage else None
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
@@ -321,9 +292,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         return task.id, None
 
     def _stored_task(self, evolink_task_id: str) -> TaskDetail | None:
-        """An earlier try's task, or ``None`` when EvoLink no longer knows it (404)."""
+        """An earlier try's task, or ``None`` when EvoLink no longer knows it (404). The read outlasts an API
+        outage: giving up on it would fail a task that is already paid for."""
+        outage = self.hook.settings.outage_tolerance_for(
+            f"Reading EvoLink task {evolink_task_id} (submitted by an earlier try)", log=self.log
+        )
         try:
-            detail = self.hook.get_task(evolink_task_id)
+            detail = outage.call(lambda: self.hook.get_task(evolink_task_id))
         except EvoLinkNotFoundError:
             self.log.warning(
                 "EvoLink no longer knows task %s from an earlier try: submitting again with a new Idempotency-Key",
@@ -341,15 +316,19 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 
     # ------------------------------------------------------------------ waiting and finishing
     def _wait(self, evolink_task_id: str) -> tuple[EvoLinkTaskEvent, TaskDetail | None]:
-        """Poll with the sync hook (its retries cover transient errors) until the task ends or ``timeout``."""
+        """Poll with the sync hook until the task ends or ``timeout``; transient errors (after the hook's own
+        retries) are tolerated for the connection's ``outage_tolerance``, bounded by the deadline."""
         end_time = time.time() + self.timeout
         pacer = PollPacer(self.poll_interval, estimated_time=self._estimated_time, adaptive=self.adaptive_polling)
         last_step: tuple[str, int] | None = None
+        outage = self.hook.settings.outage_tolerance_for(
+            f"Reading EvoLink task {evolink_task_id}", deadline=end_time, log=self.log
+        )
         while True:
             try:
-                detail = self.hook.get_task(evolink_task_id)
+                detail = outage.call(lambda: self.hook.get_task(evolink_task_id))
             except EvoLinkError as error:
-                return EvoLinkTaskEvent.from_error(evolink_task_id, error), None
+                return EvoLinkTaskEvent.from_error(evolink_task_id, error, failing_for=outage.failing_for), None
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 return event, detail
             if (step := progress_step(detail)) != last_step:
@@ -357,7 +336,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 last_step = step
             if (remaining := end_time - time.time()) <= 0:
                 return EvoLinkTaskEvent.timed_out(evolink_task_id, end_time), None
-            time.sleep(min(pacer.delay_after(detail.progress, detail.created), remaining))
+            retry.sleep(min(pacer.delay_after(detail.progress, detail.created), remaining))
 
     def _finish(self, context: Context, event: EvoLinkTaskEvent, detail: TaskDetail | None) -> str:
         event.raise_for_status()
@@ -367,7 +346,6 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         return self._succeeded(context, event.evolink_task_id)
 
     def _succeeded(self, context: Context, evolink_task_id: str) -> str:
-        # The task instance is about to succeed: forget the submission so a manual Clear generates anew.
-        if (store := context.get("task_state_store")) is not None:
-            store.clear()
+        # Nothing is cleared here: a kill before Airflow records the success must still find the task (a manual
+        # Clear starts a new try sequence, which forgets it; see submission_state.py).
         return evolink_task_id

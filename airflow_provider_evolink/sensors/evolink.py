@@ -21,6 +21,7 @@ from airflow_provider_evolink.exceptions import EvoLinkError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import TaskDetail
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
+from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
@@ -28,6 +29,7 @@ from airflow_provider_evolink.triggers.evolink import (
     EvoLinkTaskTrigger,
     completed_detail_xcom,
     progress_message,
+    progress_step,
 )
 
 if TYPE_CHECKING:
@@ -46,7 +48,8 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     retries, since the EvoLink task is over and re-reading it cannot change that; the message carries the error
     code and says whether resubmitting (clearing the submitting task) may succeed. With ``soft_fail=True`` it is
     skipped instead, as on a timeout. A 400/401/403/404 answer fails at once; transient errors that outlast the
-    hook's retries fail with Airflow retries allowed.
+    hook's retries are tolerated for the connection's ``outage_tolerance`` (15 minutes by default; in ``reschedule``
+    mode each poke starts afresh, so only ``timeout`` bounds them), then fail with Airflow retries allowed.
 
     Deferrable mode reads the task once, and defers to :class:`EvoLinkTaskTrigger` only if it is still running;
     on resuming it re-reads the detail with the sync hook (trigger events carry no result URLs).
@@ -80,19 +83,16 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
-        if not isinstance(adaptive_polling, bool):
-            raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
         self.evolink_task_id = evolink_task_id
         self.evolink_conn_id = evolink_conn_id
         self.deferrable = deferrable
+        self._outage: OutageTolerance | None = None
+        if not isinstance(adaptive_polling, bool):
+            raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
         self.adaptive_polling = adaptive_polling
         self._pacer: PollPacer | None = None
         self._next_poke: float | None = None
-
-    @cached_property
-    def hook(self) -> EvoLinkHook:
-        """The sync hook of ``evolink_conn_id``."""
-        return EvoLinkHook(evolink_conn_id=self.evolink_conn_id)
+        self._last_step: tuple[str, int] | None = None
 
     def execute(self, context: Context) -> Any:
         try:
@@ -100,21 +100,24 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         finally:
             self.hook.close()
 
+    @cached_property
+    def hook(self) -> EvoLinkHook:
+        """The sync hook of ``evolink_conn_id``, closed when the sensor's ``execute`` ends."""
+        return EvoLinkHook(evolink_conn_id=self.evolink_conn_id)
+
     def poke(self, context: Context) -> PokeReturnValue:
         """Read the task once: done with its detail dict, not done, or raise; deferrable mode defers here."""
-        event: EvoLinkTaskEvent | None
-        try:
-            detail = self.hook.get_task(self.evolink_task_id)
-        except EvoLinkError as error:
-            event = EvoLinkTaskEvent.from_error(self.evolink_task_id, error)
-        else:
-            event = EvoLinkTaskEvent.from_detail(detail)
-        if event is not None:
-            self._raise_for(event)
-            return PokeReturnValue(is_done=True, xcom_value=completed_detail_xcom(detail))
-        self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
-        estimated_time = usable_estimate(detail.task_info.estimated_time if detail.task_info else None)
-        self._next_poke = self._paced(detail, estimated_time)
+        estimated_time = None
+        self._next_poke = None
+        if (detail := self._read()) is not None:
+            if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
+                self._raise_for(event)
+                return PokeReturnValue(is_done=True, xcom_value=completed_detail_xcom(detail))
+            if (step := progress_step(detail)) != self._last_step:
+                self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
+                self._last_step = step
+            estimated_time = usable_estimate(detail.task_info.estimated_time if detail.task_info else None)
+            self._next_poke = self._paced(detail, estimated_time)
         if self.deferrable:
             # Deferring from inside poke() keeps BaseSensorOperator's soft_fail/never_fail handling of this
             # first read; TaskDeferred is a BaseException, so it passes through that handling untouched.
@@ -141,10 +144,31 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         self, started_at: datetime | float, run_duration: Callable[[], float], poke_count: int
     ) -> float:
         # BaseSensorOperator asks this between pokes (poke mode: how long to sleep; reschedule mode: when to
-        # come back); the last poke computed the answer from what EvoLink said.
+        # come back); the last poke computed the answer from what EvoLink said (none after a failed read).
         if not self.adaptive_polling or self.exponential_backoff or self._next_poke is None:
             return super()._get_next_poke_interval(started_at, run_duration, poke_count)
         return max(0.0, min(self._next_poke, self.timeout - run_duration()))
+
+    def _read(self) -> TaskDetail | None:
+        """The task's detail, or ``None`` while transient failures (after the hook's retries) have lasted less
+        than the connection's ``outage_tolerance`` (the sensor's ``timeout`` bounds the whole wait)."""
+        try:
+            detail = self.hook.get_task(self.evolink_task_id)
+        except EvoLinkError as error:
+            if self._outage is None:
+                self._outage = self.hook.settings.outage_tolerance_for(
+                    f"Reading EvoLink task {self.evolink_task_id}", log=self.log
+                )
+            try:
+                self._outage.wait_after(error)  # the next poke comes after poke_interval
+            except EvoLinkError:
+                self._raise_for(
+                    EvoLinkTaskEvent.from_error(self.evolink_task_id, error, failing_for=self._outage.failing_for)
+                )
+            return None
+        if self._outage is not None:
+            self._outage.recovered()
+        return detail
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, then return the re-read detail or raise.

@@ -42,6 +42,12 @@ class BackgroundWriter:
         self._raise_if_failed()
         self._queue.put(chunk)
 
+    def flush(self) -> None:
+        """Wait until every queued chunk is written, then flush ``out``."""
+        self._queue.join()
+        self._raise_if_failed()
+        self._out.flush()
+
     def close(self) -> str:
         """Write what is queued, close ``out`` and stop the helper; the sha256 hex digest of every chunk.
 
@@ -59,13 +65,14 @@ class BackgroundWriter:
 
     def _run(self) -> None:
         while (chunk := self._queue.get()) is not None:
-            if self._error is not None:
-                continue  # keep taking chunks so the writer never blocks on a full queue
             try:
-                self._out.write(chunk)
-                self._digest.update(chunk)
+                if self._error is None:  # after a failure, keep taking chunks so the writer never blocks
+                    self._out.write(chunk)
+                    self._digest.update(chunk)
             except BaseException as error:  # handed to the task's thread, which raises it
                 self._error = error
+            finally:
+                self._queue.task_done()
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:

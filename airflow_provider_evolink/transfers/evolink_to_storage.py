@@ -9,15 +9,20 @@ How one result is stored::
 
     GET <result URL>  (no Authorization; every URL the client touches is masked in logs first)
       │ 403/404/410 ───────────────▶ EvoLinkResultHostError, not retryable: the 24 h link expired
-      │ 408/429/5xx, no answer ────▶ another attempt after the retry policy's backoff (``retry.py``)
-      │ first answer: name from Content-Type / URL path; an existing file of the same size → done
+      │ 408/429/5xx, no answer ────▶ another attempt after the retry policy's backoff (``retry.py``), for up
+      │                              to the connection's ``outage_tolerance`` without progress
+      │ first answer: name from Content-Type / URL path; delete what a killed try of this task instance left;
+      │   an existing file of the same size → done
       ▼
-    stream its chunks ──▶ <folder>/.<name>.part-<uuid>   (bytes counted, sha256 updated)
+    stream its chunks ──▶ <folder>/.<name>.part-<id>   (bytes counted, sha256 updated; <id>: a digest of the
+      │                                                 DAG, run, task and map index, the same for every try)
       │ cut off (RemoteProtocolError, ReadError, ... or fewer bytes than Content-Length)
-      │   └──▶ resume or restart: GET again with ``Range: bytes=<n>-`` (206 appends; 200 restarts at zero)
+      │   └──▶ resume (at once after progress) or restart: GET again with ``Range: bytes=<n>-`` (206 appends;
+      │        200 restarts at zero)
       ▼ byte count == Content-Length
-    commit: .<name>.part-<uuid> ──▶ <folder>/<name>   (a rename on local disks, copy + delete on object stores)
-      any failure, including a kill: the temporary object is deleted, so no partial file is ever visible
+    commit: .<name>.part-<id> ──▶ <folder>/<name>   (a rename on local disks, copy + delete on object stores)
+      any failure: the temporary object is deleted, so no partial file is ever visible; after a SIGKILL (no
+      cleanup runs) the next try of the same task instance finds it by its name and deletes it
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ import hashlib
 import mimetypes
 import posixpath
 import re
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -43,6 +47,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 from fsspec.implementations.local import LocalFileSystem
 
+from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
@@ -54,8 +59,9 @@ from airflow_provider_evolink.exceptions import (
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.hooks.responses import parse_retry_after
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
-from airflow_provider_evolink.retry import RetryPolicy
+from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
+from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -100,9 +106,14 @@ class _PartFile:
     itself: :meth:`commit` moves a complete file into place, :meth:`discard` deletes an incomplete one.
     """
 
-    def __init__(self, target: ObjectStoragePath) -> None:
-        self.path = target.parent / f".{target.name}.part-{uuid.uuid4().hex}"
+    def __init__(self, target: ObjectStoragePath, owner: str) -> None:
+        self.path = self.path_for(target, owner)
         self._open()
+
+    @staticmethod
+    def path_for(target: ObjectStoragePath, owner: str) -> ObjectStoragePath:
+        """``<folder>/.<name>.part-<owner>``: hidden, and found again by the next try of the same owner."""
+        return target.parent / f".{target.name}.part-{owner}"
 
     def _open(self) -> None:
         # The filesystem's own writer, not ObjectStoragePath.open: its lineage wrapper costs a path
@@ -144,7 +155,9 @@ class EvoLinkToStorageOperator(BaseOperator):
     chunk by chunk as the network delivers it (memory flat in file size), to a temporary object beside the
     target, its byte count checked against ``Content-Length``, then moved into place; a failure deletes the
     temporary object, so the folder never shows a partial file. A body cut off mid-stream resumes with an
-    HTTP ``Range`` request, up to the EvoLink connection's ``max_retries`` + 1 attempts per file. Result hosts
+    HTTP ``Range`` request at once; attempts without progress back off (honouring ``Retry-After``) for up to the
+    EvoLink connection's ``outage_tolerance``. The temporary object of a try killed without cleanup is found and
+    deleted by the next try of the same task instance, never one of another run or task. Result hosts
     never receive the API key, and result URLs are masked in logs and kept out of error messages (they are
     signed links).
 
@@ -162,10 +175,13 @@ class EvoLinkToStorageOperator(BaseOperator):
     :param evolink_task_id: the EvoLink task ID (templated), e.g. the XCom of
         ``EvoLinkGenerateVideoOperator``. Must be usable as a file name (letters, digits, ``.``, ``_``, ``-``).
     :param destination: the folder to store into (templated): a URI string (``s3://bucket/prefix``,
-        ``file:///data/videos``; a connection ID may ride in it, ``s3://aws_conn@bucket/prefix``) or an
-        ``ObjectStoragePath``. Local folders are created; object-store buckets must exist.
-    :param evolink_conn_id: the EvoLink connection (API key; its ``max_retries`` bounds the download
-        attempts per file and its ``timeout`` applies to each read from the result host, in seconds).
+        ``file:///data/videos``; a connection ID may ride in it, ``s3://aws_conn@bucket/prefix``), an absolute
+        path, or an ``ObjectStoragePath``. Local folders are created; object-store buckets must exist. A literal
+        that cannot work (no scheme and not absolute, an unknown scheme, a store whose package is missing) is
+        refused here, when the DAG is parsed (``transfers/destinations.py``); a template once rendered.
+    :param evolink_conn_id: the EvoLink connection (API key; its ``outage_tolerance`` bounds how long
+        downloads may fail without progress and its ``timeout`` applies to each read from the result host, in
+        seconds).
     :param storage_conn_id: the Airflow connection for ``destination`` (templated), when the URI does not
         carry one. Giving a different one in both places is an error.
     :param overwrite: replace existing files. With ``False`` an existing file of the result's size counts
@@ -179,7 +195,9 @@ class EvoLinkToStorageOperator(BaseOperator):
         existing file of another size with ``overwrite`` ``False``.
     :raises EvoLinkTaskNotFinishedError: the task is not ``completed`` yet (wait for it with
         ``EvoLinkTaskSensor``); retryable.
-    :raises EvoLinkTransportError: a result could not be fetched within the allowed attempts; retryable.
+    :raises ValueError: (``EvoLinkConfigError``) at construction, a literal ``destination`` that cannot work.
+    :raises EvoLinkTransportError: a result could not be fetched for longer than the outage tolerance;
+        retryable.
     :raises EvoLinkResponseError: the result host sent more bytes than its ``Content-Length``; EvoLink
         answered with another task than the one asked for; retryable.
     """
@@ -198,6 +216,8 @@ class EvoLinkToStorageOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if isinstance(destination, str) and not is_template(destination):
+            check_destination(destination)  # a literal that cannot work fails the DAG, not a paid run
         self.evolink_task_id = evolink_task_id
         self.destination = destination
         self.evolink_conn_id = evolink_conn_id
@@ -214,18 +234,22 @@ class EvoLinkToStorageOperator(BaseOperator):
         evolink_task_id = self._checked_task_id()
         folder = self._destination_folder()
         hook = EvoLinkHook(evolink_conn_id=self.evolink_conn_id)
+        settings = hook.settings
         try:
-            task = hook.get_task(evolink_task_id)
+            reading = settings.outage_tolerance_for(f"Reading EvoLink task {evolink_task_id}", log=self.log)
+            task = reading.call(lambda: hook.get_task(evolink_task_id))
         finally:
             hook.close()
         _require_completed(task)
-        policy = hook.settings.retry_policy
+        owner = _try_owner(context)
         stored: list[_StoredFile] = []
         with larger_socket_reads(), hook.result_client() as client:
             # Mask before the request goes out: httpx logs each request's URL, redirect targets included.
             client.event_hooks["request"].append(_mask_url)
             for number, url in enumerate(task.results, start=1):
-                stored.append(self._store(client, url, number, task, folder, policy))
+                download = _Download(url, number, task, folder, owner)
+                download.outage = settings.outage_tolerance_for(f"Downloading {download.label}", log=self.log)
+                stored.append(self._store(client, download))
         self._record_asset_events(context, task, stored)
         return [item.uri for item in stored]
 
@@ -248,8 +272,9 @@ class EvoLinkToStorageOperator(BaseOperator):
         """``destination`` as a folder path with its filesystem resolved; local folders are created."""
         destination = self.destination
         if isinstance(destination, str):
+            check_destination(destination)
             destination = destination.strip()
-        if not isinstance(destination, str | ObjectStoragePath) or not str(destination):
+        if not isinstance(destination, str | ObjectStoragePath):
             raise EvoLinkConfigError(
                 f"destination must be a folder URI or an ObjectStoragePath, got {self.destination!r}"
             )
@@ -276,56 +301,29 @@ class EvoLinkToStorageOperator(BaseOperator):
         return folder
 
     # ------------------------------------------------------------------ one result
-    def _store(
-        self,
-        client: httpx.Client,
-        url: str,
-        number: int,
-        task: TaskDetail,
-        folder: ObjectStoragePath,
-        policy: RetryPolicy,
-    ) -> _StoredFile:
-        """Stream result ``number`` (1-based) of ``task`` into ``folder`` in up to ``policy.max_retries`` + 1
-        attempts; see the module docstring. Any failure, a kill included, deletes the temporary object."""
-        download = _Download(f"result {number} of {len(task.results)} of EvoLink task {task.id}")
-        attempts = policy.max_retries + 1
+    def _store(self, client: httpx.Client, download: _Download) -> _StoredFile:
+        """Stream one result into its folder, resuming at once after progress and
+        backing off through failures for the connection's ``outage_tolerance``; see the module docstring. Any
+        failure, a kill included, deletes the temporary object."""
         try:
-            for attempt in range(1, attempts + 1):
+            while True:
                 before = download.received
-                if (stored := self._attempt(client, url, download, number, task, folder)) is not None:
+                if (stored := self._attempt(client, download)) is not None:
                     return stored
-                if attempt < attempts:
-                    # A resume that made progress goes on at once; one that did not backs off.
-                    wait = 0.0 if download.received > before else policy.backoff(attempt, download.error)
-                    self.log.warning(
-                        "%s: %s; attempt %d of %d in %.1f s",
-                        download.label,
-                        download.cause,
-                        attempt + 1,
-                        attempts,
-                        wait,
-                    )
-                    time.sleep(wait)
-            raise EvoLinkTransportError(f"{download.label}: gave up after {attempts} attempts: {download.cause}")
+                wait = download.next_wait(before)
+                self.log.warning("%s: %s; next attempt in %.1f s", download.label, download.cause, wait)
+                retry.sleep(wait)
         except BaseException:
             download.discard(self.log)
             raise
 
-    def _attempt(
-        self,
-        client: httpx.Client,
-        url: str,
-        download: _Download,
-        number: int,
-        task: TaskDetail,
-        folder: ObjectStoragePath,
-    ) -> _StoredFile | None:
+    def _attempt(self, client: httpx.Client, download: _Download) -> _StoredFile | None:
         """One GET of the result: the stored file, or ``None`` (with ``download.cause``) when worth another.
 
         :raises EvoLinkResultHostError: the host refused in a way no retry fixes (e.g. an expired link).
         """
         try:
-            return self._fetch(client, url, download, number, task, folder)
+            return self._fetch(client, download)
         except EvoLinkResultHostError as error:
             if not error.retryable:
                 raise
@@ -336,23 +334,16 @@ class EvoLinkToStorageOperator(BaseOperator):
             download.failed(f"{type(error).__name__} after {download.received} of {total} bytes")
         return None
 
-    def _fetch(
-        self,
-        client: httpx.Client,
-        url: str,
-        download: _Download,
-        number: int,
-        task: TaskDetail,
-        folder: ObjectStoragePath,
-    ) -> _StoredFile | None:
+    def _fetch(self, client: httpx.Client, download: _Download) -> _StoredFile | None:
         """First answer (name the target, keep an existing copy), resume or restart, stream, commit."""
-        with client.stream("GET", url, headers=download.request_headers()) as response:
-            _check_status(response, download.label, task)
+        with client.stream("GET", download.url, headers=download.request_headers()) as response:
+            _check_status(response, download.label, download.task)
             offset, size = _body_range(response)
             if download.part is None:
-                target = folder / _file_name(task, number, response)
+                target = download.folder / _file_name(download.task, download.number, response)
                 # The host only: the whole URL is a signed link.
                 self.log.info("Storing %s from %s to %s", download.label, response.url.host, target)
+                download.remove_stale(target, self.log)
                 if (kept := self._kept_size(target, size, download.label)) is not None:
                     return _StoredFile(str(target), kept, _sha256_of(target))
                 download.start(target)
@@ -409,11 +400,22 @@ class EvoLinkToStorageOperator(BaseOperator):
 
 
 class _Download:
-    """One result's download across attempts: the target, the temporary object, the bytes announced, and why
-    the last attempt fell short."""
+    """One result's download across attempts: what is fetched and where it goes, the temporary object, the
+    bytes announced, why the last attempt fell short, and how long attempts have been failing.
 
-    def __init__(self, label: str) -> None:
-        self.label = label
+    :param url: the signed result link (never logged).
+    :param number: the result's 1-based position in ``task.results``.
+    :param task: the completed task detail.
+    :param folder: the destination folder.
+    :param owner: the temporary object's suffix, the same for every try of one task instance (see
+        :func:`_try_owner`).
+    """
+
+    def __init__(self, url: str, number: int, task: TaskDetail, folder: ObjectStoragePath, owner: str) -> None:
+        self.url, self.number, self.task, self.folder, self.owner = url, number, task, folder, owner
+        self.label = f"result {number} of {len(task.results)} of EvoLink task {task.id}"
+        #: How long attempts without progress may fail (the connection's ``outage_tolerance``).
+        self.outage = OutageTolerance(self.label)
         self.target: ObjectStoragePath | None = None
         self.part: _PartFile | None = None
         self.total: int | None = None  # bytes, from Content-Length or Content-Range
@@ -430,10 +432,17 @@ class _Download:
         resume = {"Range": f"bytes={self.received}-"} if self.received else {}
         return {"Accept-Encoding": "identity"} | resume
 
+    def remove_stale(self, target: ObjectStoragePath, log: Any) -> None:
+        """Delete the temporary object an earlier, killed try of this task instance left beside ``target``."""
+        stale = _PartFile.path_for(target, self.owner)
+        if stale.exists():
+            log.warning("%s: removing %s, left behind by an earlier try that was stopped", self.label, stale)
+            stale.unlink(missing_ok=True)
+
     def start(self, target: ObjectStoragePath) -> None:
         """The first answer named the file: open its temporary object."""
         self.target = target
-        self.part = _PartFile(target)
+        self.part = _PartFile(target, self.owner)
 
     def open_part(self) -> _PartFile:
         if self.part is None:
@@ -476,6 +485,18 @@ class _Download:
     def failed(self, cause: str, error: EvoLinkResultHostError | None = None) -> None:
         """Record why an attempt fell short (``error`` carries a host's ``Retry-After``)."""
         self.cause, self.error = cause, error
+
+    def next_wait(self, received_before: int) -> float:
+        """Seconds before the next attempt: none after progress (the outage is over), else the retry policy's
+        backoff.
+
+        :raises EvoLinkResultHostError: or :class:`EvoLinkTransportError`: attempts without progress have failed
+            for longer than the outage tolerance.
+        """
+        if self.received > received_before:
+            self.outage.recovered()
+            return 0.0
+        return self.outage.wait_after(self.error or EvoLinkTransportError(f"{self.label}: {self.cause}"))
 
     def discard(self, log: Any) -> None:
         if self.part is not None:
@@ -520,6 +541,17 @@ def _check_status(response: httpx.Response, label: str, task: TaskDetail) -> Non
             retryable=status in _TRANSIENT_STATUSES,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
+
+
+def _try_owner(context: Context) -> str:
+    """The suffix of this task instance's temporary objects: a digest of its DAG, run, task and map index, so the
+    next try finds what a killed one left and never touches another run's or task's; a random one when the
+    context has no task instance."""
+    ti = context.get("ti")
+    scope = [getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id", "map_index")]
+    if None in scope:
+        return uuid.uuid4().hex
+    return hashlib.sha256("\n".join(map(str, scope)).encode()).hexdigest()[:16]
 
 
 def _mask_url(request: httpx.Request) -> None:

@@ -11,7 +11,6 @@ synchronous waits build the same events from what they read, so every path ends 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow.sdk.log import mask_secret
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import airflow_exception
 from airflow_provider_evolink.exceptions import (
     EvoLinkAPIError,
@@ -33,9 +33,9 @@ from airflow_provider_evolink.exceptions import (
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.pacing import PollPacer
+from airflow_provider_evolink.retry import OutageTolerance
 
 __all__ = [
-    "DEFAULT_MAX_CONSECUTIVE_ERRORS",
     "DEFAULT_POLL_INTERVAL",
     "DEFER_BACKSTOP_SECONDS",
     "EvoLinkTaskEvent",
@@ -48,8 +48,6 @@ __all__ = [
 
 #: Seconds between status reads: the pace EvoLink's own client uses (``docs/evolink-api.md``, "Polling").
 DEFAULT_POLL_INTERVAL = 8.0
-#: Consecutive transient polling failures (after the hook's own retries) tolerated before giving up.
-DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
 #: Seconds ``defer(timeout=)`` allows past the wait's own deadline. The trigger enforces the real deadline and
 #: still makes a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
 DEFER_BACKSTOP_SECONDS = 300.0
@@ -110,8 +108,8 @@ class EvoLinkTaskEvent:
     ``failed``/``cancelled``: the EvoLink task ended so, ``error_code`` is its ``error.code``
     (``docs/evolink-api.md``) and ``retryable`` whether a resubmission may succeed. ``timeout``: the deadline
     passed while the task was still running (it may still complete). ``error``: polling could not go on
-    (401/403/404, bad connection, transient errors for too long, an unexpected exception); ``retryable`` says
-    whether an Airflow retry can help.
+    (401/403/404, bad connection, transient errors for longer than the outage tolerance, an unexpected
+    exception); ``retryable`` says whether an Airflow retry can help.
     """
 
     status: EventStatus
@@ -143,8 +141,11 @@ class EvoLinkTaskEvent:
         )
 
     @classmethod
-    def from_error(cls, evolink_task_id: str, error: BaseException, *, consecutive: int = 1) -> EvoLinkTaskEvent:
-        """The ``error`` event for a polling error that ends the wait.
+    def from_error(
+        cls, evolink_task_id: str, error: BaseException, *, failing_for: float | None = None
+    ) -> EvoLinkTaskEvent:
+        """The ``error`` event for a polling error that ends the wait (``failing_for``: seconds transient errors
+        had lasted in a row, when that is why).
 
         EvoLink errors carry their own ``retryable`` and a secret-free message; anything else is reported by
         type only (its text is unknown and could hold a result URL) and counted as retryable, since an Airflow
@@ -167,7 +168,7 @@ class EvoLinkTaskEvent:
                 message=f"unexpected {type(error).__name__} while waiting for EvoLink task {evolink_task_id}; "
                 "see the triggerer log",
             )
-        after = f" (gave up after {consecutive} consecutive errors)" if error.retryable and consecutive > 1 else ""
+        after = f" (gave up after failing for {failing_for:.0f} s)" if error.retryable and failing_for else ""
         return cls(
             "error",
             evolink_task_id,
@@ -262,9 +263,11 @@ class EvoLinkTaskTrigger(BaseTrigger):
     triggers created together spread out; later ones by the task's progress and ``estimated_time``, never more
     often than every ``poll_interval`` (± 10 %), or every ``poll_interval`` ± 10 % with
     ``adaptive_polling=False``. Transient errors (429, 5xx, network, unreadable answers; after the hook's own
-    retries) are tolerated ``max_consecutive_errors`` times in a row; a non-retryable one (400/401/402/403/404,
-    bad connection) ends the wait at once. Exactly one :class:`EvoLinkTaskEvent` is fired; an unexpected
-    exception becomes an ``error`` event instead of crashing the trigger.
+    retries) are tolerated for the connection's ``outage_tolerance`` seconds in a row (default 15 minutes, bounded
+    by ``end_time``), with backoff that honours ``Retry-After`` and a log line saying how long reads have been
+    failing; a non-retryable one (400/401/402/403/404, bad connection) ends the wait at once. Exactly one
+    :class:`EvoLinkTaskEvent` is fired; an unexpected exception becomes an ``error`` event instead of crashing
+    the trigger.
 
     :param evolink_task_id: the EvoLink task ID (``task-unified-…``).
     :param evolink_conn_id: the Airflow connection of type ``evolink``.
@@ -272,7 +275,6 @@ class EvoLinkTaskTrigger(BaseTrigger):
         EvoLink's own client uses 8).
     :param end_time: absolute deadline, epoch seconds (wall clock): kept as is across serialisation, so a
         re-created trigger (triggerer restart, another triggerer) keeps the same deadline.
-    :param max_consecutive_errors: transient polling errors tolerated in a row before an ``error`` event (≥ 0).
     :param estimated_time: ``task_info.estimated_time`` of the create answer, seconds since the task's creation
         (``None``: unknown; pacing then goes by progress alone).
     :param adaptive_polling: pace reads by progress and ``estimated_time`` (default); ``False``: a read every
@@ -286,7 +288,6 @@ class EvoLinkTaskTrigger(BaseTrigger):
         evolink_conn_id: str,
         poll_interval: float,
         end_time: float,
-        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         estimated_time: float | None = None,
         adaptive_polling: bool = True,
     ) -> None:
@@ -295,15 +296,10 @@ class EvoLinkTaskTrigger(BaseTrigger):
             raise ValueError(f"evolink_task_id must be a non-empty string, got {evolink_task_id!r}")
         if isinstance(end_time, bool) or not isinstance(end_time, int | float):
             raise ValueError(f"end_time must be a deadline in epoch seconds, got {end_time!r}")
-        if isinstance(max_consecutive_errors, bool) or not isinstance(max_consecutive_errors, int):
-            raise ValueError(f"max_consecutive_errors must be a whole number >= 0, got {max_consecutive_errors!r}")
-        if max_consecutive_errors < 0:
-            raise ValueError(f"max_consecutive_errors must be >= 0, got {max_consecutive_errors}")
         self.evolink_task_id = evolink_task_id
         self.evolink_conn_id = evolink_conn_id
         self.poll_interval = positive_seconds("poll_interval", poll_interval)
         self.end_time = float(end_time)
-        self.max_consecutive_errors = max_consecutive_errors
         if not isinstance(adaptive_polling, bool):
             raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
         self.estimated_time = None if estimated_time is None else positive_seconds("estimated_time", estimated_time)
@@ -318,7 +314,6 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 "evolink_conn_id": self.evolink_conn_id,
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
-                "max_consecutive_errors": self.max_consecutive_errors,
                 "estimated_time": self.estimated_time,
                 "adaptive_polling": self.adaptive_polling,
             },
@@ -353,27 +348,24 @@ class EvoLinkTaskTrigger(BaseTrigger):
         )
         pacer = PollPacer(self.poll_interval, estimated_time=self.estimated_time, adaptive=self.adaptive_polling)
         delay = pacer.first_delay()
-        errors = 0
+        outage: OutageTolerance | None = None
         last_step: tuple[str, int] | None = None
         while (remaining := self.end_time - time.time()) > 0:
             # Sleeping past the deadline would overshoot it; the read at the deadline is the last chance.
-            await asyncio.sleep(min(delay, remaining))
+            await retry.asleep(min(delay, remaining))
             delay = pacer.retry_delay()
             try:
                 detail = await hook.aget_task(self.evolink_task_id)
             except EvoLinkError as error:
-                errors += 1
-                if not error.retryable or errors > self.max_consecutive_errors:
-                    return EvoLinkTaskEvent.from_error(self.evolink_task_id, error, consecutive=errors)
-                self.log.warning(
-                    "Reading EvoLink task %s failed (%d of %d tolerated in a row): %s",
-                    self.evolink_task_id,
-                    errors,
-                    self.max_consecutive_errors,
-                    error,
-                )
+                if not error.retryable:
+                    return EvoLinkTaskEvent.from_error(self.evolink_task_id, error)
+                outage = outage or await self._outage_tolerance(hook)
+                if (wait := _tolerated(outage, error)) is None:
+                    return EvoLinkTaskEvent.from_error(self.evolink_task_id, error, failing_for=outage.failing_for)
+                delay = max(delay, wait)
                 continue
-            errors = 0
+            if outage is not None:
+                outage.recovered()
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 return event
             delay = pacer.delay_after(detail.progress, detail.created)
@@ -382,6 +374,11 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 last_step = step
         return EvoLinkTaskEvent.timed_out(self.evolink_task_id, self.end_time)
 
+    async def _outage_tolerance(self, hook: EvoLinkHook) -> OutageTolerance:
+        settings = await hook.asettings()
+        # No deadline here: the poll loop stops at end_time itself, with a timeout event.
+        return settings.outage_tolerance_for(f"Reading EvoLink task {self.evolink_task_id}", log=self.log)
+
     async def on_kill(self) -> None:
         """A user killed the waiting task: say what happens to the remote one (it cannot be cancelled)."""
         self.log.warning(
@@ -389,3 +386,11 @@ class EvoLinkTaskTrigger(BaseTrigger):
             "may still bill.",
             self.evolink_task_id,
         )
+
+
+def _tolerated(outage: OutageTolerance, error: EvoLinkError) -> float | None:
+    """Seconds to wait after a transient read failure, or ``None`` once the outage outlasted its tolerance."""
+    try:
+        return outage.wait_after(error)
+    except EvoLinkError:
+        return None

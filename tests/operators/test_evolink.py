@@ -12,18 +12,13 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+from fakes import FakeTaskInstance, FakeTaskStateStore, SimulatedCrash, context_of
 from structlog.testing import capture_logs
 
 from airflow_provider_evolink.models import KlingO3ReferenceToVideoRequest
-from airflow_provider_evolink.operators.evolink import (
-    DEFER_BACKSTOP_SECONDS,
-    STATE_SUBMISSION,
-    STATE_TASK_ID,
-    EvoLinkGenerateVideoOperator,
-)
+from airflow_provider_evolink.operators.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkGenerateVideoOperator
+from airflow_provider_evolink.submission_state import STATE_SUBMISSION, STATE_TASK_ID
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger
-
-from .conftest import FakeTaskInstance, FakeTaskStateStore, SimulatedCrash, context_of
 
 DAGS = Path(__file__).parent / "dags"
 
@@ -130,7 +125,7 @@ def test_trigger_arguments_that_do_not_serialize_fail_before_submitting(
 
 
 # ------------------------------------------------------------------------------------------ submitting
-def test_submit_stores_the_key_before_the_post_and_the_id_after_then_clears_on_success(emulator: Any) -> None:
+def test_submit_stores_the_key_before_the_post_and_the_id_after_and_keeps_them_after_success(emulator: Any) -> None:
     since = len(emulator.requests())
     store = FakeTaskStateStore(observe=lambda: len(posts(emulator, since)))
     ti = FakeTaskInstance()
@@ -142,8 +137,41 @@ def test_submit_stores_the_key_before_the_post_and_the_id_after_then_clears_on_s
     assert post["idempotency_key"]
     assert post["task_id"] == evolink_task_id
     assert ti.xcoms == {"evolink_task_id": evolink_task_id}
-    assert store.values == {}
+    assert store.values[STATE_TASK_ID] == evolink_task_id
+    assert store.values[STATE_SUBMISSION]["idempotency_key"] == post["idempotency_key"]
+    assert store.values[STATE_SUBMISSION]["try_sequence"] == 1
+    assert store.cleared == 0
+
+
+def test_a_kill_after_success_before_airflow_records_it_does_not_pay_twice(emulator: Any) -> None:
+    # Issue 12: the operator used to clear its state inside execute; a kill between that and Airflow recording
+    # the success made the retry submit (and pay for) a second task. Here the "retry" is the same try sequence.
+    since = len(emulator.requests())
+    store = FakeTaskStateStore()
+    operator = make_operator(wait_for_completion=True, deferrable=False)
+
+    first = operator.execute(context_of(FakeTaskInstance(), store))  # ... then SIGKILL before "success"
+    retry = FakeTaskInstance()
+    second = operator.execute(context_of(retry, store))
+
+    assert first == second == retry.xcoms["evolink_task_id"]
+    assert retry.xcoms["evolink_task"]["status"] == "completed"
+    assert len(posts(emulator, since)) == 1
+
+
+def test_a_manual_clear_starts_a_new_try_sequence_and_generates_anew(emulator: Any) -> None:
+    since = len(emulator.requests())
+    store = FakeTaskStateStore()
+    operator = make_operator(retries=2)
+
+    first = operator.execute(context_of(FakeTaskInstance(max_tries=2), store))  # tries 1-3: sequence 1
+    # A Clear after try 1 raises max_tries to try_number + retries = 3: the next try (2) starts sequence 2.
+    cleared = operator.execute(context_of(FakeTaskInstance(max_tries=3), store))
+
+    assert cleared != first
+    assert len(posts(emulator, since)) == 2
     assert store.cleared == 1
+    assert store.values[STATE_SUBMISSION]["try_sequence"] == 2
 
 
 def test_logs_the_estimate_then_the_reserved_credits_then_the_task_id(emulator: Any) -> None:
@@ -212,7 +240,7 @@ def test_retry_after_a_crash_past_storing_the_id_finishes_the_completed_task_wit
     assert retry.xcoms["evolink_task"]["status"] == "completed"
     assert retry.xcoms["evolink_task"]["results"]
     assert len(posts(emulator, since)) == 1
-    assert store.values == {}
+    assert store.values[STATE_TASK_ID] == evolink_task_id
 
 
 def test_a_crash_between_the_post_and_storing_the_id_still_yields_one_evolink_task(emulator: Any) -> None:
@@ -334,11 +362,11 @@ def test_sync_wait_pushes_the_completed_detail_and_returns_the_id(emulator: Any)
     assert ti.xcoms["evolink_task_id"] == evolink_task_id
     assert ti.xcoms["evolink_task"]["id"] == evolink_task_id
     assert ti.xcoms["evolink_task"]["status"] == "completed"
-    assert store.values == {}
+    assert store.values[STATE_TASK_ID] == evolink_task_id
 
 
 # ------------------------------------------------------------------------------------- execute_complete
-def test_execute_complete_on_success_rereads_the_detail_pushes_it_and_clears_the_state(emulator: Any) -> None:
+def test_execute_complete_on_success_rereads_the_detail_pushes_it_and_keeps_the_state(emulator: Any) -> None:
     evolink_task_id = make_operator().execute(context_of(FakeTaskInstance(), None))
     store = FakeTaskStateStore()
     store.set(STATE_TASK_ID, evolink_task_id)
@@ -347,7 +375,7 @@ def test_execute_complete_on_success_rereads_the_detail_pushes_it_and_clears_the
 
     assert make_operator().execute_complete(context_of(ti, store), event) == evolink_task_id
     assert ti.xcoms["evolink_task"]["results"]
-    assert store.values == {}
+    assert store.values == {STATE_TASK_ID: evolink_task_id}
 
 
 @pytest.mark.parametrize(
@@ -461,7 +489,7 @@ def test_dag_test_runs_mapped_submissions_then_deferrable_sensors_to_success(dag
     assert all(isinstance(trigger, EvoLinkTaskTrigger) for trigger in triggers)
 
 
-def test_dag_test_provides_a_task_state_store_that_is_cleared_on_success(dag_run: DagTestRun) -> None:
+def test_dag_test_provides_a_task_state_store_kept_after_success_for_its_try_sequence(dag_run: DagTestRun) -> None:
     from airflow.models.task_state_store import TaskStateStoreModel
     from airflow.utils.session import create_session
 
@@ -469,4 +497,4 @@ def test_dag_test_provides_a_task_state_store_that_is_cleared_on_success(dag_run
         rows = session.query(TaskStateStoreModel).filter_by(run_id=dag_run.run.run_id).count()
 
     assert sorted(dag_run.stored_keys) == sorted([STATE_SUBMISSION, STATE_TASK_ID] * 2)
-    assert rows == 0
+    assert rows == 4  # the key and the task ID of both mapped task instances, until a Clear or the run goes

@@ -231,10 +231,8 @@ def check_event(events: list[dict[str, Any]]) -> dict[str, Any]:
     return event
 
 
-async def run_trigger(conn_id: str, *, end_in: float = 0.2, max_errors: int = 0) -> list[dict[str, Any]]:
-    trigger = EvoLinkTaskTrigger(
-        TASK_ID, conn_id, poll_interval=0.01, end_time=time.time() + end_in, max_consecutive_errors=max_errors
-    )
+async def run_trigger(conn_id: str, *, end_in: float = 0.2) -> list[dict[str, Any]]:
+    trigger = EvoLinkTaskTrigger(TASK_ID, conn_id, poll_interval=0.01, end_time=time.time() + end_in)
 
     async def collect() -> list[dict[str, Any]]:
         return [event.payload async for event in trigger.run()]
@@ -247,8 +245,8 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     async def asleep(seconds: float) -> None:
         await asyncio.sleep(0)
 
-    monkeypatch.setattr(retry, "_sleep", lambda seconds: None)
-    monkeypatch.setattr(retry, "_asleep", asleep)
+    monkeypatch.setattr(retry, "sleep", lambda seconds: None)
+    monkeypatch.setattr(retry, "asleep", asleep)
 
 
 @pytest.fixture
@@ -260,7 +258,8 @@ def sync_hook(evolink_connection: Callable[..., str], no_sleep: None) -> Iterato
 
 @pytest.fixture
 def raw_conn(evolink_connection: Callable[..., str], raw_server: RawHTTPServer, no_sleep: None) -> str:
-    return evolink_connection(raw_server.base_url, API_KEY, "evolink_raw", max_retries=0, timeout=2)
+    # outage_tolerance=0: the trigger gives up on the second transient failure in a row.
+    return evolink_connection(raw_server.base_url, API_KEY, "evolink_raw", max_retries=0, timeout=2, outage_tolerance=0)
 
 
 # ------------------------------------------------------------------------------------------- requests
@@ -398,8 +397,9 @@ async def test_named_bad_answers_are_clear_errors_through_the_async_hook_and_err
     assert isinstance(caught.value, EvoLinkError)
     assert API_KEY not in str(caught.value)
 
-    # Transient answers are tolerated twice, then the trigger gives up with one error event.
-    event = check_event(await run_trigger(raw_conn, end_in=5, max_errors=2))
+    # Transient answers are tolerated for the connection's outage_tolerance, then the trigger gives up with one
+    # error event.
+    event = check_event(await run_trigger(raw_conn, end_in=5))
     assert event["status"] == "error"
     if event_code is not None:
         assert event["error_code"] == event_code
@@ -453,10 +453,12 @@ async def test_an_answer_about_another_task_is_not_taken_for_this_one(
 async def test_a_server_that_never_answers_ends_in_an_error_event_not_a_hang(
     evolink_connection: Callable[..., str], raw_server: RawHTTPServer, no_sleep: None
 ) -> None:
-    conn_id = evolink_connection(raw_server.base_url, API_KEY, "evolink_hung", max_retries=0, timeout=0.3)
+    conn_id = evolink_connection(
+        raw_server.base_url, API_KEY, "evolink_hung", max_retries=0, timeout=0.3, outage_tolerance=0
+    )
     raw_server.response = None
     started = time.monotonic()
-    event = check_event(await run_trigger(conn_id, end_in=30, max_errors=1))
+    event = check_event(await run_trigger(conn_id, end_in=30))
     assert event["status"] == "error"
     assert event["error_code"] == "network_error"
     assert time.monotonic() - started < TRIGGER_BOUND_SECONDS

@@ -1,4 +1,5 @@
-"""500 triggers sharing one client ride out a 429 storm (``benchmarks/soak.py --storm`` runs it for 30 s).
+"""500 triggers sharing one client ride out a 429 storm (harness: ``soak.py`` beside this file;
+``benchmarks/soak.py --storm`` runs it for 30 s).
 
 The same 500 waits run twice in one event loop (so through one shared async client): fault-free, then while the
 emulator answers half of all requests with 429 (``Retry-After: 1``) for a window. No trigger may fail, the storm
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.soak import run_storm
+from .soak import run_storm
 
 pytestmark = pytest.mark.soak
 

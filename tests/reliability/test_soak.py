@@ -1,4 +1,4 @@
-"""The fault soak of ``benchmarks/soak.py`` at a reduced size (``python benchmarks/soak.py`` runs 200).
+"""The fault soak of ``soak.py`` (beside this file) at a reduced size (``python benchmarks/soak.py`` runs 200).
 
 20 generations through the real operator → trigger → transfer code paths against an emulator injecting 429s,
 500s, dropped connections, slow answers and cut-off downloads, one ``[fail-once:service_error]`` prompt and one
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.soak import run_soak
+from .soak import run_soak
 
 pytestmark = pytest.mark.soak
 

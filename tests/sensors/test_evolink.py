@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 import respx
 from airflow.sdk import PokeReturnValue
@@ -18,6 +19,7 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
     TaskDeferred,
 )
+from fakes import VirtualTime
 from structlog.testing import capture_logs
 
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
@@ -116,6 +118,37 @@ def test_a_cancelled_task_is_terminal(mocked_api: respx.MockRouter) -> None:
 def test_an_unknown_task_fails_at_once(emulator: Any) -> None:
     with pytest.raises(AirflowFailException, match="could not read EvoLink task"):
         make_sensor("task-unified-0-doesnotexist").poke({})
+
+
+def test_pokes_outlast_an_outage_then_succeed(
+    mocked_api: respx.MockRouter, virtual_time: VirtualTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 12: one transient error after the hook's retries used to fail the sensor (it had no Airflow retries).
+    storm = [httpx.Response(503)] * 30
+    done = httpx.Response(200, json={"id": MOCK_TASK_ID, "status": "completed", "results": ["https://cdn.test/v.mp4"]})
+    route = mocked_api.get(f"/v1/tasks/{MOCK_TASK_ID}").mock(side_effect=[*storm, done])
+    sensor = make_sensor(MOCK_TASK_ID, evolink_conn_id="evolink_mock", poke_interval=30)
+    # Between pokes BaseSensorOperator sleeps poke_interval (30 s): on virtual time, as the provider's own waits.
+    monkeypatch.setattr(time, "sleep", virtual_time.sleep)
+
+    detail = sensor.execute({})
+
+    assert detail["status"] == "completed"
+    assert route.call_count == 31  # 15 minutes of 503s, read every 30 s
+
+
+def test_a_poke_outage_longer_than_the_tolerance_fails_retryably(
+    mocked_api: respx.MockRouter, virtual_time: VirtualTime
+) -> None:
+    mocked_api.get(f"/v1/tasks/{MOCK_TASK_ID}").respond(503)
+    sensor = make_sensor(MOCK_TASK_ID, evolink_conn_id="evolink_mock")
+
+    for _ in range(3):
+        assert sensor.poke({}).is_done is False
+        virtual_time.sleep(400)
+    with pytest.raises(AirflowException, match="gave up after failing for 1200 s") as excinfo:
+        sensor.poke({})
+    assert not isinstance(excinfo.value, AirflowFailException)
 
 
 def test_reschedule_mode_gives_the_slot_back_while_the_task_runs(mocked_api: respx.MockRouter) -> None:

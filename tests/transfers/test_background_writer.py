@@ -27,6 +27,18 @@ def test_writes_every_chunk_in_order_and_returns_their_sha256(tmp_path: Path) ->
     assert writer.close() == digest  # twice is harmless
 
 
+def test_flush_writes_everything_queued_before_returning(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    writer = BackgroundWriter(target.open("wb"))
+    for _ in range(20):
+        writer.write(b"x" * 4096)
+
+    writer.flush()
+
+    assert target.stat().st_size == 20 * 4096
+    writer.close()
+
+
 def test_writing_happens_on_a_helper_thread_that_close_ends() -> None:
     threads: list[str] = []
 

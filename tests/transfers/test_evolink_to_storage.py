@@ -18,6 +18,7 @@ import respx
 from airflow.sdk import Asset, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.execution_time.context import OutletEventAccessors
+from fakes import VirtualTime
 
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
@@ -69,11 +70,22 @@ class CutStream(httpx.SyncByteStream):
         raise self.error("peer closed connection without sending complete message body")
 
 
+def ranged(request: httpx.Request, stream_from: Callable[[int], httpx.SyncByteStream]) -> httpx.Response:
+    """The answer to a request for ``BODY`` from its ``Range`` start (200 from 0, else 206), with the body
+    ``stream_from(start)`` sends."""
+    start = int(request.headers.get("range", "bytes=0-")[6:-1])
+    headers = {"content-range": f"bytes {start}-{len(BODY) - 1}/{len(BODY)}"} if start else {}
+    return httpx.Response(
+        206 if start else 200,
+        headers={"content-length": str(len(BODY) - start), **headers},
+        stream=stream_from(start),
+    )
+
+
 # ---------------------------------------------------------------------------------------- respx: edges
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, evolink_connection: Callable[..., str]) -> Iterator[respx.MockRouter]:
-    evolink_connection(API, "sk-test", max_retries=2)
-    monkeypatch.setattr(evolink_to_storage.time, "sleep", lambda _seconds: None)
+def api(evolink_connection: Callable[..., str], virtual_time: VirtualTime) -> Iterator[respx.MockRouter]:
+    evolink_connection(API, "sk-test", max_retries=2, outage_tolerance=60)
     with respx.mock(assert_all_called=False) as router:
         yield router
 
@@ -147,32 +159,49 @@ def test_transient_result_host_errors_are_retried(api: respx.MockRouter, tmp_pat
     assert (tmp_path / f"{TASK_ID}.mp4").read_bytes() == BODY
 
 
-def test_failure_after_every_attempt_leaves_no_file_and_no_url_in_the_error(
-    api: respx.MockRouter, tmp_path: Path
+def test_failing_for_longer_than_the_outage_tolerance_leaves_no_file_and_no_url_in_the_error(
+    api: respx.MockRouter, tmp_path: Path, virtual_time: VirtualTime
 ) -> None:
     url = f"{CDN}/v/out.mp4?sig=very-secret"
     mock_task(api, [url])
 
-    def cut_after_100_bytes(request: httpx.Request) -> httpx.Response:
-        # Each attempt resumes correctly, gets 100 more bytes, then the connection drops.
-        start = int(request.headers.get("range", "bytes=0-")[6:-1])
-        headers = {"content-range": f"bytes {start}-{len(BODY) - 1}/{len(BODY)}"} if start else {}
-        return httpx.Response(
-            206 if start else 200,
-            headers={"content-length": str(len(BODY) - start), **headers},
-            stream=CutStream(BODY[start : start + 100]),
-        )
+    def cut_after_the_first_100_bytes(request: httpx.Request) -> httpx.Response:
+        # The first attempt gets 100 bytes; every resume is cut off before sending anything.
+        return ranged(request, lambda start: CutStream(b"" if start else BODY[:100]))
 
-    cdn = api.get(f"{CDN}/v/out.mp4").mock(side_effect=cut_after_100_bytes)
+    cdn = api.get(f"{CDN}/v/out.mp4").mock(side_effect=cut_after_the_first_100_bytes)
 
-    with pytest.raises(EvoLinkTransportError, match="gave up after 3 attempts") as excinfo:
+    with pytest.raises(EvoLinkTransportError, match="RemoteProtocolError after 100 of") as excinfo:
         operator(str(tmp_path)).execute({})
 
     assert TASK_ID in str(excinfo.value)
     assert "very-secret" not in str(excinfo.value)
     assert excinfo.value.__cause__ is None
-    assert [call.request.headers.get("range") for call in cdn.calls] == [None, "bytes=100-", "bytes=200-"]
+    ranges = [call.request.headers.get("range") for call in cdn.calls]
+    assert ranges[:3] == [None, "bytes=100-", "bytes=100-"]
+    assert set(ranges[1:]) == {"bytes=100-"}
+    assert 60 <= virtual_time.now <= 120  # tolerated for the connection's outage_tolerance (60 s), then given up
     assert leftovers(tmp_path) == []
+
+
+def test_a_body_cut_off_on_every_attempt_completes_by_resuming(api: respx.MockRouter, tmp_path: Path) -> None:
+    mock_task(api, [f"{CDN}/v/out.mp4"])
+
+    def cut_after_100_bytes(request: httpx.Request) -> httpx.Response:
+        return ranged(
+            request,
+            lambda start: (
+                CutStream(BODY[start : start + 100]) if start + 100 < len(BODY) else httpx.ByteStream(BODY[start:])
+            ),
+        )
+
+    cdn = api.get(f"{CDN}/v/out.mp4").mock(side_effect=cut_after_100_bytes)
+
+    operator(str(tmp_path)).execute({})
+
+    assert (tmp_path / f"{TASK_ID}.mp4").read_bytes() == BODY
+    assert cdn.call_count == -(-len(BODY) // 100)  # progress resumes at once, however many cuts
+    assert leftovers(tmp_path) == [f"{TASK_ID}.mp4"]
 
 
 def test_killing_the_task_mid_stream_deletes_the_temporary_file(api: respx.MockRouter, tmp_path: Path) -> None:
@@ -230,10 +259,8 @@ def test_other_result_host_errors_fail_once_as_result_host_errors(
 
 
 def test_a_429_from_the_result_host_waits_its_retry_after(
-    api: respx.MockRouter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    api: respx.MockRouter, tmp_path: Path, virtual_time: VirtualTime
 ) -> None:
-    waits: list[float] = []
-    monkeypatch.setattr(evolink_to_storage.time, "sleep", waits.append)
     mock_task(api, [f"{CDN}/v/out.mp4"])
     api.get(f"{CDN}/v/out.mp4").mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, content=BODY)]
@@ -241,7 +268,7 @@ def test_a_429_from_the_result_host_waits_its_retry_after(
 
     operator(str(tmp_path)).execute({})
 
-    assert waits == [7.0]
+    assert virtual_time.waits == [7.0]
     assert (tmp_path / f"{TASK_ID}.mp4").read_bytes() == BODY
 
 
@@ -281,21 +308,39 @@ def test_an_answer_about_another_task_is_refused(api: respx.MockRouter, tmp_path
 
 
 @pytest.mark.parametrize(
-    ("destination", "storage_conn_id", "match"),
+    ("destination", "match"),
     [
-        ("", None, "destination must be"),
-        ("nosuchscheme://bucket/prefix", None, "destination 'nosuchscheme://bucket/prefix' is not a usable"),
-        ("s3://conn_a@bucket/prefix", "conn_b", "names connection 'conn_a' but storage_conn_id is 'conn_b'"),
+        ("", "destination must be a folder URI or an absolute path"),
+        ("not a uri", "'not a uri' has no scheme and is not an absolute path"),
+        ("videos/out", "has no scheme and is not an absolute path"),
+        ("nosuchscheme://bucket/prefix", "unknown scheme 'nosuchscheme'"),
+        ("gs://bucket/prefix", "needs a package that is not installed for 'gs'"),  # gcsfs is not installed
     ],
 )
-def test_a_bad_destination_is_refused_before_anything_is_fetched(
-    api: respx.MockRouter, destination: str, storage_conn_id: str | None, match: str
+def test_a_literal_destination_that_cannot_work_fails_the_dag_not_a_paid_run(destination: str, match: str) -> None:
+    # Issue 12: "not a uri" used to be accepted and written under the worker's working directory.
+    with pytest.raises(ValueError, match=match):
+        operator(destination)
+
+
+def test_a_rendered_destination_that_cannot_work_fails_once_before_anything_is_fetched(
+    api: respx.MockRouter,
 ) -> None:
     route = mock_task(api, [f"{CDN}/v/out.mp4"])
+    op = operator("{{ params.destination }}")  # a template: checked once rendered
+    op.destination = "not a uri"  # what rendering gave
 
-    with pytest.raises(AirflowFailException, match=match) as excinfo:
-        operator(destination, storage_conn_id=storage_conn_id).execute({})
+    with pytest.raises(AirflowFailException, match="has no scheme and is not an absolute path") as excinfo:
+        op.execute({})
     assert isinstance(excinfo.value.__cause__, EvoLinkConfigError)
+    assert not route.called
+
+
+def test_a_connection_given_twice_is_refused_before_anything_is_fetched(api: respx.MockRouter) -> None:
+    route = mock_task(api, [f"{CDN}/v/out.mp4"])
+
+    with pytest.raises(AirflowFailException, match="names connection 'conn_a' but storage_conn_id is 'conn_b'"):
+        operator("s3://conn_a@bucket/prefix", storage_conn_id="conn_b").execute({})
     assert not route.called
 
 
@@ -341,8 +386,8 @@ def result_requests(emu: Any, evolink_task_id: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(evolink_to_storage.time, "sleep", lambda _seconds: None)
+def no_backoff(virtual_time: VirtualTime) -> None:
+    """The download's waits on virtual time."""
 
 
 def test_streams_to_a_local_folder_byte_identical_and_playable(emulator: Any, tmp_path: Path) -> None:
@@ -427,19 +472,22 @@ def test_a_cut_off_download_resumes_with_range_against_the_emulator(
     assert leftovers(tmp_path) == [stored.name]
 
 
-def test_no_partial_file_is_left_when_every_attempt_is_cut_off(emulator: Any, s3_bucket: str, no_backoff: None) -> None:
+def test_a_download_cut_off_on_every_attempt_still_completes_on_s3_and_leaves_no_temporary_object(
+    emulator: Any, s3_bucket: str, no_backoff: None
+) -> None:
     evolink_task_id = create_task(emulator)
     destination = f"s3://aws_moto@{s3_bucket}/{evolink_task_id}"
-    emulator.set_faults(rate_cutoff=1.0)
+    emulator.set_faults(rate_cutoff=1.0)  # every body stops halfway: each resume gets half of what is left
     try:
-        with pytest.raises(EvoLinkTransportError, match=rf"{evolink_task_id}: gave up after 3 attempts"):
-            operator(destination, evolink_task_id).execute({})
+        [uri] = operator(destination, evolink_task_id).execute({})
     finally:
         emulator.set_faults(rate_cutoff=0.0)
 
-    assert len(result_requests(emulator, evolink_task_id)) == 3
-    # Nothing at all under the prefix: neither the temporary object nor the final one.
-    assert not ObjectStoragePath(destination).exists()
+    assert len(result_requests(emulator, evolink_task_id)) > 3
+    folder = ObjectStoragePath(destination)
+    assert [path.name for path in folder.iterdir()] == [f"{evolink_task_id}.mp4"]  # no temporary object
+    with ObjectStoragePath(uri).open("rb") as stored:
+        assert hashlib.sha256(stored.read()).hexdigest() == emulator.result_sha256(evolink_task_id)
 
 
 def test_expired_links_fail_naming_the_task(evolink_connection: Callable[..., str], tmp_path: Path) -> None:
@@ -496,3 +544,80 @@ def test_larger_socket_reads_apply_while_downloading_only(api: respx.MockRouter,
 
     assert seen == [max(before, evolink_to_storage.RESULT_READ_BYTES)]
     assert before == httpcore.HTTP11Connection.READ_NUM_BYTES  # put back: nothing else in the process changes
+
+
+# ------------------------------------------------------------------------------- a killed try's leftovers
+class KilledBySignal(BaseException):
+    """Stands for a SIGKILL: nothing of the try's own cleanup runs."""
+
+
+class SaveTaskInstance:
+    """The ``ti`` of the save task: what names its temporary objects."""
+
+    dag_id, run_id, task_id, map_index = "evolink_demo", "manual__2026-11-30", "save", -1
+
+
+def killed_try(monkeypatch: pytest.MonkeyPatch, op: Any, context: dict[str, Any], *, mid_stream: bool) -> None:
+    """Run one try of ``op`` that dies like a SIGKILL: mid-stream (after the first chunk is written) or right
+    after its temporary object is complete, before the move into place; no cleanup runs."""
+    part_file = evolink_to_storage._PartFile
+
+    def die_after_first_chunk(self: Any, chunk: bytes) -> None:
+        self._out.write(chunk)
+        self._out.flush()
+        raise KilledBySignal
+
+    def die_before_the_move(self: Any, target: Any) -> None:
+        self._out.close()
+        raise KilledBySignal
+
+    with monkeypatch.context() as patch:
+        patch.setattr(part_file, "discard", lambda self, log: None)
+        if mid_stream:
+            patch.setattr(part_file, "write", die_after_first_chunk)
+        else:
+            patch.setattr(part_file, "commit", die_before_the_move)
+        with pytest.raises(KilledBySignal):
+            op.execute(context)
+
+
+@pytest.mark.parametrize("mid_stream", [True, False], ids=["mid-stream", "before-the-move"])
+def test_the_next_try_removes_what_a_killed_try_left_on_local_disk_and_nothing_else(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mid_stream: bool
+) -> None:
+    evolink_task_id = create_task(emulator)
+    stranger = tmp_path / f".{evolink_task_id}.mp4.part-0123456789abcdef"  # another run's or task's
+    stranger.write_bytes(b"not ours")
+    context = {"ti": SaveTaskInstance()}
+
+    killed_try(monkeypatch, operator(str(tmp_path), evolink_task_id), context, mid_stream=mid_stream)
+    left = [name for name in leftovers(tmp_path) if name != stranger.name]
+    assert len(left) == 1
+    assert left[0].startswith(f".{evolink_task_id}.mp4.part-")
+    assert (tmp_path / left[0]).stat().st_size > 0
+
+    operator(str(tmp_path), evolink_task_id).execute(context)
+
+    assert leftovers(tmp_path) == sorted([stranger.name, f"{evolink_task_id}.mp4"])
+    assert stranger.read_bytes() == b"not ours"
+    stored = (tmp_path / f"{evolink_task_id}.mp4").read_bytes()
+    assert hashlib.sha256(stored).hexdigest() == emulator.result_sha256(evolink_task_id)
+
+
+def test_the_next_try_removes_what_a_killed_try_left_on_s3(
+    emulator: Any, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evolink_task_id = create_task(emulator)
+    destination = f"s3://aws_moto@{s3_bucket}/killed/{evolink_task_id}"
+    folder = ObjectStoragePath(destination)
+    context = {"ti": SaveTaskInstance()}
+
+    killed_try(monkeypatch, operator(destination, evolink_task_id), context, mid_stream=False)
+    [left] = [path.name for path in folder.iterdir()]
+    assert left.startswith(f".{evolink_task_id}.mp4.part-")  # a listed object, billed for storage
+
+    [uri] = operator(destination, evolink_task_id).execute(context)
+
+    assert [path.name for path in folder.iterdir()] == [f"{evolink_task_id}.mp4"]
+    with ObjectStoragePath(uri).open("rb") as stored:
+        assert hashlib.sha256(stored.read()).hexdigest() == emulator.result_sha256(evolink_task_id)

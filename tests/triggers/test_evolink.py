@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 from airflow.sdk import BaseHook, serde
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from fakes import VirtualTime
 from structlog.testing import capture_logs
 
 from airflow_provider_evolink.exceptions import (
     EvoLinkAuthenticationError,
     EvoLinkConfigError,
     EvoLinkNotFoundError,
+    EvoLinkRateLimitError,
     EvoLinkServerError,
     EvoLinkTransportError,
 )
@@ -50,9 +52,7 @@ def create_task(prompt: str = O3_REQUEST["prompt"]) -> str:
 # ------------------------------------------------------------------------------------------ serialisation
 def test_serialize_round_trips_through_airflow_serde_with_the_same_deadline() -> None:
     end_time = time.time() + 3600
-    trigger = make_trigger(
-        poll_interval=8.0, end_time=end_time, max_consecutive_errors=7, estimated_time=300, adaptive_polling=False
-    )
+    trigger = make_trigger(poll_interval=8.0, end_time=end_time, estimated_time=300, adaptive_polling=False)
     classpath, kwargs = trigger.serialize()
 
     restored_kwargs = serde.deserialize(serde.serialize(kwargs))
@@ -71,7 +71,6 @@ def test_serialize_round_trips_through_airflow_serde_with_the_same_deadline() ->
         ({"evolink_task_id": " "}, "evolink_task_id"),
         ({"poll_interval": 0}, "poll_interval"),
         ({"end_time": "tomorrow"}, "end_time"),
-        ({"max_consecutive_errors": -1}, "max_consecutive_errors"),
         ({"estimated_time": 0}, "estimated_time"),
         ({"adaptive_polling": "no"}, "adaptive_polling"),
     ],
@@ -269,8 +268,15 @@ async def test_trigger_fires_cancelled_as_a_terminal_event(scripted_reads: Calla
     assert event["retryable"] is False
 
 
-async def test_transient_errors_are_tolerated_and_the_count_resets_after_a_good_read(
-    scripted_reads: Callable[..., list[str]],
+@pytest.fixture
+def tolerant_connection(evolink_connection: Callable[..., str]) -> str:
+    """``evolink_default`` with the default outage tolerance (reads are scripted: the host is never called)."""
+    return evolink_connection("https://api.evolink.test", "sk-test")
+
+
+@pytest.mark.usefixtures("tolerant_connection")
+async def test_transient_errors_are_tolerated_and_the_span_restarts_after_a_good_read(
+    scripted_reads: Callable[..., list[str]], virtual_time: VirtualTime
 ) -> None:
     reads = scripted_reads(
         EvoLinkServerError(503),
@@ -281,23 +287,54 @@ async def test_transient_errors_are_tolerated_and_the_count_resets_after_a_good_
         {"status": "completed", "results": [RESULT_URL]},
     )
 
-    [event] = await run_to_events(make_trigger(max_consecutive_errors=2))
+    [event] = await run_to_events(make_trigger())
 
     assert event["status"] == "success"
     assert len(reads) == 6
 
 
-async def test_too_many_consecutive_transient_errors_end_with_a_retryable_error(
-    scripted_reads: Callable[..., list[str]],
+@pytest.mark.usefixtures("tolerant_connection")
+async def test_a_ten_minute_outage_is_outlasted_with_backoff_that_honours_retry_after(
+    scripted_reads: Callable[..., list[str]], virtual_time: VirtualTime
+) -> None:
+    storm = EvoLinkRateLimitError(429, code="rate_limit_exceeded", retry_after=20.0)
+    steps: list[dict[str, Any] | BaseException] = [storm] * 32 + [{"status": "completed", "results": [RESULT_URL]}]
+    reads = scripted_reads(*steps)
+
+    with capture_logs() as logs:
+        [event] = await run_to_events(make_trigger(poll_interval=8.0, end_time=time.time() + 3600))
+
+    assert event["status"] == "success"
+    assert len(reads) == 33
+    assert virtual_time.now >= 620  # 32 failed reads, 20 s apart (Retry-After): over ten minutes
+    assert all(wait >= 20.0 for wait in virtual_time.waits[1:33])
+    failing = [entry["event"] for entry in logs if "has been failing for" in str(entry.get("event"))]
+    assert len(failing) == 32
+    assert "has been failing for 620 s" in failing[-1]  # says how long
+
+
+@pytest.mark.usefixtures("tolerant_connection")
+async def test_an_outage_longer_than_the_tolerance_ends_with_a_retryable_error_saying_how_long(
+    scripted_reads: Callable[..., list[str]], virtual_time: VirtualTime
 ) -> None:
     reads = scripted_reads(EvoLinkServerError(503, message="upstream overloaded"))
 
-    [event] = await run_to_events(make_trigger(max_consecutive_errors=2))
+    [event] = await run_to_events(make_trigger(poll_interval=8.0, end_time=time.time() + 3600))
 
     assert event["status"] == "error"
     assert event["retryable"] is True
-    assert "3 consecutive errors" in event["message"]
-    assert len(reads) == 3
+    assert "gave up after failing for 9" in event["message"]  # the default tolerance: 900 s
+    assert 900 <= virtual_time.now <= 1000
+    assert len(reads) > 10
+
+
+@pytest.mark.usefixtures("tolerant_connection")
+async def test_an_outage_at_the_deadline_ends_with_a_timeout(scripted_reads: Callable[..., list[str]]) -> None:
+    scripted_reads(EvoLinkServerError(503))
+
+    [event] = await run_to_events(make_trigger(poll_interval=0.05, end_time=time.time() + 0.5))
+
+    assert event["status"] == "timeout"
 
 
 @pytest.mark.parametrize(
@@ -313,7 +350,7 @@ async def test_a_permanent_error_ends_the_wait_at_the_first_read(
 ) -> None:
     reads = scripted_reads(error)
 
-    [event] = await run_to_events(make_trigger(max_consecutive_errors=5))
+    [event] = await run_to_events(make_trigger())
 
     assert event["status"] == "error"
     assert event["retryable"] is False
@@ -366,31 +403,25 @@ async def test_fixed_interval_polling_waits_a_random_fraction_first_and_later_th
 
 
 async def test_reads_are_paced_by_progress_and_never_closer_than_the_interval_unless_switched_to_fixed(
-    scripted_reads: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
+    scripted_reads: Callable[..., list[str]], virtual_time: VirtualTime
 ) -> None:
     created = int(time.time()) - 100  # 100 s into a 300 s render: 30 %, then 60 %, 90 %, done
     steps = [{"status": "processing", "progress": p, "created": created} for p in (30, 60, 90)]
     done = {"status": "completed", "results": [RESULT_URL], "created": created}
-    sleeps: list[float] = []
-    real_sleep = asyncio.sleep
 
-    async def recording_sleep(delay: float, *args: Any) -> None:
-        sleeps.append(delay)
-        await real_sleep(0)
-
-    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
     scripted_reads(*steps, done)
     await run_to_events(make_trigger(poll_interval=8.0, end_time=time.time() + 3600, estimated_time=300))
-    adaptive, sleeps[:] = sleeps[1:], []
+    adaptive, virtual_time.waits[:] = virtual_time.waits[1:], []
     scripted_reads(*steps, done)
     await run_to_events(
         make_trigger(poll_interval=8.0, end_time=time.time() + 3600, estimated_time=300, adaptive_polling=False)
     )
-    fixed = sleeps[1:]
+    fixed = virtual_time.waits[1:]
 
     # 30 % after ~100 s: ~233 s left, half of it capped at 6 intervals; 90 %: ~11 s left, so the interval.
+    assert len(adaptive) == len(fixed) == 3
     assert 6 * 8.0 * 0.9 <= adaptive[0] <= 6 * 8.0 * 1.1
-    assert all(delay >= 8.0 * 0.9 for delay in adaptive), (adaptive, fixed)
+    assert all(delay >= 8.0 * 0.9 for delay in adaptive)
     assert adaptive[-1] <= 8.0 * 1.1
     assert all(8.0 * 0.9 <= delay <= 8.0 * 1.1 for delay in fixed)
 

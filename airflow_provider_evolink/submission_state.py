@@ -1,0 +1,141 @@
+"""
+What ``EvoLinkGenerateVideoOperator`` remembers across the tries of one task instance, and when it forgets it.
+
+The lifecycle (``context["task_state_store"]``, Airflow 3.3; rows are scoped to one DAG run, task and map index)::
+
+    try starts ─▶ the stored submission belongs to another try sequence (a manual Clear started a new one)?
+                   └─ yes: forget it all, this sequence generates anew
+    before the POST: {"idempotency_key", "request_sha256", "try_sequence"}  (STATE_SUBMISSION)
+    after the POST:  the EvoLink task ID                                     (STATE_TASK_ID)
+    success: nothing is cleared — a kill between "done" and Airflow recording success must find the task again
+
+A *try sequence* is what Airflow starts with a DAG run or a manual Clear and continues with automatic retries:
+its first try number is ``ti.max_tries - task.retries + 1``, the same number Airflow uses to find the first try
+of a sensor's reschedules. Automatic retries keep it; a Clear raises ``max_tries`` past every earlier try, so it
+changes. Keying the stored submission by it, instead of clearing the store inside ``execute``, leaves no moment in
+which a killed try has forgotten a paid task: no sequence of kills, retries and restarts of one task instance
+pays twice, and a Clear still generates anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk.execution_time.context import TaskStateStoreAccessor
+
+__all__ = ["STATE_SUBMISSION", "STATE_TASK_ID", "SubmissionState", "request_fingerprint", "try_sequence"]
+
+#: ``task_state_store`` key of ``{"idempotency_key", "request_sha256", "try_sequence"}``, written before the POST.
+STATE_SUBMISSION = "evolink_submission"
+#: ``task_state_store`` key of the EvoLink task ID, written right after the POST.
+STATE_TASK_ID = "evolink_task_id"
+
+log = logging.getLogger(__name__)
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    """sha256 hex digest of a request's API JSON with sorted keys: tells a changed request from a retried one."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def try_sequence(ti: Any, retries: int | None) -> int | None:
+    """The first try number of the task instance's current try sequence, ``None`` if ``ti`` does not say.
+
+    :param ti: the context's task instance (its ``max_tries``).
+    :param retries: the operator's ``retries``.
+    """
+    max_tries = getattr(ti, "max_tries", None)
+    if isinstance(max_tries, bool) or not isinstance(max_tries, int):
+        return None
+    return max_tries - (retries or 0) + 1
+
+
+class SubmissionState:
+    """The stored submission of one task instance, for one request and try sequence.
+
+    :param store: ``context["task_state_store"]``, or ``None`` (nothing is remembered: a retry submits again).
+    :param request_sha256: :func:`request_fingerprint` of the request about to be submitted.
+    :param sequence: :func:`try_sequence` of the running try (``None``: any stored sequence is taken as this one,
+        so an unknown context never pays twice).
+    """
+
+    def __init__(self, store: TaskStateStoreAccessor | None, request_sha256: str, sequence: int | None) -> None:
+        self._store = store
+        self._request_sha256 = request_sha256
+        self._sequence = sequence
+        self._submission: dict[str, Any] | None = None
+        if store is not None:
+            stored = store.get(STATE_SUBMISSION)
+            self._submission = stored if isinstance(stored, dict) else None
+            self._forget_other_sequence()
+
+    def _forget_other_sequence(self) -> None:
+        stored = self._submission
+        if stored is None or self._sequence is None or stored.get("try_sequence") in (None, self._sequence):
+            return
+        assert self._store is not None
+        log.info(
+            "The stored EvoLink submission belongs to try sequence %s, this try starts sequence %s (the task "
+            "instance was cleared): forgetting it and generating anew",
+            stored.get("try_sequence"),
+            self._sequence,
+        )
+        self._store.clear()
+        self._submission = None
+
+    @property
+    def _same_request(self) -> bool:
+        stored = self._submission
+        return (
+            stored is not None
+            and stored.get("request_sha256") == self._request_sha256
+            and isinstance(stored.get("idempotency_key"), str)
+        )
+
+    def stored_task_id(self) -> str | None:
+        """The EvoLink task an earlier try of this sequence submitted for this request, if it got that far."""
+        if self._store is None or not self._same_request:
+            return None
+        stored_id = self._store.get(STATE_TASK_ID)
+        return stored_id if isinstance(stored_id, str) and stored_id else None
+
+    def idempotency_key(self) -> str:
+        """The key for the next POST: the stored one when an earlier try may have sent it without storing the
+        task ID (EvoLink then replays that task), else a new one, stored before it is used."""
+        if self._same_request and self.stored_task_id() is None:
+            assert self._submission is not None
+            key = str(self._submission["idempotency_key"])
+            log.info(
+                "An earlier try stored Idempotency-Key %s but no task ID (it may have stopped right after its "
+                "POST): submitting with the same key, so EvoLink replays that task if it exists",
+                key,
+            )
+            return key
+        if self._submission is not None and not self._same_request:
+            log.warning("The request changed since an earlier try submitted it: submitting it as a new task")
+        key = str(uuid.uuid4())
+        self._submission = {"idempotency_key": key, "request_sha256": self._request_sha256}
+        if self._sequence is not None:
+            self._submission["try_sequence"] = self._sequence
+        if self._store is not None:
+            # Before the POST: a try that dies after the POST still leaves the key to replay with.
+            self._store.delete(STATE_TASK_ID)
+            self._store.set(STATE_SUBMISSION, self._submission)
+        return key
+
+    def forget_task(self) -> None:
+        """The stored task is over (failed, cancelled or gone): the next POST gets a new key, since replaying the
+        old one would only return that task again (failed tasks are refunded)."""
+        self._submission = None
+        if self._store is not None:
+            self._store.delete(STATE_TASK_ID)
+
+    def submitted(self, evolink_task_id: str) -> None:
+        """Remember the EvoLink task the POST created (or replayed)."""
+        if self._store is not None:
+            self._store.set(STATE_TASK_ID, evolink_task_id)

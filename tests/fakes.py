@@ -1,0 +1,115 @@
+"""Stand-ins shared by the tests and the soak harness: an in-memory ``task_state_store``, a task instance that
+records XComs, and a virtual clock for the provider's waits (fixture ``virtual_time`` in ``tests/conftest.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+
+class SimulatedCrash(Exception):
+    """Stands for the worker dying at this point of a try."""
+
+
+class FakeTaskStateStore:
+    """``context["task_state_store"]`` in memory: ``get``/``set``/``delete``/``clear`` of one task instance.
+
+    Values go through JSON like the real store. ``crash_on_set`` names keys whose first ``set`` raises
+    :class:`SimulatedCrash` before storing. ``observe`` is called at every ``set`` and its result recorded in
+    ``sets`` next to the key, so a test can tell what had happened (e.g. how many POSTs) when a key was stored.
+    """
+
+    def __init__(self, *, crash_on_set: tuple[str, ...] = (), observe: Callable[[], Any] = lambda: None) -> None:
+        self.values: dict[str, Any] = {}
+        self.sets: list[tuple[str, Any]] = []
+        self.written: list[tuple[str, Any]] = []  # every (key, value) ever set, in order
+        self.cleared = 0
+        self._crash_on_set = set(crash_on_set)
+        self._observe = observe
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        if key in self._crash_on_set:
+            self._crash_on_set.discard(key)
+            raise SimulatedCrash(f"worker died before storing {key}")
+        self.values[key] = json.loads(json.dumps(value))
+        self.written.append((key, self.values[key]))
+        self.sets.append((key, self._observe()))
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+    def clear(self) -> None:
+        self.values.clear()
+        self.cleared += 1
+
+
+class FakeTaskInstance:
+    """The ``ti`` of a context: records ``xcom_push``; ``crash_on_push`` names a key whose push raises once.
+    ``max_tries`` is what Airflow sets: ``retries`` for a new task instance, raised by a Clear. ``dag_id``,
+    ``run_id``, ``task_id`` and ``map_index`` name the task instance."""
+
+    def __init__(
+        self,
+        *,
+        crash_on_push: str | None = None,
+        max_tries: int = 0,
+        task_id: str = "task",
+        run_id: str = "manual__test",
+        dag_id: str = "test_dag",
+        map_index: int = -1,
+    ) -> None:
+        self.xcoms: dict[str, Any] = {}
+        self.max_tries = max_tries
+        self.dag_id, self.run_id, self.task_id, self.map_index = dag_id, run_id, task_id, map_index
+        self._crash_on_push = crash_on_push
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        if key == self._crash_on_push:
+            self._crash_on_push = None
+            raise SimulatedCrash(f"worker died while pushing {key}")
+        self.xcoms[key] = value
+
+
+def context_of(ti: FakeTaskInstance, store: FakeTaskStateStore | None) -> dict[str, Any]:
+    """A task context with the keys the operator reads (no ``task_state_store`` when ``store`` is None)."""
+    return {"ti": ti} if store is None else {"ti": ti, "task_state_store": store}
+
+
+_real_asyncio_sleep = asyncio.sleep
+
+
+class VirtualTime:
+    """The provider's clock and waits (``airflow_provider_evolink.retry``: ``monotonic``, ``sleep``, ``asleep``) on
+    virtual time: a wait advances the clock at once, so a test lives through a ten-minute outage in a second.
+
+    ``at(seconds, action)`` runs ``action`` once the clock reaches ``seconds`` (e.g. to end an emulator's storm);
+    ``waits`` lists every wait asked for, in seconds.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+        self._actions: list[tuple[float, Callable[[], object]]] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += max(0.0, seconds)
+        due = [action for when, action in self._actions if when <= self.now]
+        self._actions = [(when, action) for when, action in self._actions if when > self.now]
+        for action in due:
+            action()
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+        await _real_asyncio_sleep(0)  # still let other coroutines run
+
+    def at(self, seconds: float, action: Callable[[], object]) -> None:
+        self._actions.append((seconds, action))
