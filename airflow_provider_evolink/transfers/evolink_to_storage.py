@@ -62,6 +62,7 @@ from airflow_provider_evolink.links.storage import StoredVideoLink
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.submission import find_submission
+from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
@@ -121,13 +122,12 @@ class _PartFile:
         # The filesystem's own writer, not ObjectStoragePath.open: its lineage wrapper costs a path
         # formatting per write (a sixth of the CPU of a download) and would report the temporary name as an
         # output. move() in commit() still reports the final object to hook lineage.
-        self._out = self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES)
+        # Written and hashed on a helper thread (BackgroundWriter): the download does not wait for either.
+        self._out = BackgroundWriter(self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES))
         self.size = 0
-        self._digest = hashlib.sha256()
 
     def write(self, chunk: bytes) -> None:
         self._out.write(chunk)
-        self._digest.update(chunk)
         self.size += len(chunk)
 
     def restart(self) -> None:
@@ -137,9 +137,9 @@ class _PartFile:
 
     def commit(self, target: ObjectStoragePath) -> _StoredFile:
         """Move into place: a rename on local disks, a server-side copy + delete on object stores."""
-        self._out.close()
+        sha256 = self._out.close()
         self.path.move(target)
-        return _StoredFile(str(target), self.size, self._digest.hexdigest())
+        return _StoredFile(str(target), self.size, sha256)
 
     def discard(self, log: Any) -> None:
         with suppress(Exception):

@@ -56,7 +56,12 @@ def posts(emu: Any, since: int = 0) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------------------- construction
 @pytest.mark.parametrize(
     ("kwargs", "named"),
-    [({"poll_interval": 0}, "poll_interval"), ({"timeout": -1}, "timeout"), ({"max_credits": -5}, "max_credits")],
+    [
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"timeout": -1}, "timeout"),
+        ({"max_credits": -5}, "max_credits"),
+        ({"adaptive_polling": "yes"}, "adaptive_polling"),
+    ],
 )
 def test_bad_constructor_arguments_are_refused_naming_them(kwargs: dict[str, Any], named: str) -> None:
     with pytest.raises(ValueError, match=named):
@@ -331,6 +336,43 @@ def test_deferrable_wait_defers_with_an_absolute_deadline_and_a_later_backstop(e
     assert before + 600 <= trigger.end_time <= time.time() + 600
     assert deferred.value.timeout == timedelta(seconds=600 + DEFER_BACKSTOP_SECONDS)
     assert deferred.value.method_name == "execute_complete"
+
+
+@pytest.mark.parametrize("adaptive_polling", [True, False])
+def test_deferrable_wait_hands_the_create_answers_estimate_and_the_switch_to_the_trigger(
+    slow_conn_id: str, adaptive_polling: bool
+) -> None:
+    with pytest.raises(TaskDeferred) as deferred:
+        make_operator(
+            evolink_conn_id=slow_conn_id, wait_for_completion=True, deferrable=True, adaptive_polling=adaptive_polling
+        ).execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
+
+    trigger = deferred.value.trigger
+    assert (trigger.estimated_time, trigger.adaptive_polling) == (60.0, adaptive_polling)  # the slow emulator's
+
+
+def test_sync_wait_reads_less_often_than_the_interval_while_the_estimate_is_far_unless_switched_off(
+    slow_emulator: Any, slow_conn_id: str
+) -> None:
+    def reads_in_one_second(adaptive_polling: bool) -> int:
+        since = len(slow_emulator.requests())
+        operator = make_operator(
+            evolink_conn_id=slow_conn_id,
+            wait_for_completion=True,
+            deferrable=False,
+            timeout=1.0,
+            poll_interval=0.05,
+            adaptive_polling=adaptive_polling,
+        )
+        with pytest.raises(AirflowException, match="still running at the deadline"):
+            operator.execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
+        return sum(1 for entry in slow_emulator.requests()[since:] if entry["method"] == "GET")
+
+    # 60 s estimated, progress 0: a read every 2.5 intervals (0.125 s), against every 0.05 s.
+    paced, fixed = reads_in_one_second(True), reads_in_one_second(False)
+
+    assert paced <= 10
+    assert fixed >= 1.4 * paced
 
 
 def test_sync_wait_pushes_the_completed_detail_and_returns_the_id(emulator: Any) -> None:
