@@ -229,7 +229,8 @@ class EvoLinkHook(BaseHook):
         url = async_pool.api_url(settings.base_url, path)
 
         async def attempt() -> tuple[_ModelT, httpx.Response]:
-            await shared.wait_if_paused()
+            if shared.paused_until:  # only a 429/503 ever sets it: no coroutine per request otherwise
+                await shared.wait_if_paused()
             try:
                 response = await shared.client.request(method, url, **kwargs)
             except transport_errors as error:

@@ -10,6 +10,7 @@ is one more field of :class:`ConnectionSettings`.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ class ConnectionSettings:
     max_retries: int
     outage_tolerance: float = DEFAULT_OUTAGE_TOLERANCE
 
-    @property
+    @functools.cached_property
     def retry_policy(self) -> RetryPolicy:
         """The provider's retry policy with this connection's ``max_retries``."""
         return RetryPolicy(max_retries=self.max_retries)
