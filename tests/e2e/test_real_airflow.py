@@ -5,6 +5,11 @@
 ``AIRFLOW_HOME``; the emulator runs in this process. The run is triggered through the CLI, as a user would, and
 watched through the metadata DB. The emulator takes longer to "render" than the sensor's first check, so the
 sensor must defer and its wait must run in the triggerer, not in a worker.
+
+One kill-and-retry path rides along: the emulator holds the first ``POST /v1/videos/generations`` for a few
+seconds, and the generate task's process is SIGKILLed while it waits for the answer (the outcome of its POST is
+unknown to it). Airflow retries it; the retry must end with the one EvoLink task that POST created (the stored
+``Idempotency-Key`` replays it), never a second, billed one.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ RUN_ID = "e2e_real_airflow"
 #: Longer than submit → worker start → the sensor's first check, so the sensor finds the task unfinished.
 PROCESSING_SECONDS = 15.0
 DURATION = 3
+#: Seconds the emulator holds the first POST: the window in which the generate task is killed.
+POST_HOLD_SECONDS = 8.0
 #: Generous ceilings for a loaded machine; on an idle 2-core one the whole test takes about 2 minutes.
 STARTUP_TIMEOUT = 240.0
 RUN_TIMEOUT = 240.0
@@ -154,7 +161,35 @@ def _tail(path: Path, lines: int = 80) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
 
 
-def test_reference_to_video_defers_to_the_triggerer_under_a_real_scheduler(tmp_path: Path) -> None:
+def _kill_generate_during_its_post(emulator: Any, db: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGKILL the generate task's process while the emulator holds its POST, then let the API answer at once."""
+
+    def post_in_flight() -> bool:
+        return any(
+            r["method"] == "POST" and r["path"] == "/v1/videos/generations" and r["status"] is None
+            for r in emulator.requests()
+        )
+
+    _wait_for("the generate task's POST", post_in_flight, RUN_TIMEOUT, proc, log)
+    [(ti_id,)] = _query(
+        db, "SELECT id FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = 'generate'", DAG_ID, RUN_ID
+    )
+    wanted = str(ti_id).replace("-", "")
+
+    def task_runner() -> psutil.Process | None:
+        # Airflow titles a task's process "airflow worker -- <task instance id>"; it is one of our descendants.
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            with suppress(psutil.Error):
+                if wanted in " ".join(child.cmdline()).replace("-", ""):
+                    return child
+        return None
+
+    runner = _wait_for("the generate task's process", task_runner, 30.0, proc, log)
+    runner.send_signal(signal.SIGKILL)
+    emulator.set_faults(rate_slow=0.0)
+
+
+def test_reference_to_video_survives_a_killed_try_and_defers_to_the_triggerer(tmp_path: Path) -> None:
     import av
 
     from airflow_provider_evolink.emulator import EvoLinkEmulator
@@ -175,6 +210,7 @@ def test_reference_to_video_defers_to_the_triggerer_under_a_real_scheduler(tmp_p
             )
             print(f"{time.monotonic() - started:5.1f} s  {DAG_ID} serialized")
             conf = {"duration": DURATION, "aspect_ratio": "1:1", "destination": videos.as_uri()}
+            emulator.set_faults(rate_slow=1.0, slow_seconds=POST_HOLD_SECONDS)  # until the kill
             # A run triggered while paused waits queued, so the two commands need no order.
             _cli(
                 env,
@@ -183,6 +219,8 @@ def test_reference_to_video_defers_to_the_triggerer_under_a_real_scheduler(tmp_p
             )
 
             print(f"{time.monotonic() - started:5.1f} s  triggered")
+            _kill_generate_during_its_post(emulator, db, proc, log)
+            print(f"{time.monotonic() - started:5.1f} s  generate killed during its POST")
             sensor_states: list[str] = []
 
             def run_finished() -> str | None:
@@ -212,10 +250,20 @@ def test_reference_to_video_defers_to_the_triggerer_under_a_real_scheduler(tmp_p
         assert any("Waiting for EvoLink task task-unified-" in text for text in trigger_logs), (
             f"no triggerer log of the EvoLink trigger in {sorted(p.name for p in wait_logs.iterdir())}"
         )
+        # The killed try and its retry: two POSTs with one Idempotency-Key, one EvoLink task.
         submissions = [
             r for r in emulator.requests() if r["method"] == "POST" and r["path"] == "/v1/videos/generations"
         ]
-        assert len(submissions) == 1
+        assert len(submissions) == 2, submissions
+        assert len({r["idempotency_key"] for r in submissions}) == 1
+        assert len({r["task_id"] for r in submissions if r["task_id"]}) == 1
+        [(tries,)] = _query(
+            db,
+            "SELECT try_number FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = 'generate'",
+            DAG_ID,
+            RUN_ID,
+        )
+        assert tries == 2
 
     (video,) = videos.rglob("*.mp4")
     with av.open(str(video)) as container:
