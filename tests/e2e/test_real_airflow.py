@@ -36,8 +36,9 @@ REPO = Path(__file__).resolve().parents[2]
 AIRFLOW = Path(sys.executable).with_name("airflow")
 DAG_ID = "evolink_reference_to_video"
 RUN_ID = "e2e_real_airflow"
-#: Longer than submit → worker start → the sensor's first check, so the sensor finds the task unfinished.
-PROCESSING_SECONDS = 15.0
+#: Longer than submit → the killed try's retry (the DAG's retry_delay is 30 s) → the sensor's first check, so the
+#: sensor finds the task unfinished.
+PROCESSING_SECONDS = 90.0
 DURATION = 3
 #: Seconds the emulator holds the first POST: the window in which the generate task is killed.
 POST_HOLD_SECONDS = 8.0
@@ -177,10 +178,12 @@ def _kill_generate_during_its_post(emulator: Any, db: Path, proc: subprocess.Pop
     wanted = str(ti_id).replace("-", "")
 
     def task_runner() -> psutil.Process | None:
-        # Airflow titles a task's process "airflow worker -- <task instance id>"; it is one of our descendants.
+        # The task's own process is titled exactly "airflow worker -- <task instance id>". Its parent, the
+        # supervisor ("airflow worker -- LocalExecutor: <id>"), must live on to report the death to Airflow.
         for child in psutil.Process(proc.pid).children(recursive=True):
             with suppress(psutil.Error):
-                if wanted in " ".join(child.cmdline()).replace("-", ""):
+                title = " ".join(child.cmdline()).split()
+                if title[:3] == ["airflow", "worker", "--"] and title[3:] and title[3].replace("-", "") == wanted:
                     return child
         return None
 
