@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv test lint bench demo clean
+.PHONY: venv test lint browser bench demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,23 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy airflow_provider_evolink
 
-test: lint
+# Debian's Chromium for the browser tests (tests/ui), installed with apt when missing and we are root. Without it
+# those tests skip and say why (EVOLINK_REQUIRE_BROWSER=1, as in CI, makes them fail instead). Never
+# `playwright install`: Playwright drives this Chromium, it downloads no browser of its own.
+CHROMIUM ?= /usr/bin/chromium
+
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests (apt-get)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+			|| echo "NOTE: apt-get could not install chromium: the browser tests (tests/ui) will be skipped"; \
+	else \
+		echo "NOTE: $(CHROMIUM) is missing and installing it needs root (apt-get install chromium):" \
+			"the browser tests (tests/ui) will be skipped"; \
+	fi
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

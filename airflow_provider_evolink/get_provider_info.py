@@ -42,6 +42,9 @@ def get_provider_info() -> dict[str, Any]:
                 "python-module": "airflow_provider_evolink.transfers.evolink_to_storage",
             }
         ],
+        "plugins": [
+            {"name": "evolink", "plugin-class": "airflow_provider_evolink.plugins.gallery.EvoLinkGalleryPlugin"}
+        ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_evolink.hooks.evolink.EvoLinkHook",

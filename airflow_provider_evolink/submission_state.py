@@ -7,6 +7,7 @@ The lifecycle (``context["task_state_store"]``, Airflow 3.3; rows are scoped to 
                    └─ yes: forget it all, this sequence generates anew
     before the POST: {"idempotency_key", "request_sha256", "try_sequence"}  (STATE_SUBMISSION)
     after the POST:  the EvoLink task ID                                     (STATE_TASK_ID)
+                     the create answer's ``usage`` (credits reserved)        (STATE_USAGE)
     success: nothing is cleared — a kill between "done" and Airflow recording success must find the task again
 
 A *try sequence* is what Airflow starts with a DAG run or a manual Clear and continues with automatic retries:
@@ -28,12 +29,23 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow.sdk.execution_time.context import TaskStateStoreAccessor
 
-__all__ = ["STATE_SUBMISSION", "STATE_TASK_ID", "SubmissionState", "request_fingerprint", "try_sequence"]
+__all__ = [
+    "STATE_SUBMISSION",
+    "STATE_TASK_ID",
+    "STATE_USAGE",
+    "SubmissionState",
+    "request_fingerprint",
+    "stored_usage",
+    "try_sequence",
+]
 
 #: ``task_state_store`` key of ``{"idempotency_key", "request_sha256", "try_sequence"}``, written before the POST.
 STATE_SUBMISSION = "evolink_submission"
 #: ``task_state_store`` key of the EvoLink task ID, written right after the POST.
 STATE_TASK_ID = "evolink_task_id"
+#: ``task_state_store`` key of the create answer's ``usage``, written with the task ID: only that answer says what
+#: was reserved, and a resumed deferral or a retry that reconnects records it too.
+STATE_USAGE = "evolink_usage"
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +137,7 @@ class SubmissionState:
         if self._store is not None:
             # Before the POST: a try that dies after the POST still leaves the key to replay with.
             self._store.delete(STATE_TASK_ID)
+            self._store.delete(STATE_USAGE)
             self._store.set(STATE_SUBMISSION, self._submission)
         return key
 
@@ -134,8 +147,17 @@ class SubmissionState:
         self._submission = None
         if self._store is not None:
             self._store.delete(STATE_TASK_ID)
+            self._store.delete(STATE_USAGE)
 
-    def submitted(self, evolink_task_id: str) -> None:
-        """Remember the EvoLink task the POST created (or replayed)."""
+    def submitted(self, evolink_task_id: str, usage: dict[str, Any] | None = None) -> None:
+        """Remember the EvoLink task the POST created (or replayed), and the ``usage`` its answer carried."""
         if self._store is not None:
             self._store.set(STATE_TASK_ID, evolink_task_id)
+            if usage is not None:
+                self._store.set(STATE_USAGE, usage)
+
+
+def stored_usage(store: TaskStateStoreAccessor | None) -> dict[str, Any] | None:
+    """The create answer's ``usage`` that :meth:`SubmissionState.submitted` stored, if any."""
+    value = store.get(STATE_USAGE) if store is not None else None
+    return value if isinstance(value, dict) else None

@@ -60,9 +60,11 @@ from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.hooks.responses import parse_retry_after
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
+from airflow_provider_evolink.submission import find_submission
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
     from pydantic import JsonValue
 
@@ -168,9 +170,17 @@ class EvoLinkToStorageOperator(BaseOperator):
     When the operator has Asset ``outlets``, each one's event gets ``extra``::
 
         {"evolink_task_id": str, "model": str | None, "source": "evolink",
+         "prompt": str | None,      # shortened to 200 characters
+         "duration": int | None,    # seconds of video (task detail, else the request)
+         "resolution": str | None,  # the request's quality, e.g. "720p"
+         "usage": dict | None,      # credits at submission (models.credit_usage): credits_reserved, ...
          "bytes": int,              # total size of the stored files, in bytes
          "sha256": str | None,      # hex digest of the file; None when the task had several results
          "files": [{"uri": str, "bytes": int, "sha256": str}, ...]}   # one entry per file, in result order
+
+    ``prompt``, ``resolution`` and ``usage`` come from the ``evolink_submission`` XCom of the upstream
+    ``EvoLinkGenerateVideoOperator`` that created the task (``None`` when no direct upstream task recorded one).
+    The "EvoLink videos" UI plugin shows these events as a gallery.
 
     :param evolink_task_id: the EvoLink task ID (templated), e.g. the XCom of
         ``EvoLinkGenerateVideoOperator``. Must be usable as a file name (letters, digits, ``.``, ``_``, ``-``).
@@ -224,6 +234,9 @@ class EvoLinkToStorageOperator(BaseOperator):
         self.storage_conn_id = storage_conn_id
         self.overwrite = overwrite
         self._stop_requested = False
+        # For lineage: result URLs without their signed part, and (URI, bytes) of each stored file.
+        self._result_locations: list[str] = []
+        self._stored_files: list[tuple[str, int]] = []
 
     def execute(self, context: Context) -> list[str]:
         # A bad destination, an expired link or a refusal fails once; transient failures keep Airflow's retries.
@@ -241,6 +254,10 @@ class EvoLinkToStorageOperator(BaseOperator):
         finally:
             hook.close()
         _require_completed(task)
+        # Imported here: DAG files parse this module, and only a running task names results for lineage.
+        from airflow_provider_evolink.openlineage import public_location
+
+        self._result_locations = [public_location(url) for url in task.results]
         owner = _try_owner(context)
         stored: list[_StoredFile] = []
         with larger_socket_reads(), hook.result_client() as client:
@@ -250,8 +267,20 @@ class EvoLinkToStorageOperator(BaseOperator):
                 download = _Download(url, number, task, folder, owner)
                 download.outage = settings.outage_tolerance_for(f"Downloading {download.label}", log=self.log)
                 stored.append(self._store(client, download))
+        self._stored_files = [(item.uri, item.size) for item in stored]
         self._record_asset_events(context, task, stored)
         return [item.uri for item in stored]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage of this run, for the OpenLineage provider's listener (extra ``[openlineage]``).
+
+        Input: the EvoLink task's results, named without their signed part; outputs: the stored files (the
+        URIs of the Asset events) with their size in bytes (``outputStatistics``). The temporary ``.part-``
+        objects never appear. See :mod:`airflow_provider_evolink.openlineage.facets`.
+        """
+        from airflow_provider_evolink.openlineage.facets import storage_lineage
+
+        return storage_lineage(self._result_locations, self._stored_files)
 
     def on_kill(self) -> None:
         # Called from the SIGTERM handler in the task's own thread: stop at the next chunk, so the normal
@@ -386,17 +415,27 @@ class EvoLinkToStorageOperator(BaseOperator):
 
     # ------------------------------------------------------------------ Asset events
     def _record_asset_events(self, context: Context, task: TaskDetail, stored: list[_StoredFile]) -> None:
+        assets = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]
+        if not assets:
+            return
+        # The prompt and the credits are not in the task detail: the generate task recorded them.
+        ti = context.get("ti")
+        submitted = find_submission(ti, self.upstream_task_ids, task.id) if ti is not None else {}
+        duration = task.task_info.video_duration if task.task_info else None
         extra: dict[str, JsonValue] = {
             "evolink_task_id": task.id,
             "model": task.model,
             "source": "evolink",
+            "prompt": submitted.get("prompt"),
+            "duration": duration if duration is not None else submitted.get("duration"),
+            "resolution": submitted.get("resolution"),
+            "usage": submitted.get("usage"),
             "bytes": sum(item.size for item in stored),
             "sha256": stored[0].sha256 if len(stored) == 1 else None,
             "files": [{"uri": item.uri, "bytes": item.size, "sha256": item.sha256} for item in stored],
         }
-        for outlet in self.outlets:
-            if isinstance(outlet, Asset):
-                context["outlet_events"][outlet].extra.update(extra)
+        for asset in assets:
+            context["outlet_events"][asset].extra.update(extra)
 
 
 class _Download:

@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 from airflow_provider_evolink.models import KlingO3ReferenceToVideoRequest
 from airflow_provider_evolink.operators.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkGenerateVideoOperator
-from airflow_provider_evolink.submission_state import STATE_SUBMISSION, STATE_TASK_ID
+from airflow_provider_evolink.submission_state import STATE_SUBMISSION, STATE_TASK_ID, STATE_USAGE
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger
 
 DAGS = Path(__file__).parent / "dags"
@@ -128,11 +128,13 @@ def test_submit_stores_the_key_before_the_post_and_the_id_after_and_keeps_them_a
     evolink_task_id = make_operator().execute(context_of(ti, store))
 
     [post] = posts(emulator, since)
-    assert store.sets == [(STATE_SUBMISSION, 0), (STATE_TASK_ID, 1)]
+    assert store.sets == [(STATE_SUBMISSION, 0), (STATE_TASK_ID, 1), (STATE_USAGE, 1)]
     assert post["idempotency_key"]
     assert post["task_id"] == evolink_task_id
-    assert ti.xcoms == {"evolink_task_id": evolink_task_id}
+    assert ti.xcoms.keys() == {"evolink_task_id", "evolink_usage", "evolink_submission"}
+    assert ti.xcoms["evolink_task_id"] == evolink_task_id
     assert store.values[STATE_TASK_ID] == evolink_task_id
+    assert store.values[STATE_USAGE]["credits_reserved"] == 40.5
     assert store.values[STATE_SUBMISSION]["idempotency_key"] == post["idempotency_key"]
     assert store.values[STATE_SUBMISSION]["try_sequence"] == 1
     assert store.cleared == 0
@@ -167,6 +169,23 @@ def test_a_manual_clear_starts_a_new_try_sequence_and_generates_anew(emulator: A
     assert len(posts(emulator, since)) == 2
     assert store.cleared == 1
     assert store.values[STATE_SUBMISSION]["try_sequence"] == 2
+
+
+def test_submission_summary_carries_prompt_resolution_and_reserved_credits_but_no_url(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+    request = o3_request("x" * 300, quality="1080p", video_url=f"{emulator.base_url}/samples/reference.mp4?sig=s3cr3t")
+
+    evolink_task_id = make_operator(request).execute(context_of(ti, FakeTaskStateStore()))
+
+    summary = ti.xcoms["evolink_submission"]
+    assert summary["evolink_task_id"] == evolink_task_id
+    assert summary["prompt"] == "x" * 199 + "…"
+    assert (summary["model"], summary["duration"], summary["resolution"]) == (request["model"], 5, "1080p")
+    assert summary["usage"] == ti.xcoms["evolink_usage"]  # the same credits, not a second reading
+    assert summary["usage"]["billing_rule"] == "per_second"
+    assert summary["usage"]["credits_reserved"] > 0
+    assert "s3cr3t" not in repr(summary)
+    assert "http" not in repr(summary)
 
 
 def test_logs_the_estimate_then_the_reserved_credits_then_the_task_id(emulator: Any) -> None:
@@ -321,6 +340,64 @@ def test_sync_wait_pushes_the_completed_detail_and_returns_the_id(emulator: Any)
     assert ti.xcoms["evolink_task"]["id"] == evolink_task_id
     assert ti.xcoms["evolink_task"]["status"] == "completed"
     assert store.values[STATE_TASK_ID] == evolink_task_id
+
+
+# ---------------------------------------------------------------------------------------------- credits
+RESERVED_40_5 = {
+    "billing_rule": "per_second",
+    "credits_reserved": 40.5,  # 8.1 credits/s x 5 s, as the emulator's create answer reserves
+    "credits_used": None,
+    "credits_refunded": None,
+    "refunded": False,
+    "credits": 40.5,
+}
+
+
+def test_submitting_pushes_the_reserved_credits_as_usage(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+
+    make_operator().execute(context_of(ti, FakeTaskStateStore()))
+
+    assert ti.xcoms["evolink_usage"] == RESERVED_40_5
+
+
+def test_a_completed_wait_adds_usage_to_the_task_detail_xcom(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+
+    make_operator(wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    assert ti.xcoms["evolink_task"]["usage"] == RESERVED_40_5
+    assert ti.xcoms["evolink_usage"] == RESERVED_40_5
+
+
+def test_a_resumed_deferral_reads_the_reservation_back_from_the_task_state_store(emulator: Any) -> None:
+    store = FakeTaskStateStore()
+    with pytest.raises(TaskDeferred) as deferred:
+        make_operator(wait_for_completion=True, deferrable=True).execute(context_of(FakeTaskInstance(), store))
+    evolink_task_id = deferred.value.trigger.evolink_task_id
+    event = EvoLinkTaskEvent("success", evolink_task_id, message="completed").to_payload()
+    ti = FakeTaskInstance()
+
+    # A new operator object, as on the worker that resumes the task: only the store remembers the reservation.
+    make_operator(wait_for_completion=True, deferrable=True).execute_complete(context_of(ti, store), event)
+
+    assert ti.xcoms["evolink_task"]["usage"] == RESERVED_40_5
+
+
+def test_a_failed_task_records_that_its_credits_were_refunded(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+    request = o3_request(f"a storm [fail:content_policy_violation] {uuid.uuid4().hex[:8]}")
+
+    with pytest.raises(AirflowFailException, match="content_policy_violation"):
+        make_operator(request, wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    assert ti.xcoms["evolink_usage"] == {
+        **RESERVED_40_5,
+        "credits_refunded": 40.5,
+        "refunded": True,
+        "credits": 0.0,
+    }
+    assert "evolink_task" not in ti.xcoms
 
 
 # ------------------------------------------------------------------------------------- execute_complete
@@ -496,5 +573,5 @@ def test_dag_test_provides_a_task_state_store_kept_after_success_for_its_try_seq
     with create_session() as session:
         rows = session.query(TaskStateStoreModel).filter_by(run_id=dag_run.run.run_id).count()
 
-    assert sorted(dag_run.stored_keys) == sorted([STATE_SUBMISSION, STATE_TASK_ID] * 2)
-    assert rows == 4  # the key and the task ID of both mapped task instances, until a Clear or the run goes
+    assert sorted(dag_run.stored_keys) == sorted([STATE_SUBMISSION, STATE_TASK_ID, STATE_USAGE] * 2)
+    assert rows == 6  # the key, the task ID and the usage of both mapped task instances, until a Clear

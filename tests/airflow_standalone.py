@@ -1,0 +1,265 @@
+"""
+Pytest plugin (loaded by the root conftest): a real Airflow 3.3, ``airflow standalone``, in a throw-away
+``AIRFLOW_HOME`` with SQLite, for the end-to-end and browser tests.
+
+Other test runs (and other people's ``airflow standalone``) may run on the same machine at the same time, so every
+port standalone opens is a free one picked here: the API server (UI, REST and execution API), the scheduler's and
+the triggerer's log servers, and the scheduler's health check. ``example_dags/`` is the DAGs folder.
+
+Fixture ``airflow_standalone``: ``start(home, **env) -> AirflowStandalone``, started and ready to serve; every
+instance started through it is stopped (with all its process groups) at the end of the session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, suppress
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+AIRFLOW = Path(sys.executable).with_name("airflow")
+#: Generous ceilings for a loaded machine: on an idle 2-core one standalone serves the UI in about 20 s.
+STARTUP_TIMEOUT = 240.0
+RUN_TIMEOUT = 240.0
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now, on 127.0.0.1."""
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AirflowStandalone:
+    """
+    One ``airflow standalone`` (scheduler, DAG processor, triggerer, API server) and what tests need from it.
+
+    :param home: the ``AIRFLOW_HOME`` folder (created); its ``airflow.db`` is the metadata DB, ``standalone.log``
+        beside it collects every component's output.
+    :param env: extra environment variables (``AIRFLOW__…`` settings, ``AIRFLOW_CONN_…``); they win over the
+        defaults here. The caller's own ``AIRFLOW_*`` variables are never passed on.
+    """
+
+    def __init__(self, home: Path, **env: str) -> None:
+        self.home = home
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.db = home / "airflow.db"
+        self.log = home / "standalone.log"
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = self._environment(env)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._tokens: dict[str, str] = {}
+
+    def _environment(self, overrides: dict[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
+        env.update(
+            {
+                "PATH": f"{AIRFLOW.parent}{os.pathsep}{env.get('PATH', '')}",  # standalone runs `airflow` by name
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db}",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__BASE_URL": self.base_url,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+                # Parse once at start, not every 30 s: the CPU goes to the runs (2 cores).
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+                "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+                # Every other port a component may open defaults to a fixed number: never collide with another run.
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
+            }
+        )
+        env.update(overrides)
+        return env
+
+    # ------------------------------------------------------------------ life cycle
+    def start(self, timeout: float = STARTUP_TIMEOUT) -> AirflowStandalone:
+        """Start standalone in its own process group and wait until the API server answers its health check."""
+        with self.log.open("wb") as out:
+            self._proc = subprocess.Popen(
+                [str(AIRFLOW), "standalone"], env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.wait_for("the API server", self._healthy, timeout)
+        return self
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL, every process group of standalone's tree (nothing is left behind).
+
+        Its components share its group, but Airflow puts each task runner in a group of its own: those groups are
+        collected from the live tree before each signal, so a run cut short by a failure leaves nothing behind.
+        """
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        groups: set[int] = {proc.pid}
+        family: dict[int, psutil.Process] = {}
+        for sig, grace in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
+            with suppress(psutil.Error):
+                leader = psutil.Process(proc.pid)
+                for member in [leader, *leader.children(recursive=True)]:
+                    family[member.pid] = member
+                    with suppress(psutil.Error, OSError):
+                        groups.add(os.getpgid(member.pid))
+            for group in groups - {os.getpgrp()}:  # never our own group
+                with suppress(ProcessLookupError, PermissionError):
+                    os.killpg(group, sig)
+            _, alive = psutil.wait_procs(list(family.values()), timeout=grace)
+            proc.poll()  # reap the leader, our child
+            if not alive:
+                return
+
+    def descendants(self) -> list[psutil.Process]:
+        """Every live process standalone started (components, supervisors, task runners)."""
+        if self._proc is None:
+            return []
+        with suppress(psutil.Error):
+            return psutil.Process(self._proc.pid).children(recursive=True)
+        return []
+
+    # ------------------------------------------------------------------ waiting
+    def wait_for(self, what: str, check: Callable[[], T | None], timeout: float) -> T:
+        """Call ``check`` every 0.5 s until it returns something truthy; fail with the log's tail on a timeout
+        or if standalone exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                code = self._proc.returncode
+                pytest.fail(f"airflow standalone exited ({code}) while waiting for {what}:\n{self.tail()}")
+            if result := check():
+                return result
+            time.sleep(0.5)
+        pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}:\n{self.tail()}")
+
+    def wait_for_dag(self, dag_id: str, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Wait until the DAG processor has serialized ``dag_id`` (the UI and the scheduler can see it)."""
+        self.wait_for(
+            f"the DAG processor to serialize {dag_id}",
+            lambda: self.query("SELECT 1 FROM serialized_dag WHERE dag_id = ?", dag_id),
+            timeout,
+        )
+
+    def wait_for_run(
+        self,
+        dag_id: str,
+        run_id: str | None = None,
+        timeout: float = RUN_TIMEOUT,
+        on_poll: Callable[[], None] = lambda: None,
+    ) -> tuple[str, str]:
+        """Wait until a run of ``dag_id`` (``run_id``, or its latest run) ends; returns ``(run_id, state)``.
+
+        :param on_poll: called on every check, e.g. to record task states as they pass.
+        """
+
+        def finished() -> tuple[str, str] | None:
+            on_poll()
+            sql = "SELECT run_id, state FROM dag_run WHERE dag_id = ?"
+            args: tuple[Any, ...] = (dag_id,)
+            if run_id is not None:
+                sql, args = sql + " AND run_id = ?", (dag_id, run_id)
+            rows = self.query(sql + " ORDER BY id DESC LIMIT 1", *args)
+            return (rows[0][0], rows[0][1]) if rows and rows[0][1] in ("success", "failed") else None
+
+        return self.wait_for(f"a run of {dag_id} to finish", finished, timeout)
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        """``{task_id: state}`` of one run (mapped tasks: the state of their last map index)."""
+        sql = "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ? ORDER BY map_index"
+        return dict(self.query(sql, dag_id, run_id))
+
+    # ------------------------------------------------------------------ reading and driving it
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Read the metadata DB while Airflow writes it: read-only, tolerant of a briefly locked or absent DB."""
+        if not self.db.exists():
+            return []
+        try:
+            with closing(sqlite3.connect(f"{self.db.as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
+                return conn.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:  # locked, or the tables are not created yet
+            return []
+
+    def cli(self, *commands: list[str]) -> list[str]:
+        """Run ``airflow`` CLI commands side by side (each pays Airflow's start-up cost), require success, and
+        return their outputs."""
+        procs = [
+            subprocess.Popen(
+                [str(AIRFLOW), *args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            for args in commands
+        ]
+        outputs = []
+        for args, proc in zip(commands, procs, strict=True):
+            try:
+                output, _ = proc.communicate(timeout=120)
+            finally:
+                proc.kill()  # no-op once it exited; ends a hung CLI on timeout
+            assert proc.returncode == 0, f"airflow {' '.join(args)} failed:\n{output}"
+            outputs.append(output)
+        return outputs
+
+    def password(self, user: str = "admin") -> str:
+        """The simple auth manager's generated password of ``user``."""
+        path = self.home / "simple_auth_manager_passwords.json.generated"
+        self.wait_for(f"the generated passwords in {path.name}", path.exists, 60)
+        return str(json.loads(path.read_text())[user])
+
+    def api(self, method: str, path: str, *, user: str = "admin", **kwargs: Any) -> httpx.Response:
+        """One REST call (``path`` under the base URL, e.g. ``/api/v2/dags``) with ``user``'s bearer token."""
+        if user not in self._tokens:
+            if self.env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "").lower() == "true":
+                answer = httpx.get(f"{self.base_url}/auth/token", timeout=30)
+            else:
+                credentials = {"username": user, "password": self.password(user)}
+                answer = httpx.post(f"{self.base_url}/auth/token", json=credentials, timeout=30)
+            answer.raise_for_status()
+            self._tokens[user] = answer.json()["access_token"]
+        headers = {"Authorization": f"Bearer {self._tokens[user]}"} | kwargs.pop("headers", {})
+        return httpx.request(method, f"{self.base_url}{path}", headers=headers, timeout=30, **kwargs)
+
+    def tail(self, lines: int = 80) -> str:
+        """The last ``lines`` of standalone's output."""
+        if not self.log.exists():
+            return "(no log)"
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def airflow_standalone() -> Iterator[Callable[..., AirflowStandalone]]:
+    """``start(home, **env)``: an :class:`AirflowStandalone` in ``home``, started; all stopped at session end."""
+    started: list[AirflowStandalone] = []
+
+    def start(home: Path, **env: str) -> AirflowStandalone:
+        airflow = AirflowStandalone(home, **env)
+        started.append(airflow)
+        return airflow.start()
+
+    yield start
+    for airflow in started:
+        airflow.stop()
