@@ -243,7 +243,8 @@ class EvoLinkHook(BaseHook):
             self._arequests[(method, url)] = request
 
         async def attempt() -> tuple[_ModelT, httpx.Response]:
-            await shared.wait_if_paused()
+            if shared.paused_until:  # only a 429/503 ever sets it: no coroutine per request otherwise
+                await shared.wait_if_paused()
             try:
                 response = await shared.client.send(request)
             except transport_errors as error:

@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
-from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkNotFoundError
+from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import (
     EvoLinkRequest,
@@ -39,6 +39,7 @@ from airflow_provider_evolink.submission_state import (
     stored_usage,
     try_sequence,
 )
+from airflow_provider_evolink.transfers.evolink_to_storage import check_destinations_downstream
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
@@ -124,6 +125,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         too (fail closed). ``None``: no check.
     :raises ValueError: on a bad constructor argument, naming it.
     :raises AirflowFailException: an invalid request (each field and rule named), a cost over ``max_credits``,
+        a downstream ``EvoLinkToStorageOperator`` whose rendered ``destination`` cannot work (all before any POST),
         a task that failed with a non-retryable code or was cancelled, a non-retryable API answer (400, 401,
         402, 403, 409) or a bad connection: Airflow retries would fail the same way, so none are spent.
     :raises AirflowException: a retryable task failure or a timeout (a retry reconnects).
@@ -180,6 +182,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     def execute(self, context: Context) -> str:
         request = self._validated_request()
         self._check_budget(request)
+        self._check_destinations(context)
         if self.wait_for_completion and self.deferrable:
             self._check_trigger_serializes()
         try:
@@ -267,6 +270,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 f"Estimated cost {estimate:g} credits exceeds max_credits={self.max_credits:g} "
                 f"({request.model} at {quality}): nothing was submitted"
             )
+
+    def _check_destinations(self, context: Context) -> None:
+        # A save task downstream whose destination cannot work would fail only after this video is paid for.
+        try:
+            check_destinations_downstream(self, context)
+        except EvoLinkConfigError as error:
+            raise AirflowFailException(f"{error}; nothing was submitted") from error
 
     def _trigger(self, evolink_task_id: str, *, end_time: float) -> EvoLinkTaskTrigger:
         return EvoLinkTaskTrigger(

@@ -552,6 +552,48 @@ def test_execute_complete_refuses_a_missing_or_unknown_event(event: Any) -> None
         make_operator().execute_complete(context_of(FakeTaskInstance(), None), event)
 
 
+# ------------------------------------------------------------------------- destinations before paying
+def dag_with_save(destination: str, *, mapped: bool) -> EvoLinkGenerateVideoOperator:
+    """A DAG ``generate >> save`` (``save`` plain or mapped over the generated IDs); returns ``generate``."""
+    from airflow.sdk import DAG
+
+    from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
+
+    with DAG(f"preflight_{uuid.uuid4().hex[:8]}", schedule=None):
+        generate = make_operator()
+        if mapped:
+            EvoLinkToStorageOperator.partial(task_id="save", destination=destination).expand(
+                evolink_task_id=generate.output
+            )
+        else:
+            generate >> EvoLinkToStorageOperator(
+                task_id="save", evolink_task_id="{{ ti.xcom_pull('generate') }}", destination=destination
+            )
+    return generate
+
+
+@pytest.mark.parametrize("mapped", [False, True], ids=["plain", "mapped"])
+def test_a_save_task_whose_rendered_destination_cannot_work_is_refused_before_the_post(
+    emulator: Any, mapped: bool
+) -> None:
+    since = len(emulator.requests())
+    generate = dag_with_save("{{ params.destination }}/{{ run_id }}", mapped=mapped)
+    context = {**context_of(FakeTaskInstance(), FakeTaskStateStore()), "params": {"destination": "not a uri"}}
+
+    with pytest.raises(AirflowFailException, match=r"task 'save' could not store the video: .*nothing was submitted"):
+        generate.execute(context | {"run_id": "manual__1"})
+    assert posts(emulator, since) == []
+
+
+def test_destinations_only_the_save_task_can_know_are_left_to_it(emulator: Any) -> None:
+    since = len(emulator.requests())
+    generate = dag_with_save("{{ ti.xcom_pull('where') }}", mapped=False)
+
+    generate.execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
+
+    assert len(posts(emulator, since)) == 1
+
+
 # --------------------------------------------------------------------------------------- real dag.test()
 @pytest.fixture(scope="module")
 def dag_run(emulator: Any, evolink_connection_json: Callable[..., str]) -> Iterator[DagTestRun]:
