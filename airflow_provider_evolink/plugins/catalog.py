@@ -12,7 +12,7 @@ The transfer's ``extra`` (see ``EvoLinkToStorageOperator``)::
 
     {"source": "evolink", "evolink_task_id": str, "model": str | None, "prompt": str | None,
      "duration": int | None, "resolution": str | None, "bytes": int,
-     "usage": {"credits_reserved": float | None, "billing_rule": str | None} | None,
+     "usage": {"credits_reserved": float | None, "billing_rule": str | None, ...} | None,
      "files": [{"uri": str, "bytes": int, "sha256": str}, ...]}
 """
 

@@ -36,11 +36,18 @@ class GalleryRuns:
 def gallery_runs(emulator: Any, s3_bucket: str, tmp_path_factory: pytest.TempPathFactory) -> GalleryRuns:
     from airflow import settings
     from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.asset import AssetEvent
     from airflow.utils.db import initdb
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
 
     folder = tmp_path_factory.mktemp("gallery-videos")
     with pytest.MonkeyPatch.context() as patch:
         initdb()
+        # The session's database is shared: other test packages (lineage, example DAGs) record Asset events too,
+        # and the counts below are exact.
+        with create_session() as session:
+            session.execute(delete(AssetEvent))
         patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(EXAMPLE_DAGS))
         patch.setattr(settings, "DAGS_FOLDER", str(EXAMPLE_DAGS))
         dags = DagBag(dag_folder=str(EXAMPLE_DAGS)).dags
