@@ -27,6 +27,7 @@ from airflow_provider_evolink.models import (
     TaskDetail,
     TaskStatus,
     Usage,
+    credit_usage,
     estimate_credits,
     parse_request,
 )
@@ -47,6 +48,7 @@ from airflow_provider_evolink.triggers.evolink import (
 )
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 __all__ = ["EvoLinkGenerateVideoOperator"]
@@ -57,6 +59,9 @@ XCOM_TASK_ID = "evolink_task_id"
 XCOM_TASK_DETAIL = "evolink_task"
 #: Characters of the prompt the submission log line shows.
 _LOGGED_PROMPT_CHARS = 200
+#: XCom key of the task's credits (:func:`~airflow_provider_evolink.models.credit_usage`), pushed after submitting
+#: and again when the task ends.
+XCOM_USAGE = "evolink_usage"
 #: States worth reconnecting to on a retry: the stored task is still going, or already done.
 _RECONNECTABLE = frozenset({TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.COMPLETED})
 
@@ -147,7 +152,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             raise ValueError(f"max_credits must be a number of credits >= 0 or None, got {max_credits!r}")
         self.max_credits = max_credits
         self._evolink_task_id: str | None = None
-        self._usage: Usage | None = None
+        self._usage: Usage | None = None  # usage of the create answer
+        self._result_locations: list[str] = []  # result URLs without their signed part, for lineage
 
     @cached_property
     def hook(self) -> EvoLinkHook:
@@ -172,6 +178,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         evolink_task_id, detail = self._reconnect_or_submit(context, request)
         self._evolink_task_id = evolink_task_id
         context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
+        context["ti"].xcom_push(key=XCOM_USAGE, value=credit_usage(self._reserved_usage(context)))
         if not self.wait_for_completion:
             return self._succeeded(context, evolink_task_id)
         event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None
@@ -294,7 +301,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         self.log.info("Submitting a %s generation, %s", request.model, _prompt_for_log(request))
         task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
         self._usage = task.usage
-        state.submitted(task.id, task.usage.model_dump(mode="json") if task.usage else None)
+        state.submitted(task.id, task.usage.model_dump(mode="json", exclude_none=True) if task.usage else None)
         reserved = task.usage.credits_reserved if task.usage else None
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
         self.log.info("EvoLink task ID: %s", task.id)
@@ -347,20 +354,46 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             retry.sleep(min(self.poll_interval, remaining))
 
     def _finish(self, context: Context, event: EvoLinkTaskEvent, detail: TaskDetail | None) -> str:
+        self._evolink_task_id = event.evolink_task_id
+        reserved = self._reserved_usage(context)
+        if event.status == "failed":  # EvoLink refunds failed tasks: record it before failing
+            context["ti"].xcom_push(key=XCOM_USAGE, value=credit_usage(reserved, TaskStatus.FAILED))
         event.raise_for_status()
         if detail is None:  # events carry no result URLs: read the detail they left out
             detail = self.hook.get_task(event.evolink_task_id)
-        public_detail = completed_detail_xcom(detail, self._submission_usage(context))
-        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=public_detail)
+        # Imported here: DAG files parse this module, and only a finishing task names results for lineage.
+        from airflow_provider_evolink.openlineage import public_location
+
+        usage = credit_usage(reserved, detail.status, detail.usage)
+        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail_xcom(detail, usage))
+        context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
+        self._result_locations = [public_location(url) for url in detail.results]
         return self._succeeded(context, event.evolink_task_id)
 
-    def _submission_usage(self, context: Context) -> Usage | None:
-        """The create answer's ``usage``: from this try, else as stored by the try that submitted (a deferral
-        resumes in a new process; a retry may have reconnected)."""
-        if self._usage is not None:
-            return self._usage
-        stored = stored_usage(context.get("task_state_store"))
-        return Usage.model_validate(stored) if stored is not None else None
+    def _reserved_usage(self, context: Context) -> Usage | None:
+        """The create answer's ``usage``: from this try, else as an earlier try or the deferring half stored it."""
+        if self._usage is None and (stored := stored_usage(context.get("task_state_store"))) is not None:
+            self._usage = Usage.model_validate(stored)
+        return self._usage
+
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage of this run, for the OpenLineage provider's listener (extra ``[openlineage]``).
+
+        Inputs: the request's media, named without query strings; outputs: the results when the operator
+        waited; run facets ``externalQuery`` (the EvoLink task ID, the API base URL) and
+        ``evolink_generation`` (model, seconds, quality, estimated and reserved credits). See
+        :mod:`airflow_provider_evolink.openlineage.facets`.
+        """
+        from airflow_provider_evolink.openlineage.facets import generation_lineage
+
+        return generation_lineage(
+            self.request,
+            evolink_task_id=self._evolink_task_id,
+            api_base_url=self.hook.base_url if self._evolink_task_id else None,
+            reserved_credits=self._usage.credits_reserved if self._usage else None,
+            result_locations=self._result_locations,
+        )
 
     def _succeeded(self, context: Context, evolink_task_id: str) -> str:
         # Nothing is cleared here: a kill before Airflow records the success must still find the task (a manual

@@ -64,6 +64,7 @@ from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
     from pydantic import JsonValue
 
@@ -229,6 +230,9 @@ class EvoLinkToStorageOperator(BaseOperator):
         self.storage_conn_id = storage_conn_id
         self.overwrite = overwrite
         self._stop_requested = False
+        # For lineage: result URLs without their signed part, and (URI, bytes) of each stored file.
+        self._result_locations: list[str] = []
+        self._stored_files: list[tuple[str, int]] = []
 
     def execute(self, context: Context) -> list[str]:
         # A bad destination, an expired link or a refusal fails once; transient failures keep Airflow's retries.
@@ -246,6 +250,10 @@ class EvoLinkToStorageOperator(BaseOperator):
         finally:
             hook.close()
         _require_completed(task)
+        # Imported here: DAG files parse this module, and only a running task names results for lineage.
+        from airflow_provider_evolink.openlineage import public_location
+
+        self._result_locations = [public_location(url) for url in task.results]
         owner = _try_owner(context)
         stored: list[_StoredFile] = []
         with larger_socket_reads(), hook.result_client() as client:
@@ -255,8 +263,20 @@ class EvoLinkToStorageOperator(BaseOperator):
                 download = _Download(url, number, task, folder, owner)
                 download.outage = settings.outage_tolerance_for(f"Downloading {download.label}", log=self.log)
                 stored.append(self._store(client, download))
+        self._stored_files = [(item.uri, item.size) for item in stored]
         self._record_asset_events(context, task, stored)
         return [item.uri for item in stored]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage of this run, for the OpenLineage provider's listener (extra ``[openlineage]``).
+
+        Input: the EvoLink task's results, named without their signed part; outputs: the stored files (the
+        URIs of the Asset events) with their size in bytes (``outputStatistics``). The temporary ``.part-``
+        objects never appear. See :mod:`airflow_provider_evolink.openlineage.facets`.
+        """
+        from airflow_provider_evolink.openlineage.facets import storage_lineage
+
+        return storage_lineage(self._result_locations, self._stored_files)
 
     def on_kill(self) -> None:
         # Called from the SIGTERM handler in the task's own thread: stop at the next chunk, so the normal

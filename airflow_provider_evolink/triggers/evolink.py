@@ -31,7 +31,7 @@ from airflow_provider_evolink.exceptions import (
     EvoLinkTransportError,
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.models import TaskDetail, TaskStatus, Usage
+from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
 
 __all__ = [
@@ -230,7 +230,7 @@ class EvoLinkTaskEvent:
             raise airflow_exception(self.message, retryable=self.retryable)
 
 
-def completed_detail_xcom(detail: TaskDetail, usage: Usage | None = None) -> dict[str, Any]:
+def completed_detail_xcom(detail: TaskDetail, usage: dict[str, Any] | None = None) -> dict[str, Any]:
     """A completed task's detail as the JSON dict the sensor returns and the operator pushes as ``evolink_task``.
 
     Signed result links never go into XCom (it is stored in plain text and shown to anyone who can read the DAG):
@@ -241,10 +241,10 @@ def completed_detail_xcom(detail: TaskDetail, usage: Usage | None = None) -> dic
          "created": int | None,                 # epoch seconds
          "result_count": int,                   # how many result files the task has
          "task_info": {"can_cancel", "estimated_time", "video_duration"} | None,   # seconds
-         "usage": {"billing_rule": str | None, "credits_reserved": float | None, "user_group": str | None} | None}
+         "usage": dict | None}                  # the task's credits, when the caller knows them
 
-    :param usage: the ``usage`` of the create answer (``POST /v1/videos/generations``; the task detail has none),
-        when the caller has it.
+    :param usage: the task's credits as :func:`~airflow_provider_evolink.models.credit_usage` gives them (the
+        operator has the create answer's reservation; the sensor does not).
     :raises AirflowException: the detail is not ``completed`` (EvoLink reported completion, then something else).
     """
     if detail.status is not TaskStatus.COMPLETED:
@@ -252,7 +252,7 @@ def completed_detail_xcom(detail: TaskDetail, usage: Usage | None = None) -> dic
     public = detail.model_dump(mode="json", include={"id", "model", "status", "progress", "created", "task_info"})
     return public | {
         "result_count": len(detail.results),
-        "usage": usage.model_dump(mode="json") if usage is not None else None,
+        "usage": usage,
     }
 
 

@@ -132,8 +132,10 @@ def test_submit_stores_the_key_before_the_post_and_the_id_after_and_keeps_them_a
     assert store.sets == [(STATE_SUBMISSION, 0), (STATE_TASK_ID, 1), (STATE_USAGE, 1)]
     assert post["idempotency_key"]
     assert post["task_id"] == evolink_task_id
-    assert ti.xcoms == {"evolink_task_id": evolink_task_id}
+    assert ti.xcoms.keys() == {"evolink_task_id", "evolink_usage"}
+    assert ti.xcoms["evolink_task_id"] == evolink_task_id
     assert store.values[STATE_TASK_ID] == evolink_task_id
+    assert store.values[STATE_USAGE]["credits_reserved"] == 40.5
     assert store.values[STATE_SUBMISSION]["idempotency_key"] == post["idempotency_key"]
     assert store.values[STATE_SUBMISSION]["try_sequence"] == 1
     assert store.cleared == 0
@@ -326,6 +328,64 @@ def test_sync_wait_pushes_the_completed_detail_and_returns_the_id(emulator: Any)
     assert store.values[STATE_TASK_ID] == evolink_task_id
 
 
+# ---------------------------------------------------------------------------------------------- credits
+RESERVED_40_5 = {
+    "billing_rule": "per_second",
+    "credits_reserved": 40.5,  # 8.1 credits/s x 5 s, as the emulator's create answer reserves
+    "credits_used": None,
+    "credits_refunded": None,
+    "refunded": False,
+    "credits": 40.5,
+}
+
+
+def test_submitting_pushes_the_reserved_credits_as_usage(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+
+    make_operator().execute(context_of(ti, FakeTaskStateStore()))
+
+    assert ti.xcoms["evolink_usage"] == RESERVED_40_5
+
+
+def test_a_completed_wait_adds_usage_to_the_task_detail_xcom(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+
+    make_operator(wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    assert ti.xcoms["evolink_task"]["usage"] == RESERVED_40_5
+    assert ti.xcoms["evolink_usage"] == RESERVED_40_5
+
+
+def test_a_resumed_deferral_reads_the_reservation_back_from_the_task_state_store(emulator: Any) -> None:
+    store = FakeTaskStateStore()
+    with pytest.raises(TaskDeferred) as deferred:
+        make_operator(wait_for_completion=True, deferrable=True).execute(context_of(FakeTaskInstance(), store))
+    evolink_task_id = deferred.value.trigger.evolink_task_id
+    event = EvoLinkTaskEvent("success", evolink_task_id, message="completed").to_payload()
+    ti = FakeTaskInstance()
+
+    # A new operator object, as on the worker that resumes the task: only the store remembers the reservation.
+    make_operator(wait_for_completion=True, deferrable=True).execute_complete(context_of(ti, store), event)
+
+    assert ti.xcoms["evolink_task"]["usage"] == RESERVED_40_5
+
+
+def test_a_failed_task_records_that_its_credits_were_refunded(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+    request = o3_request(f"a storm [fail:content_policy_violation] {uuid.uuid4().hex[:8]}")
+
+    with pytest.raises(AirflowFailException, match="content_policy_violation"):
+        make_operator(request, wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    assert ti.xcoms["evolink_usage"] == {
+        **RESERVED_40_5,
+        "credits_refunded": 40.5,
+        "refunded": True,
+        "credits": 0.0,
+    }
+    assert "evolink_task" not in ti.xcoms
+
+
 # ------------------------------------------------------------------------------------- execute_complete
 def test_execute_complete_on_success_rereads_the_detail_pushes_it_and_keeps_the_state(emulator: Any) -> None:
     evolink_task_id = make_operator().execute(context_of(FakeTaskInstance(), None))
@@ -511,5 +571,4 @@ def test_dag_test_provides_a_task_state_store_kept_after_success_for_its_try_seq
         rows = session.query(TaskStateStoreModel).filter_by(run_id=dag_run.run.run_id).count()
 
     assert sorted(dag_run.stored_keys) == sorted([STATE_SUBMISSION, STATE_TASK_ID, STATE_USAGE] * 2)
-    # The key, the task ID and the usage of both mapped task instances, until a Clear or the run goes.
-    assert rows == 6
+    assert rows == 6  # the key, the task ID and the usage of both mapped task instances, until a Clear
