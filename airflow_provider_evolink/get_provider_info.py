@@ -45,6 +45,9 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_evolink.links.storage.StoredVideoLink"],
+        "plugins": [
+            {"name": "evolink", "plugin-class": "airflow_provider_evolink.plugins.gallery.EvoLinkGalleryPlugin"}
+        ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_evolink.hooks.evolink.EvoLinkHook",

@@ -31,6 +31,7 @@ from airflow_provider_evolink.models import (
     estimate_credits,
     parse_request,
 )
+from airflow_provider_evolink.submission import XCOM_SUBMISSION, summarize
 from airflow_provider_evolink.submission_state import (
     SubmissionState,
     request_fingerprint,
@@ -94,9 +95,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     docs do not promise it).
 
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
-    any waiting; with ``wait_for_completion=True`` the completed task detail is pushed under ``evolink_task``:
-    ``id``, ``model``, ``status``, ``progress``, ``created``, ``result_count``, ``task_info`` and the ``usage``
-    of the submission (``credits_reserved``, ``billing_rule``), without the signed result links
+    any waiting, with a secret-free summary of the request under ``evolink_submission`` (prompt shortened,
+    model, duration, resolution and the ``evolink_usage`` credits: :mod:`airflow_provider_evolink.submission`;
+    the transfer copies it into its Asset events); with ``wait_for_completion=True`` the completed task detail is
+    pushed under ``evolink_task``: ``id``, ``model``, ``status``, ``progress``, ``created``, ``result_count``,
+    ``task_info`` and the task's credits under ``usage``, without the signed result links
     (:func:`~airflow_provider_evolink.triggers.evolink.completed_detail_xcom` has the exact shape).
 
     :param request: the create request: a request model (``KlingO3ReferenceToVideoRequest``,
@@ -178,7 +181,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         evolink_task_id, detail = self._reconnect_or_submit(context, request)
         self._evolink_task_id = evolink_task_id
         context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
-        context["ti"].xcom_push(key=XCOM_USAGE, value=credit_usage(self._reserved_usage(context)))
+        usage = credit_usage(self._reserved_usage(context))
+        context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
+        context["ti"].xcom_push(key=XCOM_SUBMISSION, value=summarize(request, evolink_task_id, usage))
         if not self.wait_for_completion:
             return self._succeeded(context, evolink_task_id)
         event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None

@@ -61,6 +61,7 @@ from airflow_provider_evolink.hooks.responses import parse_retry_after
 from airflow_provider_evolink.links.storage import StoredVideoLink
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
+from airflow_provider_evolink.submission import find_submission
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
@@ -170,9 +171,17 @@ class EvoLinkToStorageOperator(BaseOperator):
     When the operator has Asset ``outlets``, each one's event gets ``extra``::
 
         {"evolink_task_id": str, "model": str | None, "source": "evolink",
+         "prompt": str | None,      # shortened to 200 characters
+         "duration": int | None,    # seconds of video (task detail, else the request)
+         "resolution": str | None,  # the request's quality, e.g. "720p"
+         "usage": dict | None,      # credits at submission (models.credit_usage): credits_reserved, ...
          "bytes": int,              # total size of the stored files, in bytes
          "sha256": str | None,      # hex digest of the file; None when the task had several results
          "files": [{"uri": str, "bytes": int, "sha256": str}, ...]}   # one entry per file, in result order
+
+    ``prompt``, ``resolution`` and ``usage`` come from the ``evolink_submission`` XCom of the upstream
+    ``EvoLinkGenerateVideoOperator`` that created the task (``None`` when no direct upstream task recorded one).
+    The "EvoLink videos" UI plugin shows these events as a gallery.
 
     The task instance gets a **Stored video** button (:class:`~airflow_provider_evolink.links.storage.StoredVideoLink`)
     that opens the stored object in the AWS S3 or Google Cloud Storage console (``s3://`` and ``gs://`` only).
@@ -411,17 +420,27 @@ class EvoLinkToStorageOperator(BaseOperator):
 
     # ------------------------------------------------------------------ Asset events
     def _record_asset_events(self, context: Context, task: TaskDetail, stored: list[_StoredFile]) -> None:
+        assets = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]
+        if not assets:
+            return
+        # The prompt and the credits are not in the task detail: the generate task recorded them.
+        ti = context.get("ti")
+        submitted = find_submission(ti, self.upstream_task_ids, task.id) if ti is not None else {}
+        duration = task.task_info.video_duration if task.task_info else None
         extra: dict[str, JsonValue] = {
             "evolink_task_id": task.id,
             "model": task.model,
             "source": "evolink",
+            "prompt": submitted.get("prompt"),
+            "duration": duration if duration is not None else submitted.get("duration"),
+            "resolution": submitted.get("resolution"),
+            "usage": submitted.get("usage"),
             "bytes": sum(item.size for item in stored),
             "sha256": stored[0].sha256 if len(stored) == 1 else None,
             "files": [{"uri": item.uri, "bytes": item.size, "sha256": item.sha256} for item in stored],
         }
-        for outlet in self.outlets:
-            if isinstance(outlet, Asset):
-                context["outlet_events"][outlet].extra.update(extra)
+        for asset in assets:
+            context["outlet_events"][asset].extra.update(extra)
 
 
 class _Download:

@@ -132,7 +132,7 @@ def test_submit_stores_the_key_before_the_post_and_the_id_after_and_keeps_them_a
     assert store.sets == [(STATE_SUBMISSION, 0), (STATE_TASK_ID, 1), (STATE_USAGE, 1)]
     assert post["idempotency_key"]
     assert post["task_id"] == evolink_task_id
-    assert ti.xcoms.keys() == {"evolink_task_id", "evolink_usage"}
+    assert ti.xcoms.keys() == {"evolink_task_id", "evolink_usage", "evolink_submission"}
     assert ti.xcoms["evolink_task_id"] == evolink_task_id
     assert store.values[STATE_TASK_ID] == evolink_task_id
     assert store.values[STATE_USAGE]["credits_reserved"] == 40.5
@@ -170,6 +170,23 @@ def test_a_manual_clear_starts_a_new_try_sequence_and_generates_anew(emulator: A
     assert len(posts(emulator, since)) == 2
     assert store.cleared == 1
     assert store.values[STATE_SUBMISSION]["try_sequence"] == 2
+
+
+def test_submission_summary_carries_prompt_resolution_and_reserved_credits_but_no_url(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+    request = o3_request("x" * 300, quality="1080p", video_url=f"{emulator.base_url}/samples/reference.mp4?sig=s3cr3t")
+
+    evolink_task_id = make_operator(request).execute(context_of(ti, FakeTaskStateStore()))
+
+    summary = ti.xcoms["evolink_submission"]
+    assert summary["evolink_task_id"] == evolink_task_id
+    assert summary["prompt"] == "x" * 199 + "…"
+    assert (summary["model"], summary["duration"], summary["resolution"]) == (request["model"], 5, "1080p")
+    assert summary["usage"] == ti.xcoms["evolink_usage"]  # the same credits, not a second reading
+    assert summary["usage"]["billing_rule"] == "per_second"
+    assert summary["usage"]["credits_reserved"] > 0
+    assert "s3cr3t" not in repr(summary)
+    assert "http" not in repr(summary)
 
 
 def test_logs_the_estimate_then_the_reserved_credits_then_the_task_id(emulator: Any) -> None:
