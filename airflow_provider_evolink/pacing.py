@@ -26,16 +26,18 @@ import time
 
 __all__ = ["BLIND_FACTOR", "JITTER", "MAX_FACTOR", "PollPacer", "next_delay", "usable_estimate"]
 
-#: Fraction of the expected remaining time to wait before the next read: a task finishing in half the time
-#: its pace says is still caught by the read after.
+#: Share of the expected remaining time waited before the next read: the reads close in on the expected end
+#: (half, a quarter, ... of the time left), so a task that ends sooner than its pace says is found soon after.
 _REMAINING_FRACTION = 0.5
-#: Longest delay, in ``poll_interval``\\ s, while progress says nothing: bounds the detection delay when the
-#: estimate is wrong or progress is stuck at 0 until the end.
+#: Longest delay while progress says nothing, in multiples of ``poll_interval``: bounds the detection delay when
+#: the estimate is wrong or progress stays at 0 until the end.
 BLIND_FACTOR = 2.5
-#: Longest delay, in ``poll_interval``\\ s, whatever the pace says.
+#: Longest delay whatever the pace says, in multiples of ``poll_interval``.
 MAX_FACTOR = 6.0
 #: Each delay is multiplied by a random factor in 1 ± this.
 JITTER = 0.1
+#: The random source of waits that bring none (one per process, like the ``random`` module's own).
+_RNG = random.Random()
 
 
 def usable_estimate(estimated_time: float | None) -> float | None:
@@ -101,7 +103,7 @@ class PollPacer:
         self.poll_interval = poll_interval
         self.estimated_time = estimated_time
         self.adaptive = adaptive
-        self._rng = rng or random.Random()
+        self._rng = rng or _RNG
         self._progress: int | None = None
         self._progress_elapsed: float | None = None
 
