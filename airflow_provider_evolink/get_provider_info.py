@@ -77,6 +77,12 @@ def get_provider_info() -> dict[str, Any]:
                         "with backoff: a whole number, 0 or more (default 3).",
                         "schema": {"type": ["integer", "null"], "minimum": 0},
                     },
+                    "outage_tolerance": {
+                        "label": "Outage tolerance (seconds)",
+                        "description": "How long waits and saves outlast 429/5xx/network failures in a row "
+                        "(default 900).",
+                        "schema": {"type": ["number", "null"], "minimum": 0},
+                    },
                     "files_base_url": {
                         "label": "Files API URL",
                         "description": "Host of EvoLink's files API, where local inputs are uploaded "

@@ -50,7 +50,13 @@ class EvoLinkEmulator:
     :param rate_slow: fraction of API requests answered after ``slow_seconds``.
     :param slow_seconds: delay of a slow answer, in seconds.
     :param rate_cutoff: fraction of result downloads cut off halfway after a full ``Content-Length``.
-    :param seed: seed of the fault draws, for reproducible chaos.
+    :param seed: seed of the fault draws and render times, for reproducible chaos.
+    :param processing_spread: each task renders for ``processing_seconds`` × e^N(0, spread), a log-normal
+        spread like real render times (0.25: most within ±30 %); 0 (default): exactly ``processing_seconds``.
+    :param estimate_factor: ``task_info.estimated_time`` of a new task = ``processing_seconds`` × this, in
+        whole seconds: 1 (default) is accurate, 10/3 makes tasks finish at 30 % of their estimate, 1/3 at 300 %.
+    :param progress_mode: how ``progress`` moves while processing: ``"linear"`` (default, the share of the
+        render time), ``"stuck"`` (0 until done) or ``"jumps"`` (in quarters: 0, 25, 50, 75).
     :param fetch_inputs: fetch every media input of a create request when its task starts and fail the task with
         the documented error code when one is unreachable (403/404/refused) or unusable for its field (probed with
         PyAV); see ``fetch.py``. On by default, like EvoLink.
@@ -80,6 +86,9 @@ class EvoLinkEmulator:
         slow_seconds: float = 2.0,
         rate_cutoff: float = 0.0,
         seed: int | None = None,
+        processing_spread: float = 0.0,
+        estimate_factor: float = 1.0,
+        progress_mode: str = "linear",
         fetch_inputs: bool = True,
         files_port: int = 0,
         file_quota: int = DEFAULT_FILE_QUOTA,
@@ -122,6 +131,10 @@ class EvoLinkEmulator:
             credits=credits,
             result_ttl_seconds=result_ttl_seconds,
             reference_video_seconds=reference_video_seconds,
+            processing_spread=processing_spread,
+            estimate_factor=estimate_factor,
+            progress_mode=progress_mode,
+            seed=seed,
         )
         app = create_app(
             self._store,
@@ -251,6 +264,16 @@ class EvoLinkEmulator:
         if task is None:
             raise KeyError(task_id)
         return result_content(task, self._result_size_bytes).sha256()
+
+    def done_at(self, task_id: str) -> float:
+        """When a task completes (or fails), epoch seconds: what a wait's detection delay counts from.
+
+        :raises KeyError: no such task.
+        """
+        task = self._store.get(task_id)
+        if task is None:
+            raise KeyError(task_id)
+        return task.done_at
 
 
 def _bind(host: str, port: int) -> socket.socket:
