@@ -72,7 +72,9 @@ class AirflowStandalone:
             {
                 "PATH": f"{AIRFLOW.parent}{os.pathsep}{env.get('PATH', '')}",  # standalone runs `airflow` by name
                 "AIRFLOW_HOME": str(self.home),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db}",
+                # Wait up to 60 s for SQLite's write lock instead of 5: under load, a UI request that writes (the
+                # Trigger form's unpause) would otherwise fail with "database is locked" while runs write too.
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db}?timeout=60",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__PARALLELISM": "4",

@@ -58,9 +58,11 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.hooks.responses import parse_retry_after
+from airflow_provider_evolink.links.storage import StoredVideoLink
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.submission import find_submission
+from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
@@ -120,13 +122,12 @@ class _PartFile:
         # The filesystem's own writer, not ObjectStoragePath.open: its lineage wrapper costs a path
         # formatting per write (a sixth of the CPU of a download) and would report the temporary name as an
         # output. move() in commit() still reports the final object to hook lineage.
-        self._out = self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES)
+        # Written and hashed on a helper thread (BackgroundWriter): the download does not wait for either.
+        self._out = BackgroundWriter(self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES))
         self.size = 0
-        self._digest = hashlib.sha256()
 
     def write(self, chunk: bytes) -> None:
         self._out.write(chunk)
-        self._digest.update(chunk)
         self.size += len(chunk)
 
     def restart(self) -> None:
@@ -136,9 +137,9 @@ class _PartFile:
 
     def commit(self, target: ObjectStoragePath) -> _StoredFile:
         """Move into place: a rename on local disks, a server-side copy + delete on object stores."""
-        self._out.close()
+        sha256 = self._out.close()
         self.path.move(target)
-        return _StoredFile(str(target), self.size, self._digest.hexdigest())
+        return _StoredFile(str(target), self.size, sha256)
 
     def discard(self, log: Any) -> None:
         with suppress(Exception):
@@ -182,6 +183,9 @@ class EvoLinkToStorageOperator(BaseOperator):
     ``EvoLinkGenerateVideoOperator`` that created the task (``None`` when no direct upstream task recorded one).
     The "EvoLink videos" UI plugin shows these events as a gallery.
 
+    The task instance gets a **Stored video** button (:class:`~airflow_provider_evolink.links.storage.StoredVideoLink`)
+    that opens the stored object in the AWS S3 or Google Cloud Storage console (``s3://`` and ``gs://`` only).
+
     :param evolink_task_id: the EvoLink task ID (templated), e.g. the XCom of
         ``EvoLinkGenerateVideoOperator``. Must be usable as a file name (letters, digits, ``.``, ``_``, ``-``).
     :param destination: the folder to store into (templated): a URI string (``s3://bucket/prefix``,
@@ -214,6 +218,7 @@ class EvoLinkToStorageOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("evolink_task_id", "destination", "storage_conn_id")
     ui_color = "#e8f0fe"
+    operator_extra_links = (StoredVideoLink(),)
 
     def __init__(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -55,7 +56,12 @@ def posts(emu: Any, since: int = 0) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------------------- construction
 @pytest.mark.parametrize(
     ("kwargs", "named"),
-    [({"poll_interval": 0}, "poll_interval"), ({"timeout": -1}, "timeout"), ({"max_credits": -5}, "max_credits")],
+    [
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"timeout": -1}, "timeout"),
+        ({"max_credits": -5}, "max_credits"),
+        ({"adaptive_polling": "yes"}, "adaptive_polling"),
+    ],
 )
 def test_bad_constructor_arguments_are_refused_naming_them(kwargs: dict[str, Any], named: str) -> None:
     with pytest.raises(ValueError, match=named):
@@ -252,7 +258,9 @@ def test_retry_after_a_crash_past_storing_the_id_finishes_the_completed_task_wit
 
     assert evolink_task_id == stored_id == retry.xcoms["evolink_task_id"]
     assert retry.xcoms["evolink_task"]["status"] == "completed"
-    assert retry.xcoms["evolink_task"]["results"]
+    assert retry.xcoms["evolink_task"]["result_count"] == 1
+    # The try that submitted stored the reservation: the reconnecting retry still reports it.
+    assert retry.xcoms["evolink_task"]["usage"]["credits_reserved"] == 40.5
     assert len(posts(emulator, since)) == 1
     assert store.values[STATE_TASK_ID] == evolink_task_id
 
@@ -328,6 +336,43 @@ def test_deferrable_wait_defers_with_an_absolute_deadline_and_a_later_backstop(e
     assert before + 600 <= trigger.end_time <= time.time() + 600
     assert deferred.value.timeout == timedelta(seconds=600 + DEFER_BACKSTOP_SECONDS)
     assert deferred.value.method_name == "execute_complete"
+
+
+@pytest.mark.parametrize("adaptive_polling", [True, False])
+def test_deferrable_wait_hands_the_create_answers_estimate_and_the_switch_to_the_trigger(
+    slow_conn_id: str, adaptive_polling: bool
+) -> None:
+    with pytest.raises(TaskDeferred) as deferred:
+        make_operator(
+            evolink_conn_id=slow_conn_id, wait_for_completion=True, deferrable=True, adaptive_polling=adaptive_polling
+        ).execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
+
+    trigger = deferred.value.trigger
+    assert (trigger.estimated_time, trigger.adaptive_polling) == (60.0, adaptive_polling)  # the slow emulator's
+
+
+def test_sync_wait_reads_less_often_than_the_interval_while_the_estimate_is_far_unless_switched_off(
+    slow_emulator: Any, slow_conn_id: str
+) -> None:
+    def reads_in_one_second(adaptive_polling: bool) -> int:
+        since = len(slow_emulator.requests())
+        operator = make_operator(
+            evolink_conn_id=slow_conn_id,
+            wait_for_completion=True,
+            deferrable=False,
+            timeout=1.0,
+            poll_interval=0.05,
+            adaptive_polling=adaptive_polling,
+        )
+        with pytest.raises(AirflowException, match="still running at the deadline"):
+            operator.execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
+        return sum(1 for entry in slow_emulator.requests()[since:] if entry["method"] == "GET")
+
+    # 60 s estimated, progress 0: a read every 2.5 intervals (0.125 s), against every 0.05 s.
+    paced, fixed = reads_in_one_second(True), reads_in_one_second(False)
+
+    assert paced <= 10
+    assert fixed >= 1.4 * paced
 
 
 def test_sync_wait_pushes_the_completed_detail_and_returns_the_id(emulator: Any) -> None:
@@ -409,8 +454,61 @@ def test_execute_complete_on_success_rereads_the_detail_pushes_it_and_keeps_the_
     event = EvoLinkTaskEvent("success", evolink_task_id, message="completed").to_payload()
 
     assert make_operator().execute_complete(context_of(ti, store), event) == evolink_task_id
-    assert ti.xcoms["evolink_task"]["results"]
+    assert ti.xcoms["evolink_task"]["result_count"] == 1
     assert store.values == {STATE_TASK_ID: evolink_task_id}
+
+
+def test_the_completed_detail_in_xcom_has_the_usage_and_no_signed_link(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+
+    make_operator(wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    detail = ti.xcoms["evolink_task"]
+    assert set(detail) == {"id", "model", "status", "progress", "created", "result_count", "task_info", "usage"}
+    assert detail["usage"]["credits_reserved"] == 40.5  # 5 s at 720p
+    assert detail["usage"]["billing_rule"]
+    assert "sig=" not in json.dumps(detail)
+    assert "expires=" not in json.dumps(detail)
+
+
+def test_the_readme_documents_the_completed_detail_as_it_is(emulator: Any) -> None:
+    import ast
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("The completed task detail:\n\n```python\n", 1)[1].split("```", 1)[0]
+    documented = ast.literal_eval(example)
+    ti = FakeTaskInstance()
+
+    make_operator(wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    actual = ti.xcoms["evolink_task"]
+    assert set(documented) == set(actual)
+    assert set(documented["usage"]) == set(actual["usage"])
+    assert set(documented["task_info"]) == set(actual["task_info"])
+
+
+def test_a_resumed_deferral_reports_the_usage_its_submitting_try_stored(emulator: Any) -> None:
+    store = FakeTaskStateStore()
+    with pytest.raises(TaskDeferred) as deferred:
+        make_operator(wait_for_completion=True, deferrable=True).execute(context_of(FakeTaskInstance(), store))
+    evolink_task_id = deferred.value.trigger.evolink_task_id
+    assert store.values[STATE_USAGE]["credits_reserved"] == 40.5
+    resumed = FakeTaskInstance()
+    event = EvoLinkTaskEvent("success", evolink_task_id, message="completed").to_payload()
+
+    make_operator(wait_for_completion=True, deferrable=True).execute_complete(context_of(resumed, store), event)
+
+    assert resumed.xcoms["evolink_task"]["usage"]["credits_reserved"] == 40.5
+
+
+def test_the_submission_log_names_the_prompt_shortened(emulator: Any) -> None:
+    prompt = "A lighthouse at dawn, slow dolly in " + "x" * 400
+    with capture_logs() as logs:
+        make_operator(o3_request(prompt)).execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
+
+    (line,) = [log["event"] for log in logs if log["event"].startswith("Submitting a kling-o3-reference-to-video")]
+    assert "prompt 'A lighthouse at dawn, slow dolly in xxx" in line
+    assert len(line) < 300
 
 
 @pytest.mark.parametrize(
@@ -560,7 +658,7 @@ def test_dag_test_runs_mapped_submissions_then_deferrable_sensors_to_success(dag
     assert len(set(evolink_task_ids)) == 2
     assert xcom_values(run, "generate", "evolink_task_id") == evolink_task_ids
     assert [detail["id"] for detail in xcom_values(run, "wait")] == evolink_task_ids
-    assert all(detail["status"] == "completed" and detail["results"] for detail in xcom_values(run, "wait"))
+    assert all(detail["status"] == "completed" and detail["result_count"] for detail in xcom_values(run, "wait"))
     assert len(posts(emu)) == 2
     assert triggers, "the sensor never deferred"
     assert all(isinstance(trigger, EvoLinkTaskTrigger) for trigger in triggers)
