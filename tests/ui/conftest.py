@@ -43,7 +43,7 @@ UI_PROCESSING_SECONDS = 8.0
 #: The example DAGs, which the UI tests may open.
 EXAMPLE_DAG_IDS = ("evolink_reference_to_video", "evolink_motion_control", "evolink_batch")
 #: Milliseconds Playwright (actions and ``expect``) waits for an element: the UI is slow on a busy 2-core machine.
-UI_TIMEOUT_MS = 30_000
+UI_TIMEOUT_MS = 60_000
 
 _PAGES = pytest.StashKey[list[Any]]()
 _AIRFLOW = pytest.StashKey[Any]()
