@@ -44,10 +44,10 @@ def get_provider_info() -> dict[str, Any]:
                 "python-module": "airflow_provider_evolink.transfers.evolink_to_storage",
             }
         ],
-        "extra-links": ["airflow_provider_evolink.links.storage.StoredVideoLink"],
         "plugins": [
             {"name": "evolink", "plugin-class": "airflow_provider_evolink.plugins.gallery.EvoLinkGalleryPlugin"}
         ],
+        "extra-links": ["airflow_provider_evolink.links.storage.StoredVideoLink"],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_evolink.hooks.evolink.EvoLinkHook",
@@ -70,6 +70,12 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Retries of rate-limited (429), server-error (5xx) and network failures, "
                         "with backoff: a whole number, 0 or more (default 3).",
                         "schema": {"type": ["integer", "null"], "minimum": 0},
+                    },
+                    "outage_tolerance": {
+                        "label": "Outage tolerance (seconds)",
+                        "description": "How long waits and saves outlast 429/5xx/network failures in a row "
+                        "(default 900).",
+                        "schema": {"type": ["number", "null"], "minimum": 0},
                     },
                 },
             }

@@ -43,8 +43,8 @@ __all__ = [
 STATE_SUBMISSION = "evolink_submission"
 #: ``task_state_store`` key of the EvoLink task ID, written right after the POST.
 STATE_TASK_ID = "evolink_task_id"
-#: ``task_state_store`` key of the create answer's ``usage``, written with the task ID: only that answer says what
-#: was reserved, and a resumed deferral or a retry that reconnects records it too.
+#: ``task_state_store`` key of the create answer's ``usage`` (a JSON dict: credits reserved, billing rule), written
+#: with the task ID: only the create answer carries it, and the ``evolink_task`` XCom reports it after a deferral.
 STATE_USAGE = "evolink_usage"
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,12 @@ log = logging.getLogger(__name__)
 def request_fingerprint(body: dict[str, Any]) -> str:
     """sha256 hex digest of a request's API JSON with sorted keys: tells a changed request from a retried one."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def stored_usage(store: TaskStateStoreAccessor | None) -> dict[str, Any] | None:
+    """The ``usage`` stored with the EvoLink task the current submission created, if any."""
+    usage = store.get(STATE_USAGE) if store is not None else None
+    return usage if isinstance(usage, dict) else None
 
 
 def try_sequence(ti: Any, retries: int | None) -> int | None:
@@ -136,8 +142,7 @@ class SubmissionState:
             self._submission["try_sequence"] = self._sequence
         if self._store is not None:
             # Before the POST: a try that dies after the POST still leaves the key to replay with.
-            self._store.delete(STATE_TASK_ID)
-            self._store.delete(STATE_USAGE)
+            self._forget_stored_task()
             self._store.set(STATE_SUBMISSION, self._submission)
         return key
 
@@ -146,8 +151,12 @@ class SubmissionState:
         old one would only return that task again (failed tasks are refunded)."""
         self._submission = None
         if self._store is not None:
-            self._store.delete(STATE_TASK_ID)
-            self._store.delete(STATE_USAGE)
+            self._forget_stored_task()
+
+    def _forget_stored_task(self) -> None:
+        assert self._store is not None
+        self._store.delete(STATE_TASK_ID)
+        self._store.delete(STATE_USAGE)
 
     def submitted(self, evolink_task_id: str, usage: dict[str, Any] | None = None) -> None:
         """Remember the EvoLink task the POST created (or replayed), and the ``usage`` its answer carried."""
@@ -155,9 +164,3 @@ class SubmissionState:
             self._store.set(STATE_TASK_ID, evolink_task_id)
             if usage is not None:
                 self._store.set(STATE_USAGE, usage)
-
-
-def stored_usage(store: TaskStateStoreAccessor | None) -> dict[str, Any] | None:
-    """The create answer's ``usage`` that :meth:`SubmissionState.submitted` stored, if any."""
-    value = store.get(STATE_USAGE) if store is not None else None
-    return value if isinstance(value, dict) else None

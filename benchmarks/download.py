@@ -1,20 +1,23 @@
-"""Result download throughput and memory of EvoLinkToStorageOperator (issue 7, benchmark 2).
+"""Result download throughput and memory of EvoLinkToStorageOperator, to local disk and into S3 (issues 7, 13).
 
 For each size (default 100 MiB and 1 GiB) an emulator process serves a completed task whose result is a
-streamed blob of that size (``--result-size-bytes``). The same result URL is then downloaded, alternately
-and ``--repeat`` times each:
+streamed blob of that size (``--result-size-bytes``). The same result URL is then stored, alternately and
+``--repeat`` times each:
 
-* by ``curl -o`` into a temporary folder (the line-rate reference, same machine, same server, same run);
+* by ``curl -o`` into a temporary folder (the local-disk reference, same machine, same server, same run);
 * by the real ``EvoLinkToStorageOperator`` saving to ``file://`` — ``.execute(context)`` with a minimal
   context in a fresh child process (imports done before the clock starts), so the peak RSS growth of that
   process can be measured: resident set size sampled every 10 ms (psutil) and ``ru_maxrss`` afterwards,
-  minus the resident set size just before ``execute``.
+  minus the resident set size just before ``execute``;
+* with ``--s3`` (default on): by s3fs's own ``put_file`` of the same bytes from local disk into a bucket of
+  moto's S3 server (its own process; the S3 reference), and by the operator saving to ``s3://`` on that server
+  (download, multipart upload of the temporary object, server-side move into place).
 
-Printed: median seconds and MiB/s of each, the operator/curl throughput ratio (target ≥ 0.5) and the
-operator's worst peak RSS growth (target ≤ 64 MB, at every size: memory flat in file size). Every
-downloaded file is deleted afterwards.
+Printed: median seconds and MiB/s of each, the operator/reference throughput ratios (targets ≥ 0.8) and the
+operator's worst peak RSS growth (target ≤ 64 MB, at every size and store: memory flat in file size). Every
+stored file is deleted afterwards.
 
-    python benchmarks/download.py [--sizes-mib 100,1024] [--repeat 3] [--dir /tmp]
+    python benchmarks/download.py [--sizes-mib 100,1024] [--repeat 3] [--dir /tmp] [--no-s3]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import json
 import os
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +39,10 @@ from pathlib import Path
 from typing import Any
 
 API_KEY = "sk-bench"
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.8
+S3_BUCKET = "evolink-bench"
+S3_CONN_ID = "aws_moto"
+S3_CREDENTIALS = {"key": "testing", "secret": "testing"}
 TARGET_RSS_MB = 64.0
 SAMPLE_SECONDS = 0.01
 
@@ -46,6 +53,15 @@ def _child(base_url: str, evolink_task_id: str, destination: str, profile: str |
     os.environ["AIRFLOW_CONN_EVOLINK_DEFAULT"] = json.dumps(
         {"conn_type": "evolink", "host": base_url, "password": API_KEY}
     )
+    if endpoint := os.environ.get("EVOLINK_BENCH_S3_ENDPOINT"):
+        os.environ[f"AIRFLOW_CONN_{S3_CONN_ID.upper()}"] = json.dumps(
+            {
+                "conn_type": "aws",
+                "login": S3_CREDENTIALS["key"],
+                "password": S3_CREDENTIALS["secret"],
+                "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+            }
+        )
     import gc
 
     import psutil
@@ -56,6 +72,12 @@ def _child(base_url: str, evolink_task_id: str, destination: str, profile: str |
     # A task process has loaded Airflow's plugins (listeners, lineage readers) before execute() runs; the
     # first ObjectStoragePath.move() here would load them inside the clock (over a second).
     get_hook_lineage_collector()
+    if destination.startswith("s3://"):
+        # Likewise the S3 client: botocore's models are tens of MB the first time, in any task that uses S3,
+        # whatever it stores; this measures what storing the result adds.
+        from airflow.sdk import ObjectStoragePath
+
+        ObjectStoragePath(destination).exists()
     operator = EvoLinkToStorageOperator(
         task_id="store_result", evolink_task_id=evolink_task_id, destination=destination, overwrite=True
     )
@@ -149,18 +171,75 @@ def _curl(url: str, target: Path, size: int) -> float:
     return seconds
 
 
-def _operator(base_url: str, task_id: str, folder: Path, profile: str | None) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", task_id, "--base-url", base_url, "--dir", folder.as_uri()]
+def _operator(
+    base_url: str, task_id: str, destination: str, profile: str | None, env: dict[str, str]
+) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", task_id, "--base-url", base_url, "--dir", destination]
     if profile:
         command += ["--profile", profile]
-    child = subprocess.run(command, capture_output=True, text=True, env=_child_env())
+    child = subprocess.run(command, capture_output=True, text=True, env=env)
     if child.returncode != 0:
         sys.stderr.write(child.stderr[-5000:] + child.stdout[-5000:])
         raise SystemExit(f"the operator child failed (exit {child.returncode})")
     return dict(json.loads(child.stdout.strip().splitlines()[-1]))
 
 
-def _measure(size: int, repeat: int, scratch: Path, profile: str | None) -> dict[str, Any]:
+class _S3:
+    """moto's S3 server in its own process, a bucket on it, and s3fs pointed at it (the S3 reference)."""
+
+    def __init__(self) -> None:
+        import boto3
+        import s3fs
+
+        with socket.socket() as probe:  # a free port for the server (it cannot report one it picked itself)
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self._server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        options = {"endpoint_url": self.endpoint, "region_name": "us-east-1"}
+        self.client = boto3.client(
+            "s3",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            **options,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.client.create_bucket(Bucket=S3_BUCKET)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    self.close()
+                    raise
+                time.sleep(0.2)
+        self.fs = s3fs.S3FileSystem(**S3_CREDENTIALS, client_kwargs=options)
+
+    def put_file(self, local: Path, size: int) -> float:
+        """Seconds s3fs's ``put_file`` takes to store ``local`` (deleted from the bucket afterwards)."""
+        started = time.monotonic()
+        self.fs.put_file(str(local), f"{S3_BUCKET}/reference.bin")
+        seconds = time.monotonic() - started
+        self._check_and_empty(size, 1)
+        return seconds
+
+    def _check_and_empty(self, size: int, count: int) -> None:
+        objects = self.client.list_objects_v2(Bucket=S3_BUCKET).get("Contents", [])
+        if len(objects) != count or any(item["Size"] != size for item in objects):
+            raise SystemExit(f"S3 holds {[(o['Key'], o['Size']) for o in objects]}, not {count} x {size} bytes")
+        for item in objects:
+            self.client.delete_object(Bucket=S3_BUCKET, Key=item["Key"])
+
+    def close(self) -> None:
+        self._server.terminate()
+        self._server.wait(timeout=10)
+
+
+def _measure(size: int, repeat: int, scratch: Path, profile: str | None, s3: _S3 | None) -> dict[str, Any]:
     emulator = subprocess.Popen(
         [
             *(sys.executable, "-m", "airflow_provider_evolink.emulator", "--port", "0", "--api-key", API_KEY),
@@ -171,7 +250,11 @@ def _measure(size: int, repeat: int, scratch: Path, profile: str | None) -> dict
         env=_child_env(),
     )
     curl_s: list[float] = []
+    put_s: list[float] = []
     runs: list[dict[str, Any]] = []
+    s3_runs: list[dict[str, Any]] = []
+    env = _child_env()
+    kinds = ["curl", "operator"] + (["put_file", "operator-s3"] if s3 else [])
     try:
         assert emulator.stdout is not None
         base_url = emulator.stdout.readline().strip().split()[-1]
@@ -179,27 +262,48 @@ def _measure(size: int, repeat: int, scratch: Path, profile: str | None) -> dict
         # One discarded download first: the first large write after a while runs slower (the kernel and, in
         # a VM, the hypervisor hand out fresh pages), and that should not fall on whichever runs first.
         _curl(url, scratch / "warm-up.bin", size)
+        if s3:
+            env["EVOLINK_BENCH_S3_ENDPOINT"] = s3.endpoint
+            subprocess.run(["curl", "--silent", "--fail", "-o", str(scratch / "local.bin"), url], check=True)
         for number in range(repeat):
-            # Alternate which goes first, so neither always meets the other's writeback.
-            for kind in ("curl", "operator") if number % 2 == 0 else ("operator", "curl"):
+            # Alternate the order, so none always meets another's writeback.
+            for kind in kinds if number % 2 == 0 else kinds[::-1]:
                 if kind == "curl":
                     curl_s.append(_curl(url, scratch / "curl.bin", size))
-                    continue
-                folder = scratch / "operator"
-                runs.append(_operator(base_url, task_id, folder, profile and f"{profile}-{size >> 20}MiB.prof"))
-                saved = [folder / name for name in os.listdir(folder)]
-                if len(saved) != 1 or saved[0].stat().st_size != size:
-                    raise SystemExit(f"the operator left {[(p.name, p.stat().st_size) for p in saved]}, not 1 file")
-                shutil.rmtree(folder)
+                elif kind == "put_file" and s3:
+                    put_s.append(s3.put_file(scratch / "local.bin", size))
+                elif kind == "operator-s3" and s3:
+                    prof = profile and f"{profile}-s3-{size >> 20}MiB.prof"
+                    s3_runs.append(_operator(base_url, task_id, f"s3://{S3_CONN_ID}@{S3_BUCKET}/op", prof, env))
+                    s3._check_and_empty(size, 1)
+                else:
+                    folder = scratch / "operator"
+                    prof = profile and f"{profile}-{size >> 20}MiB.prof"
+                    runs.append(_operator(base_url, task_id, folder.as_uri(), prof, env))
+                    saved = [folder / name for name in os.listdir(folder)]
+                    if len(saved) != 1 or saved[0].stat().st_size != size:
+                        raise SystemExit(f"the operator left {[(p.name, p.stat().st_size) for p in saved]}, not 1")
+                    shutil.rmtree(folder)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
+        (scratch / "local.bin").unlink(missing_ok=True)
+    rows = [("local disk", "curl -o", curl_s, runs)]
+    if s3:
+        rows.append(("S3 (moto)", "s3fs put_file", put_s, s3_runs))
     return {
         "size": size,
-        "curl_s": statistics.median(curl_s),
-        "operator_s": statistics.median(r["seconds"] for r in runs),
-        "operator_cpu_s": statistics.median(r["cpu_s"] for r in runs),
-        "rss_growth_mb": max(r["rss_growth_mb"] for r in runs),
+        "rows": [
+            {
+                "store": store,
+                "reference": reference,
+                "reference_s": statistics.median(reference_s),
+                "operator_s": statistics.median(r["seconds"] for r in op_runs),
+                "operator_cpu_s": statistics.median(r["cpu_s"] for r in op_runs),
+                "rss_growth_mb": max(r["rss_growth_mb"] for r in op_runs),
+            }
+            for store, reference, reference_s, op_runs in rows
+        ],
     }
 
 
@@ -209,6 +313,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="downloads of each kind per size (median)")
     parser.add_argument("--dir", help="where the downloads go (default: the system temp folder)")
     parser.add_argument("--profile", help="write a cProfile of the operator's execute() to this file")
+    parser.add_argument("--s3", action=argparse.BooleanOptionalAction, default=True, help="also store into S3")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -221,33 +326,45 @@ def main() -> None:
         raise SystemExit("curl is needed as the reference downloader")
     load_before = " / ".join(f"{value:.2f}" for value in os.getloadavg())
     scratch = Path(tempfile.mkdtemp(prefix="evolink-download-bench-", dir=args.dir))
+    s3 = _S3() if args.s3 else None
     try:
-        results = [_measure(int(mib) << 20, args.repeat, scratch, args.profile) for mib in args.sizes_mib.split(",")]
+        sizes = [int(mib) << 20 for mib in args.sizes_mib.split(",")]
+        results = [_measure(size, args.repeat, scratch, args.profile, s3) for size in sizes]
     finally:
+        if s3:
+            s3.close()
         shutil.rmtree(scratch, ignore_errors=True)
     load_after = " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
     print(
-        f"download: emulator blob -> EvoLinkToStorageOperator (file://) vs curl -o, median of {args.repeat}; "
+        f"download: emulator blob -> EvoLinkToStorageOperator vs a reference per store, median of {args.repeat}; "
         f"{os.cpu_count()} cores; load avg before {load_before}, after {load_after}"
     )
-    header = f"{'size':>9}{'curl s':>8}{'curl MiB/s':>11}{'op s':>8}{'op MiB/s':>10}"
-    print(header + f"{'op CPU s':>9}{'op/curl':>9}{'RSS MB':>8}")
+    header = f"{'size':>9}  {'store':<11}{'reference':<15}{'ref s':>7}{'ref MiB/s':>10}{'op s':>7}{'op MiB/s':>9}"
+    print(header + f"{'op CPU s':>9}{'op/ref':>8}{'RSS MB':>8}")
     checks = []
-    for r in results:
-        mib = r["size"] / 2**20
-        ratio = r["curl_s"] / r["operator_s"]
-        print(
-            f"{mib:>5.0f} MiB{r['curl_s']:>8.2f}{mib / r['curl_s']:>11.0f}{r['operator_s']:>8.2f}"
-            f"{mib / r['operator_s']:>10.0f}{r['operator_cpu_s']:>9.2f}{ratio:>9.2f}{r['rss_growth_mb']:>8.1f}"
-        )
-        checks.append((f"{mib:.0f} MiB: throughput {ratio:.2f} x curl's >= {TARGET_RATIO}", ratio >= TARGET_RATIO))
-        checks.append(
-            (
-                f"{mib:.0f} MiB: peak RSS growth {r['rss_growth_mb']:.1f} MB <= {TARGET_RSS_MB:.0f} MB",
-                r["rss_growth_mb"] <= TARGET_RSS_MB,
+    for result in results:
+        mib = result["size"] / 2**20
+        for r in result["rows"]:
+            ratio = r["reference_s"] / r["operator_s"]
+            print(
+                f"{mib:>5.0f} MiB  {r['store']:<11}{r['reference']:<15}{r['reference_s']:>7.2f}"
+                f"{mib / r['reference_s']:>10.0f}{r['operator_s']:>7.2f}{mib / r['operator_s']:>9.0f}"
+                f"{r['operator_cpu_s']:>9.2f}{ratio:>8.2f}{r['rss_growth_mb']:>8.1f}"
             )
-        )
+            checks.append(
+                (
+                    f"{mib:.0f} MiB, {r['store']}: throughput {ratio:.2f} x {r['reference']}'s >= {TARGET_RATIO}",
+                    ratio >= TARGET_RATIO,
+                )
+            )
+            checks.append(
+                (
+                    f"{mib:.0f} MiB, {r['store']}: peak RSS growth {r['rss_growth_mb']:.1f} MB "
+                    f"<= {TARGET_RSS_MB:.0f} MB",
+                    r["rss_growth_mb"] <= TARGET_RSS_MB,
+                )
+            )
     print("targets:")
     for text, ok in checks:
         print(f"  {'OK    ' if ok else 'MISSED'} {text}")

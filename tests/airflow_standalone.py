@@ -138,6 +138,14 @@ class AirflowStandalone:
             if not alive:
                 return
 
+    def descendants(self) -> list[psutil.Process]:
+        """Every live process standalone started (components, supervisors, task runners)."""
+        if self._proc is None:
+            return []
+        with suppress(psutil.Error):
+            return psutil.Process(self._proc.pid).children(recursive=True)
+        return []
+
     # ------------------------------------------------------------------ waiting
     def wait_for(self, what: str, check: Callable[[], T | None], timeout: float) -> T:
         """Call ``check`` every 0.5 s until it returns something truthy; fail with the log's tail on a timeout

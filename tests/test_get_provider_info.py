@@ -47,7 +47,7 @@ def test_connection_form_declares_fields_and_behaviour() -> None:
     (connection,) = get_provider_info()["connection-types"]
     assert connection["connection-type"] == "evolink"
     assert connection["hook-class-name"] == HOOK_CLASS
-    assert set(connection["conn-fields"]) == {"timeout", "max_retries"}
+    assert set(connection["conn-fields"]) == {"timeout", "max_retries", "outage_tolerance"}
     behaviour = connection["ui-field-behaviour"]
     assert set(behaviour["hidden-fields"]) == {"schema", "port", "login"}
     assert behaviour["relabeling"] == {"password": "API Key", "host": "Base URL"}

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from .server import EvoLinkEmulator
+from .store import PROGRESS_MODES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     add("--rate-slow", type=float, default=0.0, help="fraction of API requests answered after --slow-seconds")
     add("--slow-seconds", type=float, default=2.0, help="delay of a slow answer (default: %(default)s)")
     add("--rate-cutoff", type=float, default=0.0, help="fraction of result downloads cut off halfway")
-    add("--seed", type=int, help="seed of the fault draws")
+    add("--seed", type=int, help="seed of the fault draws and render times")
+    add("--processing-spread", type=float, default=0.0, help="log-normal spread of render times (default: 0)")
+    add("--estimate-factor", type=float, default=1.0, help="estimated_time / processing-seconds (default: 1)")
+    add("--progress-mode", choices=PROGRESS_MODES, default="linear", help="how progress moves (default: linear)")
     return parser
 
 

@@ -48,7 +48,13 @@ class EvoLinkEmulator:
     :param rate_slow: fraction of API requests answered after ``slow_seconds``.
     :param slow_seconds: delay of a slow answer, in seconds.
     :param rate_cutoff: fraction of result downloads cut off halfway after a full ``Content-Length``.
-    :param seed: seed of the fault draws, for reproducible chaos.
+    :param seed: seed of the fault draws and render times, for reproducible chaos.
+    :param processing_spread: each task renders for ``processing_seconds`` × e^N(0, spread), a log-normal
+        spread like real render times (0.25: most within ±30 %); 0 (default): exactly ``processing_seconds``.
+    :param estimate_factor: ``task_info.estimated_time`` of a new task = ``processing_seconds`` × this, in
+        whole seconds: 1 (default) is accurate, 10/3 makes tasks finish at 30 % of their estimate, 1/3 at 300 %.
+    :param progress_mode: how ``progress`` moves while processing: ``"linear"`` (default, the share of the
+        render time), ``"stuck"`` (0 until done) or ``"jumps"`` (in quarters: 0, 25, 50, 75).
     """
 
     def __init__(
@@ -71,6 +77,9 @@ class EvoLinkEmulator:
         slow_seconds: float = 2.0,
         rate_cutoff: float = 0.0,
         seed: int | None = None,
+        processing_spread: float = 0.0,
+        estimate_factor: float = 1.0,
+        progress_mode: str = "linear",
     ) -> None:
         api_keys = (api_key,) if isinstance(api_key, str) else tuple(api_key)
         if not api_keys or not all(isinstance(key, str) and key for key in api_keys):
@@ -106,6 +115,10 @@ class EvoLinkEmulator:
             credits=credits,
             result_ttl_seconds=result_ttl_seconds,
             reference_video_seconds=reference_video_seconds,
+            processing_spread=processing_spread,
+            estimate_factor=estimate_factor,
+            progress_mode=progress_mode,
+            seed=seed,
         )
         app = create_app(
             self._store,
@@ -225,3 +238,13 @@ class EvoLinkEmulator:
         if task is None:
             raise KeyError(task_id)
         return result_content(task, self._result_size_bytes).sha256()
+
+    def done_at(self, task_id: str) -> float:
+        """When a task completes (or fails), epoch seconds: what a wait's detection delay counts from.
+
+        :raises KeyError: no such task.
+        """
+        task = self._store.get(task_id)
+        if task is None:
+            raise KeyError(task_id)
+        return task.done_at

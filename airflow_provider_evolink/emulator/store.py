@@ -1,8 +1,11 @@
 """The emulator's memory: tasks, their time-derived status, credits, idempotency keys and signed result links.
 
 Nothing runs in the background: a task's status is computed from the clock whenever it is read
-(``pending`` for the first quarter of the processing time, then ``processing`` with rising progress, then
-``completed`` or ``failed``), and a failed task's refund counts from the moment it fails.
+(``pending`` for the first quarter of its render time, then ``processing``, then ``completed`` or ``failed``),
+and a failed task's refund counts from the moment it fails. Render times may be drawn per task from a spread
+around ``processing_seconds``; ``task_info.estimated_time`` may be right or wrong by a factor; progress may rise
+linearly, stay at 0 until the end, or jump in quarters (:data:`PROGRESS_MODES`): the shapes the read pacing of
+the provider and its benchmark have to cope with.
 
 Sources: the create and task-detail shapes of ``openapi/*.openapi.yaml``; pricing, refunds and idempotency from
 ``docs/evolink-api.md``.
@@ -14,6 +17,7 @@ import hashlib
 import hmac
 import json
 import math
+import random
 import re
 import secrets
 import string
@@ -33,6 +37,9 @@ FLAT_PRICE = 8.1
 O3_MIN_BILLED_SECONDS = 3
 PENDING_FRACTION = 0.25  # of the processing time spent ``pending`` before ``processing``
 RESULT_NAME = "0.mp4"
+#: How ``progress`` moves while a task is ``processing``: its share of the render time, 0 until done, or the
+#: share rounded down to a quarter.
+PROGRESS_MODES = ("linear", "stuck", "jumps")
 
 _MARKER = re.compile(r"\[fail(-once)?:([A-Za-z0-9_.-]+)\]")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -46,6 +53,7 @@ class Task:
     :ivar duration: output length in seconds; ``aspect_ratio`` its shape.
     :ivar credits: credits charged at creation (refunded if the task fails).
     :ivar fail_code: the ``error.code`` it fails with (a prompt marker), or ``None`` to complete.
+    :ivar progress_mode: one of :data:`PROGRESS_MODES`.
     """
 
     id: str
@@ -56,14 +64,20 @@ class Task:
     aspect_ratio: str
     credits: float
     fail_code: str | None
+    progress_mode: str = "linear"
 
     def status(self, now: float) -> tuple[str, int]:
-        """``(status, progress)`` at ``now``: pending → processing (progress rising) → completed/failed."""
+        """``(status, progress)`` at ``now``: pending → processing (progress as ``progress_mode`` says) →
+        completed/failed."""
         if now >= self.done_at:
             return ("failed" if self.fail_code else "completed"), 100
         elapsed = (now - self.created_at) / (self.done_at - self.created_at)
         if elapsed < PENDING_FRACTION:
             return "pending", 0
+        if self.progress_mode == "stuck":
+            return "processing", 0
+        if self.progress_mode == "jumps":
+            return "processing", int(elapsed * 4) * 25
         return "processing", min(max(int(elapsed * 100), 1), 99)
 
     def creation_json(self, estimated_time: int) -> dict[str, Any]:
@@ -110,10 +124,17 @@ class TaskStore:
 
     Used from the server's event loop only (reads from other threads see consistent snapshots).
 
-    :param processing_seconds: time from creation to completion (0: done at the first read).
+    :param processing_seconds: time from creation to completion (0: done at the first read); the median when
+        ``processing_spread`` > 0.
     :param credits: starting balance, in credits.
     :param result_ttl_seconds: how long result links stay valid after completion, in seconds.
     :param reference_video_seconds: the length motion control outputs (and bills): its reference video's.
+    :param processing_spread: each task renders for ``processing_seconds`` × e^N(0, spread) (log-normal, as
+        render times are skewed); 0: every task takes ``processing_seconds``.
+    :param estimate_factor: ``task_info.estimated_time`` is ``processing_seconds`` × this: 1 is accurate,
+        10/3 makes tasks finish at 30 % of their estimate, 1/3 at 300 %.
+    :param progress_mode: one of :data:`PROGRESS_MODES`.
+    :param seed: seed of the render-time draws.
     """
 
     def __init__(
@@ -123,8 +144,21 @@ class TaskStore:
         credits: float,
         result_ttl_seconds: float,
         reference_video_seconds: int,
+        processing_spread: float = 0.0,
+        estimate_factor: float = 1.0,
+        progress_mode: str = "linear",
+        seed: int | None = None,
     ) -> None:
+        if not processing_spread >= 0 or not estimate_factor > 0 or progress_mode not in PROGRESS_MODES:
+            raise ValueError(
+                "processing_spread must be >= 0, estimate_factor > 0 and progress_mode one of "
+                f"{', '.join(PROGRESS_MODES)}; got {processing_spread!r}, {estimate_factor!r}, {progress_mode!r}"
+            )
         self.processing_seconds = processing_seconds
+        self.processing_spread = processing_spread
+        self.estimate_factor = estimate_factor
+        self.progress_mode = progress_mode
+        self._rng = random.Random(seed)
         self.initial_credits = credits
         self.result_ttl_seconds = result_ttl_seconds
         self.reference_video_seconds = reference_video_seconds
@@ -179,11 +213,12 @@ class TaskStore:
             id=f"task-unified-{int(now)}-{''.join(secrets.choice(_ID_ALPHABET) for _ in range(8))}",
             model=body["model"],
             created_at=now,
-            done_at=now + self.processing_seconds,
+            done_at=now + self._render_seconds(),
             duration=seconds,
             aspect_ratio=aspect_ratio if isinstance(aspect_ratio, str) else "16:9",
             credits=credits,
             fail_code=fail_code,
+            progress_mode=self.progress_mode,
         )
         self._tasks[task.id] = task
         self._charged += credits
@@ -191,10 +226,17 @@ class TaskStore:
             self._failing.append(task)
         return task
 
+    def _render_seconds(self) -> float:
+        if not self.processing_spread:
+            return self.processing_seconds
+        return self.processing_seconds * self._rng.lognormvariate(0.0, self.processing_spread)
+
     @property
     def estimated_time(self) -> int:
-        """``task_info.estimated_time`` of a new task, in whole seconds."""
-        return math.ceil(self.processing_seconds)
+        """``task_info.estimated_time`` of a new task, in whole seconds: the same for every task, like a
+        server's estimate of a model's render time."""
+        # round() first: 9 s × 10/3 is 30.000000000000004 in binary floating point, not a reason to say 31.
+        return math.ceil(round(self.processing_seconds * self.estimate_factor, 6))
 
     # ----------------------------------------------------------------------------------------- credits
     def used_credits(self, now: float) -> float:

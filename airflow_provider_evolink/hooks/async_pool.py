@@ -72,6 +72,10 @@ _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, st
 _LOOP_SETTINGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[float, ConnectionSettings]]] = (
     weakref.WeakKeyDictionary()
 )
+#: event loop → {conn_id: lock}: one lookup at a time per connection, the others wait for its answer.
+_LOOP_LOOKUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def join(settings: ConnectionSettings) -> tuple[SharedAsyncClient, PoolKey]:
@@ -100,15 +104,18 @@ def leave(shared: SharedAsyncClient, pool_key: PoolKey) -> SharedAsyncClient | N
 
 async def cached_settings(conn_id: str, resolve: Callable[[], Awaitable[ConnectionSettings]]) -> ConnectionSettings:
     """The running loop's settings of ``conn_id``, resolved with ``resolve`` at most every
-    :data:`ASYNC_CONNECTION_TTL` seconds."""
+    :data:`ASYNC_CONNECTION_TTL` seconds, and by one caller at a time: triggers started together wait for the
+    first one's lookup instead of each making its own."""
     loop = asyncio.get_running_loop()
     resolved = _LOOP_SETTINGS.setdefault(loop, {})
-    cached = resolved.get(conn_id)
-    if cached is not None and cached[0] > loop.time():
+    if (cached := resolved.get(conn_id)) is not None and cached[0] > loop.time():
         return cached[1]
-    settings = await resolve()
-    resolved[conn_id] = (loop.time() + ASYNC_CONNECTION_TTL, settings)
-    return settings
+    async with _LOOP_LOOKUPS.setdefault(loop, {}).setdefault(conn_id, asyncio.Lock()):
+        if (cached := resolved.get(conn_id)) is not None and cached[0] > loop.time():
+            return cached[1]  # resolved by the caller this one waited for
+        settings = await resolve()
+        resolved[conn_id] = (loop.time() + ASYNC_CONNECTION_TTL, settings)
+        return settings
 
 
 @functools.lru_cache(maxsize=4096)

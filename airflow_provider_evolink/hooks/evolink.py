@@ -46,6 +46,7 @@ from airflow_provider_evolink.hooks.settings import (
     ConnectionSettings,
     http_timeout,
     settings_from_connection,
+    tls_context,
 )
 from airflow_provider_evolink.models import (
     Credits,
@@ -96,6 +97,8 @@ class EvoLinkHook(BaseHook):
         self._client: httpx.Client | None = None
         self._shared: SharedAsyncClient | None = None
         self._shared_key: PoolKey | None = None
+        #: (method, URL) → the request built for it on the shared client: a trigger reads one URL for hours.
+        self._arequests: dict[tuple[str, httpx.URL], httpx.Request] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(evolink_conn_id={self.evolink_conn_id!r})"
@@ -141,6 +144,7 @@ class EvoLinkHook(BaseHook):
                 auth=BearerAuth(settings.api_key),
                 headers={"User-Agent": USER_AGENT},
                 timeout=http_timeout(settings.timeout),
+                verify=tls_context(),
             )
         return self._client
 
@@ -150,7 +154,10 @@ class EvoLinkHook(BaseHook):
         The caller closes it. Result links are signed; the API key must never travel to a result host.
         """
         return httpx.Client(
-            headers={"User-Agent": USER_AGENT}, timeout=http_timeout(self.settings.timeout), follow_redirects=True
+            headers={"User-Agent": USER_AGENT},
+            timeout=http_timeout(self.settings.timeout),
+            follow_redirects=True,
+            verify=tls_context(),
         )
 
     async def _aclient(self) -> SharedAsyncClient:
@@ -169,6 +176,7 @@ class EvoLinkHook(BaseHook):
         """Give up this hook's share; return the shared client if this hook was its last user."""
         shared, self._shared = self._shared, None
         shared_key, self._shared_key = self._shared_key, None
+        self._arequests.clear()
         if shared is None or shared_key is None:
             return None
         return async_pool.leave(shared, shared_key)
@@ -218,21 +226,27 @@ class EvoLinkHook(BaseHook):
         return policy.call(attempt, method=method)
 
     async def _asend(
-        self, method: str, path: str, *, parse: Callable[[httpx.Response], _ModelT], **kwargs: Any
+        self, method: str, path: str, *, parse: Callable[[httpx.Response], _ModelT]
     ) -> tuple[_ModelT, httpx.Response]:
-        """Async :meth:`_send` through the shared client; a 429/503 ``Retry-After`` pauses every sharer."""
+        """Async :meth:`_send` (no body) through the shared client; a 429/503 ``Retry-After`` pauses every
+        sharer."""
         shared = await self._aclient()
         settings = await self.asettings()
         policy = settings.retry_policy
         transport_errors = async_pool.async_transport_errors()
-        # The shared client may have been made by a hook with another timeout: each request carries its own.
-        kwargs.setdefault("timeout", http_timeout(settings.timeout))
         url = async_pool.api_url(settings.base_url, path)
+        if (request := self._arequests.get((method, url))) is None:
+            # Built once and sent at every read: merging the client's headers, URL and timeout into a request
+            # is a sixth of a read's CPU. The shared client may have been made by a hook with another timeout:
+            # each request carries its own.
+            request = shared.client.build_request(method, url, timeout=http_timeout(settings.timeout))
+            self._arequests[(method, url)] = request
 
         async def attempt() -> tuple[_ModelT, httpx.Response]:
-            await shared.wait_if_paused()
+            if shared.paused_until:  # only a 429/503 ever sets it: no coroutine per request otherwise
+                await shared.wait_if_paused()
             try:
-                response = await shared.client.request(method, url, **kwargs)
+                response = await shared.client.send(request)
             except transport_errors as error:
                 raise transport_error(method, path, error, settings.api_key) from None
             except httpx.RequestError as error:  # e.g. an undecodable content-encoding

@@ -10,7 +10,9 @@ is one more field of :class:`ConnectionSettings`.
 
 from __future__ import annotations
 
+import functools
 import math
+import ssl
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ __all__ = [
     "http_url",
     "number_extra",
     "settings_from_connection",
+    "tls_context",
 ]
 
 DEFAULT_BASE_URL = "https://api.evolink.ai"
@@ -61,7 +64,7 @@ class ConnectionSettings:
     max_retries: int
     outage_tolerance: float = DEFAULT_OUTAGE_TOLERANCE
 
-    @property
+    @functools.cached_property
     def retry_policy(self) -> RetryPolicy:
         """The provider's retry policy with this connection's ``max_retries``."""
         return RetryPolicy(max_retries=self.max_retries)
@@ -84,6 +87,14 @@ class BearerAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return "BearerAuth(<hidden>)"
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings every sync client of the process shares: httpx's defaults (certifi's CAs, or
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``), loaded once. Each ``httpx.Client`` would otherwise load the CA bundle
+    itself, 25 ms each, and a transfer makes two (API and result host): a tenth of storing a 100 MiB result."""
+    return httpx.create_ssl_context()
 
 
 def http_timeout(seconds: float) -> httpx.Timeout:

@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
-from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkNotFoundError
+from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import (
     EvoLinkRequest,
@@ -31,6 +31,7 @@ from airflow_provider_evolink.models import (
     estimate_credits,
     parse_request,
 )
+from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.submission import XCOM_SUBMISSION, summarize
 from airflow_provider_evolink.submission_state import (
     SubmissionState,
@@ -38,6 +39,7 @@ from airflow_provider_evolink.submission_state import (
     stored_usage,
     try_sequence,
 )
+from airflow_provider_evolink.transfers.evolink_to_storage import check_destinations_downstream
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
@@ -46,6 +48,7 @@ from airflow_provider_evolink.triggers.evolink import (
     completed_detail_xcom,
     positive_seconds,
     progress_message,
+    progress_step,
 )
 
 if TYPE_CHECKING:
@@ -58,11 +61,11 @@ __all__ = ["EvoLinkGenerateVideoOperator"]
 XCOM_TASK_ID = "evolink_task_id"
 #: XCom key of the completed task detail (``wait_for_completion=True``).
 XCOM_TASK_DETAIL = "evolink_task"
-#: Characters of the prompt the submission log line shows.
-_LOGGED_PROMPT_CHARS = 200
 #: XCom key of the task's credits (:func:`~airflow_provider_evolink.models.credit_usage`), pushed after submitting
 #: and again when the task ends.
 XCOM_USAGE = "evolink_usage"
+#: Characters of the prompt the submission log line shows.
+_LOGGED_PROMPT_CHARS = 200
 #: States worth reconnecting to on a retry: the stored task is still going, or already done.
 _RECONNECTABLE = frozenset({TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.COMPLETED})
 
@@ -97,9 +100,10 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
     any waiting, with a secret-free summary of the request under ``evolink_submission`` (prompt shortened,
     model, duration, resolution and the ``evolink_usage`` credits: :mod:`airflow_provider_evolink.submission`;
-    the transfer copies it into its Asset events); with ``wait_for_completion=True`` the completed task detail is
-    pushed under ``evolink_task``: ``id``, ``model``, ``status``, ``progress``, ``created``, ``result_count``,
-    ``task_info`` and the task's credits under ``usage``, without the signed result links
+    the transfer copies it into its Asset events), and the task's credits under ``evolink_usage``
+    (:func:`~airflow_provider_evolink.models.credit_usage`). With ``wait_for_completion=True`` the completed task
+    detail is pushed under ``evolink_task``: ``id``, ``model``, ``status``, ``progress``, ``created``,
+    ``result_count``, ``task_info`` and ``usage`` (the same credits), without the signed result links
     (:func:`~airflow_provider_evolink.triggers.evolink.completed_detail_xcom` has the exact shape).
 
     :param request: the create request: a request model (``KlingO3ReferenceToVideoRequest``,
@@ -109,7 +113,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     :param wait_for_completion: wait until the EvoLink task ends; otherwise succeed once it is submitted.
     :param deferrable: wait in the triggerer (:class:`EvoLinkTaskTrigger`) instead of a worker slot; default
         ``[operators] default_deferrable``.
-    :param poll_interval: seconds between status reads while waiting (> 0; EvoLink's own client uses 8).
+    :param poll_interval: seconds between status reads while waiting, at the task's expected end (> 0;
+        EvoLink's own client uses 8). Earlier reads are spaced by the task's progress and
+        ``task_info.estimated_time`` (:mod:`airflow_provider_evolink.pacing`), never closer than this.
+    :param adaptive_polling: pace reads as above (default); ``False`` switches back to a read every
+        ``poll_interval`` (± 10 % in the triggerer) from start to finish.
     :param timeout: seconds to wait for the EvoLink task (> 0; some models take 40 minutes). EvoLink cannot
         cancel a task: after the timeout it may still complete and bill, and a retry reconnects to it.
     :param max_credits: refuse to submit when the estimated cost (credits, the per-second price of
@@ -117,6 +125,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         too (fail closed). ``None``: no check.
     :raises ValueError: on a bad constructor argument, naming it.
     :raises AirflowFailException: an invalid request (each field and rule named), a cost over ``max_credits``,
+        a downstream ``EvoLinkToStorageOperator`` whose rendered ``destination`` cannot work (all before any POST),
         a task that failed with a non-retryable code or was cancelled, a non-retryable API answer (400, 401,
         402, 403, 409) or a bad connection: Airflow retries would fail the same way, so none are spent.
     :raises AirflowException: a retryable task failure or a timeout (a retry reconnects).
@@ -138,6 +147,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = 3600.0,
         max_credits: float | None = None,
+        adaptive_polling: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -154,9 +164,14 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         ):
             raise ValueError(f"max_credits must be a number of credits >= 0 or None, got {max_credits!r}")
         self.max_credits = max_credits
+        if not isinstance(adaptive_polling, bool):
+            raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
+        self.adaptive_polling = adaptive_polling
         self._evolink_task_id: str | None = None
         self._usage: Usage | None = None  # usage of the create answer
         self._result_locations: list[str] = []  # result URLs without their signed part, for lineage
+        #: ``task_info.estimated_time`` (seconds) of the task this try submitted; ``None`` when reconnecting.
+        self._estimated_time: float | None = None
 
     @cached_property
     def hook(self) -> EvoLinkHook:
@@ -167,6 +182,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     def execute(self, context: Context) -> str:
         request = self._validated_request()
         self._check_budget(request)
+        self._check_destinations(context)
         if self.wait_for_completion and self.deferrable:
             self._check_trigger_serializes()
         try:
@@ -255,12 +271,21 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 f"({request.model} at {quality}): nothing was submitted"
             )
 
+    def _check_destinations(self, context: Context) -> None:
+        # A save task downstream whose destination cannot work would fail only after this video is paid for.
+        try:
+            check_destinations_downstream(self, context)
+        except EvoLinkConfigError as error:
+            raise AirflowFailException(f"{error}; nothing was submitted") from error
+
     def _trigger(self, evolink_task_id: str, *, end_time: float) -> EvoLinkTaskTrigger:
         return EvoLinkTaskTrigger(
             evolink_task_id=evolink_task_id,
             evolink_conn_id=self.evolink_conn_id,
             poll_interval=self.poll_interval,
             end_time=end_time,
+            estimated_time=self._estimated_time,
+            adaptive_polling=self.adaptive_polling,
         )
 
     def _check_trigger_serializes(self) -> None:
@@ -307,6 +332,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
         self._usage = task.usage
         state.submitted(task.id, task.usage.model_dump(mode="json", exclude_none=True) if task.usage else None)
+        self._estimated_time = usable_estimate(task.task_info.estimated_time if task.task_info else None)
         reserved = task.usage.credits_reserved if task.usage else None
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
         self.log.info("EvoLink task ID: %s", task.id)
@@ -340,10 +366,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         """Poll with the sync hook until the task ends or ``timeout``; transient errors (after the hook's own
         retries) are tolerated for the connection's ``outage_tolerance``, bounded by the deadline."""
         end_time = time.time() + self.timeout
+        pacer = PollPacer(self.poll_interval, estimated_time=self._estimated_time, adaptive=self.adaptive_polling)
+        last_step: tuple[str, int] | None = None
         outage = self.hook.settings.outage_tolerance_for(
             f"Reading EvoLink task {evolink_task_id}", deadline=end_time, log=self.log
         )
-        last_progress: str | None = None
         while True:
             try:
                 detail = outage.call(lambda: self.hook.get_task(evolink_task_id))
@@ -351,12 +378,12 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 return EvoLinkTaskEvent.from_error(evolink_task_id, error, failing_for=outage.failing_for), None
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 return event, detail
-            if (progress := progress_message(detail)) != last_progress:
-                self.log.info("EvoLink task %s: %s", evolink_task_id, progress)
-                last_progress = progress
+            if (step := progress_step(detail)) != last_step:
+                self.log.info("EvoLink task %s: %s", evolink_task_id, progress_message(detail))
+                last_step = step
             if (remaining := end_time - time.time()) <= 0:
                 return EvoLinkTaskEvent.timed_out(evolink_task_id, end_time), None
-            retry.sleep(min(self.poll_interval, remaining))
+            retry.sleep(min(pacer.delay_after(detail.progress, detail.created), remaining))
 
     def _finish(self, context: Context, event: EvoLinkTaskEvent, detail: TaskDetail | None) -> str:
         self._evolink_task_id = event.evolink_task_id

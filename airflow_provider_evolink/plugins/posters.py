@@ -16,6 +16,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_provider_evolink.plugins.streaming import CHUNK_BYTES
+
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
@@ -68,7 +70,8 @@ def first_keyframe_jpeg(path: ObjectStoragePath) -> bytes:
     except ImportError:
         raise PosterUnavailable("posters need PyAV: pip install 'airflow-provider-evolink[gallery]'") from None
     try:
-        with path.fs.open(path.path, "rb") as source, av.open(source) as container:
+        # Small reads: object stores would otherwise fetch a large block ahead (s3fs: 50 MiB) for a few KiB.
+        with path.fs.open(path.path, "rb", block_size=CHUNK_BYTES) as source, av.open(source) as container:
             stream = container.streams.video[0]
             stream.codec_context.skip_frame = "NONKEY"
             frame = next(container.decode(stream))

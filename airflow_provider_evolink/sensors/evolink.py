@@ -8,8 +8,8 @@ failure codes and their retryability: ``docs/evolink-api.md``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from airflow_provider_evolink.airflow_errors import airflow_exception
 from airflow_provider_evolink.exceptions import EvoLinkError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import TaskDetail
+from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
@@ -28,6 +29,7 @@ from airflow_provider_evolink.triggers.evolink import (
     EvoLinkTaskTrigger,
     completed_detail_xcom,
     progress_message,
+    progress_step,
 )
 
 if TYPE_CHECKING:
@@ -57,7 +59,12 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     :param evolink_task_id: the EvoLink task ID (templated), e.g. ``"{{ ti.xcom_pull('submit') }}"``.
     :param evolink_conn_id: the Airflow connection of type ``evolink``.
     :param deferrable: wait in the triggerer instead of a worker slot; default ``[operators] default_deferrable``.
-    :param poke_interval: seconds between status reads (EvoLink's own client uses 8).
+    :param poke_interval: seconds between status reads at the task's expected end (EvoLink's own client uses
+        8). Earlier reads are spaced by the task's progress (and ``task_info.estimated_time`` when the answer
+        has one; :mod:`airflow_provider_evolink.pacing`), never closer than this, in every mode.
+    :param adaptive_polling: pace reads as above (default); ``False`` switches back to a read every
+        ``poke_interval`` (Airflow's ``exponential_backoff`` then applies as usual; with it set, Airflow's
+        backoff decides in poke and reschedule modes either way).
     :param timeout: seconds to wait before failing (or skipping with ``soft_fail``). EvoLink cannot cancel a
         task: it may still complete and bill after the sensor gave up.
     :param kwargs: passed to :class:`~airflow.sdk.BaseSensorOperator` (``mode``, ``soft_fail``, ...).
@@ -74,6 +81,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = 3600.0,
+        adaptive_polling: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
@@ -81,6 +89,12 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         self.evolink_conn_id = evolink_conn_id
         self.deferrable = deferrable
         self._outage: OutageTolerance | None = None
+        if not isinstance(adaptive_polling, bool):
+            raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
+        self.adaptive_polling = adaptive_polling
+        self._pacer: PollPacer | None = None
+        self._next_poke: float | None = None
+        self._last_step: tuple[str, int] | None = None
 
     def execute(self, context: Context) -> Any:
         try:
@@ -95,11 +109,17 @@ class EvoLinkTaskSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         """Read the task once: done with its detail dict, not done, or raise; deferrable mode defers here."""
+        estimated_time = None
+        self._next_poke = None
         if (detail := self._read()) is not None:
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 self._raise_for(event)
                 return PokeReturnValue(is_done=True, xcom_value=completed_detail_xcom(detail))
-            self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
+            if (step := progress_step(detail)) != self._last_step:
+                self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
+                self._last_step = step
+            estimated_time = usable_estimate(detail.task_info.estimated_time if detail.task_info else None)
+            self._next_poke = self._paced(detail, estimated_time)
         if self.deferrable:
             # Deferring from inside poke() keeps BaseSensorOperator's soft_fail/never_fail handling of this
             # first read; TaskDeferred is a BaseException, so it passes through that handling untouched.
@@ -109,11 +129,27 @@ class EvoLinkTaskSensor(BaseSensorOperator):
                     evolink_conn_id=self.evolink_conn_id,
                     poll_interval=self.poke_interval,
                     end_time=time.time() + self.timeout,
+                    estimated_time=estimated_time,
+                    adaptive_polling=self.adaptive_polling,
                 ),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.timeout + DEFER_BACKSTOP_SECONDS),
             )
         return PokeReturnValue(is_done=False)
+
+    def _paced(self, detail: TaskDetail, estimated_time: float | None) -> float:
+        if self._pacer is None:
+            self._pacer = PollPacer(self.poke_interval, estimated_time=estimated_time, adaptive=self.adaptive_polling)
+        return self._pacer.delay_after(detail.progress, detail.created)
+
+    def _get_next_poke_interval(
+        self, started_at: datetime | float, run_duration: Callable[[], float], poke_count: int
+    ) -> float:
+        # BaseSensorOperator asks this between pokes (poke mode: how long to sleep; reschedule mode: when to
+        # come back); the last poke computed the answer from what EvoLink said (none after a failed read).
+        if not self.adaptive_polling or self.exponential_backoff or self._next_poke is None:
+            return super()._get_next_poke_interval(started_at, run_duration, poke_count)
+        return max(0.0, min(self._next_poke, self.timeout - run_duration()))
 
     def _read(self) -> TaskDetail | None:
         """The task's detail, or ``None`` while transient failures (after the hook's retries) have lasted less

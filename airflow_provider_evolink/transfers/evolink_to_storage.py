@@ -62,6 +62,7 @@ from airflow_provider_evolink.links.storage import StoredVideoLink
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.submission import find_submission
+from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from pydantic import JsonValue
 
-__all__ = ["EvoLinkToStorageOperator"]
+__all__ = ["EvoLinkToStorageOperator", "check_destinations_downstream"]
 
 #: Bytes read at a time when hashing an existing file: memory stays flat whatever the file size.
 CHUNK_BYTES = 1 << 20
@@ -121,13 +122,12 @@ class _PartFile:
         # The filesystem's own writer, not ObjectStoragePath.open: its lineage wrapper costs a path
         # formatting per write (a sixth of the CPU of a download) and would report the temporary name as an
         # output. move() in commit() still reports the final object to hook lineage.
-        self._out = self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES)
+        # Written and hashed on a helper thread (BackgroundWriter): the download does not wait for either.
+        self._out = BackgroundWriter(self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES))
         self.size = 0
-        self._digest = hashlib.sha256()
 
     def write(self, chunk: bytes) -> None:
         self._out.write(chunk)
-        self._digest.update(chunk)
         self.size += len(chunk)
 
     def restart(self) -> None:
@@ -137,9 +137,9 @@ class _PartFile:
 
     def commit(self, target: ObjectStoragePath) -> _StoredFile:
         """Move into place: a rename on local disks, a server-side copy + delete on object stores."""
-        self._out.close()
+        sha256 = self._out.close()
         self.path.move(target)
-        return _StoredFile(str(target), self.size, self._digest.hexdigest())
+        return _StoredFile(str(target), self.size, sha256)
 
     def discard(self, log: Any) -> None:
         with suppress(Exception):
@@ -585,6 +585,53 @@ def _check_status(response: httpx.Response, label: str, task: TaskDetail) -> Non
             retryable=status in _TRANSIENT_STATUSES,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
+
+
+def check_destinations_downstream(task: BaseOperator, context: Context) -> None:
+    """Before a video is paid for: render the ``destination`` of every :class:`EvoLinkToStorageOperator` downstream
+    of ``task`` (plain or mapped) with ``task``'s context, and refuse one that cannot work.
+
+    A destination that reads XCom or another task instance cannot be known yet and is left to the save task,
+    as is one that does not render here.
+
+    :raises EvoLinkConfigError: a rendered destination that cannot work (see ``destinations.py``), naming the
+        save task.
+    """
+    for relative in task.get_flat_relatives(upstream=False):
+        value = _known_destination(relative)
+        rendered = None if value is None else _rendered(task, value, context)
+        if rendered is None:
+            continue
+        try:
+            check_destination(rendered)
+        except EvoLinkConfigError as error:
+            raise EvoLinkConfigError(f"task {relative.task_id!r} could not store the video: {error}") from None
+
+
+def _known_destination(task: Any) -> str | None:
+    """The ``destination`` template of a save task, plain or mapped (its ``partial`` value); ``None`` for another
+    kind of task, or a value only the save task itself can know."""
+    if isinstance(task, EvoLinkToStorageOperator):
+        value = task.destination
+    elif getattr(task, "operator_class", None) is EvoLinkToStorageOperator:
+        value = task.partial_kwargs.get("destination")
+    else:
+        return None
+    if not isinstance(value, str) or any(part in value for part in _NOT_KNOWN_YET):
+        return None
+    return value
+
+
+def _rendered(task: BaseOperator, value: str, context: Context) -> str | None:
+    try:
+        return str(task.render_template(value, context))
+    except Exception as error:  # e.g. a Variable that does not exist yet: the save task will say
+        task.log.info("The destination %r does not render before the save task runs (%s): checked then", value, error)
+        return None
+
+
+#: Template fragments whose value only the save task knows (XCom, its own task instance).
+_NOT_KNOWN_YET = ("xcom", "task_instance", "ti.task_id", "ti.try_number")
 
 
 def _try_owner(context: Context) -> str:

@@ -11,7 +11,6 @@ synchronous waits build the same events from what they read, so every path ends 
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
+from airflow_provider_evolink.pacing import PollPacer
 from airflow_provider_evolink.retry import OutageTolerance
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "completed_detail_xcom",
     "positive_seconds",
     "progress_message",
+    "progress_step",
 ]
 
 #: Seconds between status reads: the pace EvoLink's own client uses (``docs/evolink-api.md``, "Polling").
@@ -49,8 +50,8 @@ DEFAULT_POLL_INTERVAL = 8.0
 #: Seconds ``defer(timeout=)`` allows past the wait's own deadline. The trigger enforces the real deadline and
 #: still makes a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
 DEFER_BACKSTOP_SECONDS = 300.0
-#: Each later poll waits ``poll_interval`` × (1 ± this): triggers created together drift apart.
-_POLL_JITTER = 0.1
+#: Progress is logged when its status changes or it passes a quarter, not at every read.
+_PROGRESS_LOG_STEP = 25
 #: Messages come from the API; keep the event row and exception text a sane size.
 _MAX_MESSAGE_CHARS = 1000
 
@@ -77,6 +78,12 @@ def _no_cancel_note(evolink_task_id: str) -> str:
         f"EvoLink has no cancel endpoint: task {evolink_task_id} may still complete and bill. "
         "A retry of this Airflow task reconnects to it instead of submitting again."
     )
+
+
+def progress_step(detail: TaskDetail) -> tuple[str, int]:
+    """What a progress log line is worth writing for: the status and the quarter of progress (a line per
+    change of either, not per read)."""
+    return detail.status.value, detail.progress // _PROGRESS_LOG_STEP
 
 
 def progress_message(detail: TaskDetail) -> str:
@@ -241,10 +248,10 @@ def completed_detail_xcom(detail: TaskDetail, usage: dict[str, Any] | None = Non
          "created": int | None,                 # epoch seconds
          "result_count": int,                   # how many result files the task has
          "task_info": {"can_cancel", "estimated_time", "video_duration"} | None,   # seconds
-         "usage": dict | None}                  # the task's credits, when the caller knows them
+         "usage": dict | None}                 # credits, as models.credit_usage gives them
 
-    :param usage: the task's credits as :func:`~airflow_provider_evolink.models.credit_usage` gives them (the
-        operator has the create answer's reservation; the sensor does not).
+    :param usage: the task's credits (:func:`~airflow_provider_evolink.models.credit_usage` of the create answer's
+        ``usage``: ``POST /v1/videos/generations``; the task detail has none), when the caller has it.
     :raises AirflowException: the detail is not ``completed`` (EvoLink reported completion, then something else).
     """
     if detail.status is not TaskStatus.COMPLETED:
@@ -261,23 +268,39 @@ class EvoLinkTaskTrigger(BaseTrigger):
     Poll an EvoLink task from the triggerer until it ends, the deadline passes or polling cannot go on.
 
     Fully async: the connection comes from ``aget_connection`` and every read is ``EvoLinkHook.aget_task``
-    through the event loop's shared client (``GET /v1/tasks/{task_id}``). The first poll comes after a random
-    fraction of ``poll_interval`` so triggers created together spread out; later ones every ``poll_interval``
-    ± 10 %. Transient errors (429, 5xx, network, unreadable answers; after the hook's own retries) are tolerated
-    for the connection's ``outage_tolerance`` seconds in a row (default 15 minutes, bounded by ``end_time``), with
-    backoff that honours ``Retry-After`` and a log line saying how long reads have been failing; a non-retryable
-    one (400/401/402/403/404, bad connection) ends the wait at once. Exactly one :class:`EvoLinkTaskEvent` is
-    fired; an unexpected exception becomes an ``error`` event instead of crashing the trigger.
+    through the event loop's shared client (``GET /v1/tasks/{task_id}``). Reads are paced by
+    :class:`~airflow_provider_evolink.pacing.PollPacer`: the first after a random fraction of the first delay so
+    triggers created together spread out; later ones by the task's progress and ``estimated_time``, never more
+    often than every ``poll_interval`` (± 10 %), or every ``poll_interval`` ± 10 % with
+    ``adaptive_polling=False``. Transient errors (429, 5xx, network, unreadable answers; after the hook's own
+    retries) are tolerated for the connection's ``outage_tolerance`` seconds in a row (default 15 minutes, bounded
+    by ``end_time``), with backoff that honours ``Retry-After`` and a log line saying how long reads have been
+    failing; a non-retryable one (400/401/402/403/404, bad connection) ends the wait at once. Exactly one
+    :class:`EvoLinkTaskEvent` is fired; an unexpected exception becomes an ``error`` event instead of crashing
+    the trigger.
 
     :param evolink_task_id: the EvoLink task ID (``task-unified-…``).
     :param evolink_conn_id: the Airflow connection of type ``evolink``.
-    :param poll_interval: seconds between status reads (> 0; EvoLink's own client uses 8).
+    :param poll_interval: seconds between status reads when the task may be done, the fastest pace (> 0;
+        EvoLink's own client uses 8).
     :param end_time: absolute deadline, epoch seconds (wall clock): kept as is across serialisation, so a
         re-created trigger (triggerer restart, another triggerer) keeps the same deadline.
+    :param estimated_time: ``task_info.estimated_time`` of the create answer, seconds since the task's creation
+        (``None``: unknown; pacing then goes by progress alone).
+    :param adaptive_polling: pace reads by progress and ``estimated_time`` (default); ``False``: a read every
+        ``poll_interval`` ± 10 %.
     :raises ValueError: on a bad argument, naming it.
     """
 
-    def __init__(self, evolink_task_id: str, evolink_conn_id: str, poll_interval: float, end_time: float) -> None:
+    def __init__(
+        self,
+        evolink_task_id: str,
+        evolink_conn_id: str,
+        poll_interval: float,
+        end_time: float,
+        estimated_time: float | None = None,
+        adaptive_polling: bool = True,
+    ) -> None:
         super().__init__()
         if not isinstance(evolink_task_id, str) or not evolink_task_id.strip():
             raise ValueError(f"evolink_task_id must be a non-empty string, got {evolink_task_id!r}")
@@ -287,6 +310,10 @@ class EvoLinkTaskTrigger(BaseTrigger):
         self.evolink_conn_id = evolink_conn_id
         self.poll_interval = positive_seconds("poll_interval", poll_interval)
         self.end_time = float(end_time)
+        if not isinstance(adaptive_polling, bool):
+            raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
+        self.estimated_time = None if estimated_time is None else positive_seconds("estimated_time", estimated_time)
+        self.adaptive_polling = adaptive_polling
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and plain-typed kwargs (no secrets: the API key stays in the connection)."""
@@ -297,6 +324,8 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 "evolink_conn_id": self.evolink_conn_id,
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
+                "estimated_time": self.estimated_time,
+                "adaptive_polling": self.adaptive_polling,
             },
         )
 
@@ -315,24 +344,26 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 await hook.aclose()
             except Exception:
                 self.log.warning("Could not close the EvoLink client cleanly", exc_info=True)
-        self.log.info("EvoLink task %s: %s", self.evolink_task_id, event.status)
+        if event.status != "success":  # the triggerer logs every event it fires; a failure deserves its reason
+            self.log.info("EvoLink task %s: %s (%s)", self.evolink_task_id, event.status, event.message)
         yield TriggerEvent(event.to_payload())
 
     async def _wait(self, hook: EvoLinkHook) -> EvoLinkTaskEvent:
         self.log.info(
-            "Waiting for EvoLink task %s: a status read every %.1f s until %s",
+            "Waiting for EvoLink task %s: status reads %s %.1f s until %s",
             self.evolink_task_id,
+            "paced by its progress, at most every" if self.adaptive_polling else "every",
             self.poll_interval,
             datetime.fromtimestamp(self.end_time, tz=UTC).isoformat(timespec="seconds"),
         )
-        # Thousands of triggers deferred together (dynamic task mapping) would otherwise poll in lock step.
-        delay = random.uniform(0, self.poll_interval)
+        pacer = PollPacer(self.poll_interval, estimated_time=self.estimated_time, adaptive=self.adaptive_polling)
+        delay = pacer.first_delay()
         outage: OutageTolerance | None = None
-        last_progress: str | None = None
+        last_step: tuple[str, int] | None = None
         while (remaining := self.end_time - time.time()) > 0:
             # Sleeping past the deadline would overshoot it; the read at the deadline is the last chance.
             await retry.asleep(min(delay, remaining))
-            delay = self.poll_interval * random.uniform(1 - _POLL_JITTER, 1 + _POLL_JITTER)
+            delay = pacer.retry_delay()
             try:
                 detail = await hook.aget_task(self.evolink_task_id)
             except EvoLinkError as error:
@@ -347,9 +378,10 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 outage.recovered()
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 return event
-            if (progress := progress_message(detail)) != last_progress:
-                self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress)
-                last_progress = progress
+            delay = pacer.delay_after(detail.progress, detail.created)
+            if (step := progress_step(detail)) != last_step:
+                self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
+                last_step = step
         return EvoLinkTaskEvent.timed_out(self.evolink_task_id, self.end_time)
 
     async def _outage_tolerance(self, hook: EvoLinkHook) -> OutageTolerance:

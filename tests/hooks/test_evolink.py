@@ -210,6 +210,28 @@ def test_result_client_never_sends_the_api_key_nor_changes_socket_reads(hook: Ev
     assert read_bytes == httpcore.HTTP11Connection.READ_NUM_BYTES  # no process-wide side effect
 
 
+def test_the_api_and_result_clients_share_one_loaded_ca_bundle(
+    hook: EvoLinkHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    from airflow_provider_evolink.hooks.settings import tls_context
+
+    tls_context()  # the process's one load
+    loads: list[object] = []
+    real_load = ssl.SSLContext.load_verify_locations
+
+    def counting_load(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args or kwargs)
+        real_load(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting_load)
+    hook.get_conn()
+    hook.result_client().close()
+
+    assert loads == []
+
+
 def test_task_ids_are_validated_and_quoted(hook: EvoLinkHook, api: respx.MockRouter) -> None:
     with pytest.raises(EvoLinkConfigError, match="evolink_task_id"):
         hook.get_task("  ")
@@ -689,6 +711,31 @@ async def test_aget_task_resolves_the_connection_asynchronously_and_works(
     assert request.path == f"/v1/tasks/{TASK_ID}"
     assert request.headers["Authorization"] == f"Bearer {API_KEY}"
     assert request.headers["User-Agent"] == f"airflow-provider-evolink/{__version__}"
+
+
+async def test_hooks_started_together_share_one_connection_lookup(
+    monkeypatch: pytest.MonkeyPatch, server: FakeEvoLink, async_conn: str
+) -> None:
+    from airflow.sdk import Connection
+
+    lookups: list[str] = []
+    real_aget_connection = EvoLinkHook.aget_connection.__func__  # type: ignore[attr-defined]
+
+    async def slow_aget_connection(cls: type, conn_id: str) -> Connection:
+        lookups.append(conn_id)
+        await asyncio.sleep(0.05)  # a round trip to the API server, as in a triggerer
+        return await real_aget_connection(cls, conn_id)
+
+    monkeypatch.setattr(EvoLinkHook, "aget_connection", classmethod(slow_aget_connection))
+    hooks = [EvoLinkHook(evolink_conn_id=async_conn) for _ in range(20)]
+    try:
+        details = await asyncio.gather(*(hook.aget_task(TASK_ID) for hook in hooks))
+    finally:
+        for hook in hooks:
+            await hook.aclose()
+
+    assert [detail.status for detail in details] == [TaskStatus.COMPLETED] * 20
+    assert lookups == [async_conn]
 
 
 async def test_the_shared_async_client_is_shared_on_one_loop_and_closed_after_the_last_aclose(

@@ -37,13 +37,17 @@ def _closed_port() -> int:
         return sock.getsockname()[1]  # nothing listens once the socket is closed
 
 
-def test_a_good_key_reports_the_balance(emulator: Any, evolink_connection: Callable[..., str]) -> None:
-    conn_id = evolink_connection(emulator.base_url, emulator.api_key, "evolink_good")
+def test_a_good_key_reports_the_balance(evolink_connection: Callable[..., str]) -> None:
+    from airflow_provider_evolink.emulator import EvoLinkEmulator
 
-    assert EvoLinkHook(evolink_conn_id=conn_id).test_connection() == (
-        True,
-        f"Connected to EvoLink at {emulator.base_url}: 1,000,000 credits remaining",
-    )
+    # An emulator of its own: the session's shared one has spent credits on other tests.
+    with EvoLinkEmulator(credits=1_234_567.5) as emu:
+        conn_id = evolink_connection(emu.base_url, emu.api_key, "evolink_good")
+
+        assert EvoLinkHook(evolink_conn_id=conn_id).test_connection() == (
+            True,
+            f"Connected to EvoLink at {emu.base_url}: 1,234,567.5 credits remaining",
+        )
 
 
 def test_a_bad_key_says_the_key_was_refused(emulator: Any, evolink_connection: Callable[..., str]) -> None:

@@ -56,7 +56,12 @@ def posts(emu: Any, since: int = 0) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------------------- construction
 @pytest.mark.parametrize(
     ("kwargs", "named"),
-    [({"poll_interval": 0}, "poll_interval"), ({"timeout": -1}, "timeout"), ({"max_credits": -5}, "max_credits")],
+    [
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"timeout": -1}, "timeout"),
+        ({"max_credits": -5}, "max_credits"),
+        ({"adaptive_polling": "yes"}, "adaptive_polling"),
+    ],
 )
 def test_bad_constructor_arguments_are_refused_naming_them(kwargs: dict[str, Any], named: str) -> None:
     with pytest.raises(ValueError, match=named):
@@ -333,6 +338,43 @@ def test_deferrable_wait_defers_with_an_absolute_deadline_and_a_later_backstop(e
     assert deferred.value.method_name == "execute_complete"
 
 
+@pytest.mark.parametrize("adaptive_polling", [True, False])
+def test_deferrable_wait_hands_the_create_answers_estimate_and_the_switch_to_the_trigger(
+    slow_conn_id: str, adaptive_polling: bool
+) -> None:
+    with pytest.raises(TaskDeferred) as deferred:
+        make_operator(
+            evolink_conn_id=slow_conn_id, wait_for_completion=True, deferrable=True, adaptive_polling=adaptive_polling
+        ).execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
+
+    trigger = deferred.value.trigger
+    assert (trigger.estimated_time, trigger.adaptive_polling) == (60.0, adaptive_polling)  # the slow emulator's
+
+
+def test_sync_wait_reads_less_often_than_the_interval_while_the_estimate_is_far_unless_switched_off(
+    slow_emulator: Any, slow_conn_id: str
+) -> None:
+    def reads_in_one_second(adaptive_polling: bool) -> int:
+        since = len(slow_emulator.requests())
+        operator = make_operator(
+            evolink_conn_id=slow_conn_id,
+            wait_for_completion=True,
+            deferrable=False,
+            timeout=1.0,
+            poll_interval=0.05,
+            adaptive_polling=adaptive_polling,
+        )
+        with pytest.raises(AirflowException, match="still running at the deadline"):
+            operator.execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
+        return sum(1 for entry in slow_emulator.requests()[since:] if entry["method"] == "GET")
+
+    # 60 s estimated, progress 0: a read every 2.5 intervals (0.125 s), against every 0.05 s.
+    paced, fixed = reads_in_one_second(True), reads_in_one_second(False)
+
+    assert paced <= 10
+    assert fixed >= 1.4 * paced
+
+
 def test_sync_wait_pushes_the_completed_detail_and_returns_the_id(emulator: Any) -> None:
     store = FakeTaskStateStore()
     ti = FakeTaskInstance()
@@ -508,6 +550,48 @@ def test_execute_complete_timeout_says_evolink_cannot_cancel_and_names_the_task(
 def test_execute_complete_refuses_a_missing_or_unknown_event(event: Any) -> None:
     with pytest.raises(AirflowException, match="EvoLink trigger"):
         make_operator().execute_complete(context_of(FakeTaskInstance(), None), event)
+
+
+# ------------------------------------------------------------------------- destinations before paying
+def dag_with_save(destination: str, *, mapped: bool) -> EvoLinkGenerateVideoOperator:
+    """A DAG ``generate >> save`` (``save`` plain or mapped over the generated IDs); returns ``generate``."""
+    from airflow.sdk import DAG
+
+    from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
+
+    with DAG(f"preflight_{uuid.uuid4().hex[:8]}", schedule=None):
+        generate = make_operator()
+        if mapped:
+            EvoLinkToStorageOperator.partial(task_id="save", destination=destination).expand(
+                evolink_task_id=generate.output
+            )
+        else:
+            generate >> EvoLinkToStorageOperator(
+                task_id="save", evolink_task_id="{{ ti.xcom_pull('generate') }}", destination=destination
+            )
+    return generate
+
+
+@pytest.mark.parametrize("mapped", [False, True], ids=["plain", "mapped"])
+def test_a_save_task_whose_rendered_destination_cannot_work_is_refused_before_the_post(
+    emulator: Any, mapped: bool
+) -> None:
+    since = len(emulator.requests())
+    generate = dag_with_save("{{ params.destination }}/{{ run_id }}", mapped=mapped)
+    context = {**context_of(FakeTaskInstance(), FakeTaskStateStore()), "params": {"destination": "not a uri"}}
+
+    with pytest.raises(AirflowFailException, match=r"task 'save' could not store the video: .*nothing was submitted"):
+        generate.execute(context | {"run_id": "manual__1"})
+    assert posts(emulator, since) == []
+
+
+def test_destinations_only_the_save_task_can_know_are_left_to_it(emulator: Any) -> None:
+    since = len(emulator.requests())
+    generate = dag_with_save("{{ ti.xcom_pull('where') }}", mapped=False)
+
+    generate.execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
+
+    assert len(posts(emulator, since)) == 1
 
 
 # --------------------------------------------------------------------------------------- real dag.test()

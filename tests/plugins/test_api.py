@@ -310,6 +310,35 @@ def test_poster_is_the_first_frame_never_wider_than_the_poster_width(gallery_run
     assert frame.height == pytest.approx(height * frame.width / width, abs=2)
 
 
+def test_a_poster_from_s3_reads_small_ranges_not_a_large_block(
+    gallery_runs: GalleryRuns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import s3fs
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_evolink.plugins.posters import first_keyframe_jpeg
+    from airflow_provider_evolink.plugins.streaming import CHUNK_BYTES
+
+    [stored] = ObjectStoragePath(f"s3://aws_moto@evolink-results/gallery/{gallery_runs.s3.run_id}").iterdir()
+    original = stored.read_bytes()
+    fetched: list[int] = []
+    real_fetch = s3fs.core.S3File._fetch_range
+    monkeypatch.setattr(
+        s3fs.core.S3File,
+        "_fetch_range",
+        lambda self, start, end: fetched.append(end - start) or real_fetch(self, start, end),
+    )
+    stored.write_bytes(original + bytes(12 * CHUNK_BYTES))  # a 12 MiB object whose video is at the start
+    try:
+        jpeg = first_keyframe_jpeg(stored)
+    finally:
+        stored.write_bytes(original)
+
+    assert jpeg[:3] == b"\xff\xd8\xff"
+    assert max(fetched) <= 2 * CHUNK_BYTES  # s3fs alone would read 50 MiB blocks
+    assert sum(fetched) < 6 * CHUNK_BYTES
+
+
 def test_a_file_without_video_has_no_poster(tmp_path: Any) -> None:
     from airflow.sdk import ObjectStoragePath
 

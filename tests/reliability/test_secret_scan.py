@@ -210,7 +210,14 @@ def test_the_trigger_row_holds_only_plain_kwargs_without_key_or_result_urls(scan
     assert ours, "no trigger row for this run's EvoLink task"
     for classpath, kwargs in ours:
         assert classpath == "airflow_provider_evolink.triggers.evolink.EvoLinkTaskTrigger"
-        assert set(kwargs) <= {"evolink_task_id", "evolink_conn_id", "poll_interval", "end_time"}
+        assert set(kwargs) <= {
+            "evolink_task_id",
+            "evolink_conn_id",
+            "poll_interval",
+            "end_time",
+            "estimated_time",
+            "adaptive_polling",
+        }
         assert "/files/" not in json.dumps(kwargs)
     assert _leaks(json.dumps([(c, k, e) for c, k, e in rows], default=str)) == []
 

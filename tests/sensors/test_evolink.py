@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -164,6 +164,30 @@ def test_reschedule_mode_gives_the_slot_back_while_the_task_runs(mocked_api: res
         )
 
 
+def reschedule_delay(sensor: EvoLinkTaskSensor) -> float:
+    """Seconds until the reschedule date a reschedule-mode sensor asked for after one poke."""
+    with pytest.raises(AirflowRescheduleException) as rescheduled:
+        sensor.execute({"ti": RescheduleTaskInstance()})
+    return (rescheduled.value.reschedule_date - datetime.now(UTC)).total_seconds()
+
+
+def test_reschedule_mode_comes_back_when_progress_says_not_every_poke_interval(mocked_api: respx.MockRouter) -> None:
+    # 30 % done 100 s after creation: ~233 s left, half of it capped at 6 poke intervals (48 s ± 10 %).
+    task_answers(mocked_api, status="processing", progress=30, created=int(time.time()) - 100)
+
+    paced = reschedule_delay(
+        make_sensor(MOCK_TASK_ID, evolink_conn_id="evolink_mock", mode="reschedule", poke_interval=8)
+    )
+    fixed = reschedule_delay(
+        make_sensor(
+            MOCK_TASK_ID, evolink_conn_id="evolink_mock", mode="reschedule", poke_interval=8, adaptive_polling=False
+        )
+    )
+
+    assert 48 * 0.9 - 1 <= paced <= 48 * 1.1
+    assert 8 - 1 <= fixed <= 8
+
+
 # ------------------------------------------------------------------------------------------- deferrable
 def test_deferrable_sensor_defers_to_the_trigger_while_the_task_runs(mocked_api: respx.MockRouter) -> None:
     task_answers(mocked_api, status="processing", progress=10)
@@ -182,8 +206,20 @@ def test_deferrable_sensor_defers_to_the_trigger_while_the_task_runs(mocked_api:
         8.0,
     )
     assert before + 900 <= trigger.end_time <= time.time() + 900
+    assert (trigger.estimated_time, trigger.adaptive_polling) == (None, True)
     assert deferred.value.timeout == timedelta(seconds=900 + DEFER_BACKSTOP_SECONDS)
     assert deferred.value.method_name == "execute_complete"
+
+
+def test_deferrable_sensor_hands_the_estimate_and_the_fixed_interval_switch_to_the_trigger(
+    mocked_api: respx.MockRouter,
+) -> None:
+    task_answers(mocked_api, status="processing", progress=10, task_info={"estimated_time": 300})
+
+    with pytest.raises(TaskDeferred) as deferred:
+        make_sensor(MOCK_TASK_ID, evolink_conn_id="evolink_mock", deferrable=True, adaptive_polling=False).execute({})
+
+    assert (deferred.value.trigger.estimated_time, deferred.value.trigger.adaptive_polling) == (300.0, False)
 
 
 def test_deferrable_sensor_returns_at_once_for_a_completed_task(emulator: Any) -> None:

@@ -52,7 +52,7 @@ def create_task(prompt: str = O3_REQUEST["prompt"]) -> str:
 # ------------------------------------------------------------------------------------------ serialisation
 def test_serialize_round_trips_through_airflow_serde_with_the_same_deadline() -> None:
     end_time = time.time() + 3600
-    trigger = make_trigger(poll_interval=8.0, end_time=end_time)
+    trigger = make_trigger(poll_interval=8.0, end_time=end_time, estimated_time=300, adaptive_polling=False)
     classpath, kwargs = trigger.serialize()
 
     restored_kwargs = serde.deserialize(serde.serialize(kwargs))
@@ -61,7 +61,8 @@ def test_serialize_round_trips_through_airflow_serde_with_the_same_deadline() ->
     assert classpath == "airflow_provider_evolink.triggers.evolink.EvoLinkTaskTrigger"
     assert restored.serialize() == (classpath, kwargs)
     assert restored.end_time == end_time
-    assert all(isinstance(value, str | int | float) for value in kwargs.values())
+    assert (restored.estimated_time, restored.adaptive_polling) == (300.0, False)
+    assert all(isinstance(value, str | int | float | bool) for value in kwargs.values())
 
 
 @pytest.mark.parametrize(
@@ -70,6 +71,8 @@ def test_serialize_round_trips_through_airflow_serde_with_the_same_deadline() ->
         ({"evolink_task_id": " "}, "evolink_task_id"),
         ({"poll_interval": 0}, "poll_interval"),
         ({"end_time": "tomorrow"}, "end_time"),
+        ({"estimated_time": 0}, "estimated_time"),
+        ({"adaptive_polling": "no"}, "adaptive_polling"),
     ],
 )
 def test_bad_arguments_are_refused_naming_the_argument(kwargs: dict[str, Any], named: str) -> None:
@@ -378,7 +381,7 @@ async def test_a_deadline_already_past_fires_timeout_without_reading(
     assert reads == []
 
 
-async def test_first_read_waits_a_random_fraction_of_the_interval_and_later_ones_the_interval_with_jitter(
+async def test_fixed_interval_polling_waits_a_random_fraction_first_and_later_the_interval_with_jitter(
     scripted_reads: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scripted_reads(*[{"status": "processing"}] * 4, {"status": "completed", "results": [RESULT_URL]})
@@ -391,7 +394,7 @@ async def test_first_read_waits_a_random_fraction_of_the_interval_and_later_ones
 
     monkeypatch.setattr(asyncio, "sleep", recording_sleep)
 
-    await run_to_events(make_trigger(poll_interval=8.0, end_time=time.time() + 3600))
+    await run_to_events(make_trigger(poll_interval=8.0, end_time=time.time() + 3600, adaptive_polling=False))
 
     first, *later = sleeps
     assert 0 <= first <= 8.0
@@ -399,19 +402,54 @@ async def test_first_read_waits_a_random_fraction_of_the_interval_and_later_ones
     assert all(7.2 <= delay <= 8.8 for delay in later)
 
 
-async def test_progress_is_logged_once_per_change(scripted_reads: Callable[..., list[str]]) -> None:
-    running = {"status": "processing", "progress": 40, "task_info": {"estimated_time": 180}}
-    scripted_reads(running, running, {**running, "progress": 70}, {"status": "completed", "results": [RESULT_URL]})
+async def test_reads_are_paced_by_progress_and_never_closer_than_the_interval_unless_switched_to_fixed(
+    scripted_reads: Callable[..., list[str]], virtual_time: VirtualTime
+) -> None:
+    created = int(time.time()) - 100  # 100 s into a 300 s render: 30 %, then 60 %, 90 %, done
+    steps = [{"status": "processing", "progress": p, "created": created} for p in (30, 60, 90)]
+    done = {"status": "completed", "results": [RESULT_URL], "created": created}
+
+    scripted_reads(*steps, done)
+    await run_to_events(make_trigger(poll_interval=8.0, end_time=time.time() + 3600, estimated_time=300))
+    adaptive, virtual_time.waits[:] = virtual_time.waits[1:], []
+    scripted_reads(*steps, done)
+    await run_to_events(
+        make_trigger(poll_interval=8.0, end_time=time.time() + 3600, estimated_time=300, adaptive_polling=False)
+    )
+    fixed = virtual_time.waits[1:]
+
+    # 30 % after ~100 s: ~233 s left, half of it capped at 6 intervals; 90 %: ~11 s left, so the interval.
+    assert len(adaptive) == len(fixed) == 3
+    assert 6 * 8.0 * 0.9 <= adaptive[0] <= 6 * 8.0 * 1.1
+    assert all(delay >= 8.0 * 0.9 for delay in adaptive)
+    assert adaptive[-1] <= 8.0 * 1.1
+    assert all(8.0 * 0.9 <= delay <= 8.0 * 1.1 for delay in fixed)
+
+
+async def test_progress_is_logged_per_status_or_quarter_change_not_per_read(
+    scripted_reads: Callable[..., list[str]],
+) -> None:
+    running = {"status": "processing", "progress": 30, "task_info": {"estimated_time": 180}}
+    scripted_reads(
+        {"status": "pending", "progress": 0},
+        running,
+        running,
+        {**running, "progress": 45},
+        {**running, "progress": 70},
+        {"status": "completed", "results": [RESULT_URL]},
+    )
 
     with capture_logs() as logs:
         await run_to_events(make_trigger())
 
     messages = [log["event"] for log in logs]
-    assert [message for message in messages if "progress" in message] == [
-        f"EvoLink task {TASK_ID}: processing, progress 40%, ~180 s estimated",
+    assert [message for message in messages if "progress " in message] == [
+        f"EvoLink task {TASK_ID}: pending, progress 0%",
+        f"EvoLink task {TASK_ID}: processing, progress 30%, ~180 s estimated",
         f"EvoLink task {TASK_ID}: processing, progress 70%, ~180 s estimated",
     ]
     assert not any(RESULT_URL in message for message in messages)
+    assert not any(message.endswith(": success") for message in messages)  # the triggerer logs the event
 
 
 async def test_on_kill_says_the_remote_task_cannot_be_cancelled() -> None:

@@ -1,0 +1,79 @@
+"""Writing and hashing a download on a helper thread: the store and the sha256 off the download's hot path.
+
+The task's thread only reads the result from the socket; a helper thread writes each chunk to the temporary
+object and feeds it to sha256. File writes, s3fs uploads (they wait on fsspec's IO thread) and hashlib all
+release the GIL, so the three overlap instead of taking turns: on S3 the download goes on while a multipart part
+uploads. At most ``max_pending`` chunks wait for the helper, so memory stays flat in the file size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+from typing import IO
+
+__all__ = ["BackgroundWriter"]
+
+#: Chunks (up to 1 MiB each from the socket) that may wait for the helper thread: one S3 part.
+DEFAULT_MAX_PENDING = 8
+
+
+class BackgroundWriter:
+    """Write chunks to ``out`` and hash them on a helper thread, in order.
+
+    :param out: a binary file object (local file or fsspec writer); :meth:`close` closes it.
+    :param max_pending: chunks that may wait for the helper before :meth:`write` blocks.
+    :raises OSError: (or whatever ``out.write`` raised) from :meth:`write` or :meth:`close`, once the helper
+        failed to write; later chunks are dropped.
+    """
+
+    def __init__(self, out: IO[bytes], max_pending: int = DEFAULT_MAX_PENDING) -> None:
+        self._out = out
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=max_pending)
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="evolink-store-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, chunk: bytes) -> None:
+        """Queue ``chunk`` (bytes, not changed afterwards) for writing and hashing."""
+        self._raise_if_failed()
+        self._queue.put(chunk)
+
+    def flush(self) -> None:
+        """Wait until every queued chunk is written, then flush ``out``."""
+        self._queue.join()
+        self._raise_if_failed()
+        self._out.flush()
+
+    def close(self) -> str:
+        """Write what is queued, close ``out`` and stop the helper; the sha256 hex digest of every chunk.
+
+        Safe to call twice (the second call only returns the digest).
+        """
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
+            try:
+                self._out.close()
+            finally:
+                self._raise_if_failed()
+        return self._digest.hexdigest()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            try:
+                if self._error is None:  # after a failure, keep taking chunks so the writer never blocks
+                    self._out.write(chunk)
+                    self._digest.update(chunk)
+            except BaseException as error:  # handed to the task's thread, which raises it
+                self._error = error
+            finally:
+                self._queue.task_done()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
