@@ -18,7 +18,9 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-evolink",
         "name": "EvoLink",
-        "description": "`EvoLink <https://evolink.ai>`__ AI video generation: submit, wait (deferrable), store.",
+        # Plain text: the providers page strips RST characters (`, _, <, >) and links bare URLs.
+        "description": "EvoLink AI video generation (Kling O3, Kling V3 motion control and more): submit, wait in "
+        "the triggerer, store the video in any object storage. https://evolink.ai",
         "versions": [__version__],
         "integrations": [
             {
@@ -42,6 +44,10 @@ def get_provider_info() -> dict[str, Any]:
                 "python-module": "airflow_provider_evolink.transfers.evolink_to_storage",
             }
         ],
+        "plugins": [
+            {"name": "evolink", "plugin-class": "airflow_provider_evolink.plugins.gallery.EvoLinkGalleryPlugin"}
+        ],
+        "extra-links": ["airflow_provider_evolink.links.storage.StoredVideoLink"],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_evolink.hooks.evolink.EvoLinkHook",
@@ -55,13 +61,21 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": {
                     "timeout": {
                         "label": "Timeout (seconds)",
-                        "description": "Seconds allowed for one HTTP request to EvoLink (default 30).",
+                        "description": "Seconds allowed for one HTTP request to EvoLink: a number greater than 0 "
+                        "(default 30).",
                         "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
                     },
                     "max_retries": {
                         "label": "Max retries",
-                        "description": "Retries of 429/5xx/network failures, with backoff (default 3).",
+                        "description": "Retries of rate-limited (429), server-error (5xx) and network failures, "
+                        "with backoff: a whole number, 0 or more (default 3).",
                         "schema": {"type": ["integer", "null"], "minimum": 0},
+                    },
+                    "outage_tolerance": {
+                        "label": "Outage tolerance (seconds)",
+                        "description": "How long waits and saves outlast 429/5xx/network failures in a row "
+                        "(default 900).",
+                        "schema": {"type": ["number", "null"], "minimum": 0},
                     },
                 },
             }

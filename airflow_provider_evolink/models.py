@@ -50,6 +50,7 @@ __all__ = [
     "Usage",
     "VideoGenerationRequest",
     "VideoGenerationTask",
+    "credit_usage",
     "estimate_credits",
     "parse_request",
 ]
@@ -534,11 +535,17 @@ class TaskInfo(_Response):
 
 
 class Usage(_Response):
-    """``usage`` of a create response: ``billing_rule`` and ``credits_reserved`` (credits)."""
+    """``usage`` of a create response: ``billing_rule`` and ``credits_reserved`` (credits).
+
+    ``credits_used`` and ``credits_refunded`` (credits) are not in the OpenAPI files: they are read when a task
+    detail carries them, and stay ``None`` otherwise.
+    """
 
     billing_rule: str | None = None
     credits_reserved: float | None = None
     user_group: str | None = None
+    credits_used: float | None = None
+    credits_refunded: float | None = None
 
 
 class TaskError(_Response):
@@ -582,7 +589,8 @@ class TaskDetail(_Response):
     """Answer of ``GET /v1/tasks/{task_id}`` (``get-task-detail.openapi.yaml``, ``TaskDetailResponse``).
 
     ``results`` are result URLs valid 24 h (signed: treat as secrets). A ``completed`` task must carry at
-    least one result; a ``failed`` one carries ``error``.
+    least one result; a ``failed`` one carries ``error``. ``usage`` is not in the OpenAPI file: read when
+    the answer carries it (see :func:`credit_usage`).
     """
 
     id: str = Field(min_length=1)
@@ -595,6 +603,7 @@ class TaskDetail(_Response):
     error: TaskError | None = None
     task_info: TaskInfo | None = None
     type: str | None = None
+    usage: Usage | None = None
 
     @field_validator("results", mode="before")
     @classmethod
@@ -663,3 +672,52 @@ class ApiErrorBody(_Response):
     """The documented error envelope ``{"error": {"code", "message", "type", "param"?}}``."""
 
     error: ApiErrorDetail
+
+
+# --------------------------------------------------------------------------------------------- credits
+def credit_usage(
+    reserved: Usage | None, status: TaskStatus | None = None, reported: Usage | None = None
+) -> dict[str, Any]:
+    """The credits of one EvoLink task as plain JSON, for XCom and Asset extras (no secrets)::
+
+        {"billing_rule": str | None,        # e.g. "per_second"
+         "credits_reserved": float | None,  # reserved by the create answer (VideoUsage in the model OpenAPI files)
+         "credits_used": float | None,      # only when a task detail reports it
+         "credits_refunded": float | None,  # reported, else all of credits_reserved once the task failed
+         "refunded": bool,                  # True once the task failed: EvoLink refunds failed tasks
+         "credits": float | None}           # what the task costs: credits_used if reported, else
+                                            # credits_reserved - credits_refunded (None if nothing is known)
+
+    A ``cancelled`` task is not counted as refunded (EvoLink documents refunds for failed tasks only), so its
+    ``credits`` stays the reservation: an upper bound. Source: ``docs/evolink-api.md`` ("Endpoints": the create
+    answer's ``usage.credits_reserved`` is the authority on the price; "Task errors": failed tasks are refunded).
+
+    :param reserved: ``usage`` of the ``POST /v1/videos/generations`` answer (the authority on the reservation).
+    :param status: the task's status when known (``GET /v1/tasks/{task_id}``).
+    :param reported: ``usage`` of a task detail, when the answer carries one.
+    """
+    refunded = status is TaskStatus.FAILED
+    credits_reserved = next(
+        (usage.credits_reserved for usage in (reserved, reported) if usage and usage.credits_reserved is not None),
+        None,
+    )
+    credits_used = reported.credits_used if reported else None
+    credits_refunded = reported.credits_refunded if reported else None
+    if credits_refunded is None and refunded:
+        credits_refunded = credits_reserved
+    if credits_used is not None:
+        credits: float | None = credits_used
+    elif credits_reserved is None:
+        credits = 0.0 if refunded else None
+    else:
+        credits = round(max(credits_reserved - (credits_refunded or 0.0), 0.0), 6)
+    return {
+        "billing_rule": next(
+            (usage.billing_rule for usage in (reported, reserved) if usage and usage.billing_rule), None
+        ),
+        "credits_reserved": credits_reserved,
+        "credits_used": credits_used,
+        "credits_refunded": credits_refunded,
+        "refunded": refunded,
+        "credits": credits,
+    }

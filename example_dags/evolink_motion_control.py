@@ -2,8 +2,9 @@
 Kling V3 motion control: the character of ``image_url`` performs the motion of ``video_url``.
 
 Same shape as ``evolink_reference_to_video``: submit, wait in the triggerer, save. The output is as long as the
-reference video (3–30 s). The defaults run against the local emulator; for real videos point the
-``evolink_default`` connection at ``https://api.evolink.ai`` and pass a public ``image_url`` and ``video_url``.
+reference video (3–10 s when the character faces as in the image, as here). The defaults run against the local
+emulator; for real videos point the ``evolink_default`` connection at ``https://api.evolink.ai`` and pass a public
+``image_url`` and ``video_url``.
 """
 
 from __future__ import annotations
@@ -29,15 +30,32 @@ VIDEOS = Asset("evolink/motion_control")  # one event per saved video, with its 
     tags=["evolink", "example"],
     doc_md=__doc__,
     params={
-        "prompt": Param("", type="string", maxLength=2500, description="Optional guidance"),
-        "image_url": Param("", type="string", description="Public character image; empty = the host's sample"),
-        "video_url": Param("", type="string", description="Public motion video (3-30 s); empty = the host's sample"),
-        "quality": Param("720p", enum=["720p", "1080p"]),
+        # Optional inputs allow null: the trigger form marks every other type required, and an empty box is null.
+        "prompt": Param(
+            None, type=["null", "string"], maxLength=2500, description="Optional guidance (up to 2,500 characters)"
+        ),
+        "image_url": Param(
+            None,
+            type=["null", "string"],
+            description="Public URL of the character image. Leave empty to use the sample image of the "
+            "connection's host (the emulator serves one).",
+        ),
+        "video_url": Param(
+            None,
+            type=["null", "string"],
+            description="Public URL of the motion video (3 to 10 s; the output is as long). Leave empty to use the "
+            "sample video of the connection's host.",
+        ),
+        # Enums are typed (not nullable): clearing the box is refused as "required" instead of sending null.
+        "quality": Param(
+            "720p", type="string", enum=["720p", "1080p"], description="Resolution; 1080p costs a third more"
+        ),
         "destination": Param(
             "file:///tmp/evolink_videos",
             type="string",
             pattern=DESTINATION_PATTERN,  # refused when the run is triggered, before anything is paid for
-            description="Folder URI (file://, s3://…) or absolute path",
+            description="Folder URI (file://, s3://, gs://…) or absolute path to store the video in; each run "
+            "writes into <destination>/<run id>/",
         ),
     },
 )

@@ -31,16 +31,38 @@ VIDEOS = Asset("evolink/reference_to_video")  # one event per saved video, with 
     tags=["evolink", "example"],
     doc_md=__doc__,
     params={
-        "prompt": Param("A paper boat drifting down a rainy street, cinematic", type="string", maxLength=2500),
-        "video_url": Param("", type="string", description="Public reference video; empty = the host's sample"),
-        "duration": Param(5, type="integer", minimum=3, maximum=10, description="Seconds of output"),
-        "aspect_ratio": Param("16:9", enum=["16:9", "9:16", "1:1"]),
-        "quality": Param("720p", enum=["720p", "1080p"]),
+        "prompt": Param(
+            "A paper boat drifting down a rainy street, cinematic",
+            type="string",
+            minLength=1,
+            maxLength=2500,
+            description="What the video shows (1 to 2,500 characters)",
+        ),
+        # Optional inputs allow null: the trigger form marks every other type required, and an empty box is null.
+        "video_url": Param(
+            None,
+            type=["null", "string"],
+            description="Public URL of the reference video (3 to 10 s). Leave empty to use the sample video of the "
+            "connection's host (the emulator serves one).",
+        ),
+        # The range is under allOf, not minimum/maximum: the form's number box would silently clamp 99 to 10.
+        "duration": Param(
+            5,
+            type="integer",
+            allOf=[{"minimum": 3, "maximum": 10}],
+            description="Seconds of output: a whole number from 3 to 10",
+        ),
+        # Enums are typed (not nullable): clearing the box is refused as "required" instead of sending null.
+        "aspect_ratio": Param("16:9", type="string", enum=["16:9", "9:16", "1:1"], description="Width:height"),
+        "quality": Param(
+            "720p", type="string", enum=["720p", "1080p"], description="Resolution; 1080p costs a third more"
+        ),
         "destination": Param(
             "file:///tmp/evolink_videos",
             type="string",
             pattern=DESTINATION_PATTERN,  # refused when the run is triggered, before anything is paid for
-            description="Folder URI (file://, s3://…) or absolute path",
+            description="Folder URI (file://, s3://, gs://…) or absolute path to store the video in; each run "
+            "writes into <destination>/<run id>/",
         ),
     },
 )

@@ -72,7 +72,9 @@ class AirflowStandalone:
             {
                 "PATH": f"{AIRFLOW.parent}{os.pathsep}{env.get('PATH', '')}",  # standalone runs `airflow` by name
                 "AIRFLOW_HOME": str(self.home),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db}",
+                # Wait up to 60 s for SQLite's write lock instead of 5: under load, a UI request that writes (the
+                # Trigger form's unpause) would otherwise fail with "database is locked" while runs write too.
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db}?timeout=60",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__PARALLELISM": "4",
@@ -135,6 +137,14 @@ class AirflowStandalone:
             proc.poll()  # reap the leader, our child
             if not alive:
                 return
+
+    def descendants(self) -> list[psutil.Process]:
+        """Every live process standalone started (components, supervisors, task runners)."""
+        if self._proc is None:
+            return []
+        with suppress(psutil.Error):
+            return psutil.Process(self._proc.pid).children(recursive=True)
+        return []
 
     # ------------------------------------------------------------------ waiting
     def wait_for(self, what: str, check: Callable[[], T | None], timeout: float) -> T:

@@ -94,3 +94,37 @@ def slow_emulator() -> Iterator[Any]:
 def slow_conn_id(slow_emulator: Any, evolink_connection: Callable[..., str]) -> str:
     """``evolink_slow``: the slow emulator, without client retries (errors surface at once)."""
     return evolink_connection(slow_emulator.base_url, slow_emulator.api_key, "evolink_slow", max_retries=0)
+
+
+S3_CONN_ID = "aws_moto"
+S3_BUCKET = "evolink-results"
+
+
+@pytest.fixture(scope="session")
+def s3_bucket() -> Iterator[str]:
+    """A bucket on moto's S3 server, reachable as ``s3://aws_moto@evolink-results/...`` through s3fs."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **credentials).create_bucket(
+            Bucket=S3_BUCKET
+        )
+        # The amazon provider's s3fs filesystem reads endpoint_url from the connection's extra.
+        os.environ[f"AIRFLOW_CONN_{S3_CONN_ID.upper()}"] = json.dumps(
+            {
+                "conn_type": "aws",
+                "login": credentials["aws_access_key_id"],
+                "password": credentials["aws_secret_access_key"],
+                "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+            }
+        )
+        yield S3_BUCKET
+    finally:
+        os.environ.pop(f"AIRFLOW_CONN_{S3_CONN_ID.upper()}", None)
+        server.stop()

@@ -51,8 +51,72 @@ def test_params_use_the_documented_names(dagbag: Any, dag_id: str, names: set[st
     params = dagbag.dags[dag_id].params
     assert set(params.keys()) == names
     # Empty inputs mean "the connection host's sample", so the defaults run against the emulator on any port.
-    assert params["video_url"] == ""
+    assert params["video_url"] is None
     assert params["destination"].startswith("file://")
+
+
+def _form_requires(schema: dict[str, Any]) -> bool:
+    """Airflow 3.3's trigger form marks a param required when its schema has a type that does not allow null;
+    an empty box is null there."""
+    kind = schema.get("type")
+    return bool(kind) and not (isinstance(kind, list) and "null" in kind)
+
+
+def _server_params(dag: Any) -> Any:
+    """The params as the API server (the trigger form and endpoint) has them: from the serialized DAG."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    return DagSerialization.from_dict(DagSerialization.to_dict(dag)).params
+
+
+def _serialized_params(dag: Any) -> dict[str, tuple[dict[str, Any], Any]]:
+    """``{name: (schema, default)}`` as the trigger form reads them."""
+    params = _server_params(dag)
+    return {name: (params.get_param(name).schema, params.get_param(name).value) for name in params}
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_the_trigger_form_accepts_every_default(dagbag: Any, dag_id: str) -> None:
+    for name, (schema, default) in _serialized_params(dagbag.dags[dag_id]).items():
+        if _form_requires(schema):
+            assert default not in (None, "", []), f"{dag_id}.{name}: required in the form but empty by default"
+        else:
+            assert default is None, f"{dag_id}.{name}: optional, so its default is the empty box (null)"
+    dagbag.dags[dag_id].params.validate()
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_a_cleared_choice_is_refused_by_the_form_not_sent_as_null(dagbag: Any, dag_id: str) -> None:
+    choices = {
+        name: schema for name, (schema, _) in _serialized_params(dagbag.dags[dag_id]).items() if "enum" in schema
+    }
+    assert choices
+    for name, schema in choices.items():
+        assert _form_requires(schema), f"{dag_id}.{name}: clearing the choice would send null"
+        assert None not in schema["enum"]
+
+
+@pytest.mark.parametrize("dag_id", ["evolink_reference_to_video", "evolink_batch"])
+def test_an_out_of_range_duration_is_rejected_not_clamped(dagbag: Any, dag_id: str) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = _server_params(dagbag.dags[dag_id])
+    duration = params.get_param("duration")
+    # The form's number box clamps to a top-level minimum/maximum on blur, so 99 would silently become 10.
+    assert "minimum" not in duration.schema
+    assert "maximum" not in duration.schema
+    for wrong in (2, 11, 99, 5.5):
+        # What the trigger endpoint does with a run's conf: a 400 with this message, shown in the form.
+        with pytest.raises(ParamValidationError, match="Invalid input for param duration"):
+            params.deep_merge({"duration": wrong}).validate()
+    assert params.deep_merge({"duration": 10}).validate()["duration"] == 10
+    assert "3 to 10" in duration.description
+
+
+def test_the_batch_prompt_box_says_one_prompt_per_line(dagbag: Any) -> None:
+    prompt = dagbag.dags["evolink_batch"].params.get_param("prompt")
+    assert prompt.schema["type"] == "array"  # the form shows an array of strings as lines of a text box
+    assert "one prompt per line" in prompt.description.lower()
 
 
 @pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
@@ -151,6 +215,17 @@ def test_reference_to_video_runs_end_to_end_against_the_emulator(
     assert codec == "h264"
     assert seconds == pytest.approx(3, abs=0.25)
     assert height > width  # 9:16
+    # The worker computed the save task's "Stored video" button: no console page for a local folder.
+    assert _xcom(run, "save", "_link_StoredVideoLink") == ""
+
+
+def _xcom(run: Any, task_id: str, key: str) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        (row,) = session.scalars(XComModel.get_many(run_id=run.run_id, key=key, task_ids=task_id)).all()
+        return XComModel.deserialize_value(row)
 
 
 def test_motion_control_runs_end_to_end_against_the_emulator(
@@ -168,11 +243,16 @@ def test_motion_control_runs_end_to_end_against_the_emulator(
 def test_batch_saves_one_video_per_prompt_under_its_map_index(
     dagbag: Any, dags_folder: None, emulator: Any, tmp_path: Path
 ) -> None:
-    conf = {"prompt": ["a lighthouse", "a fox"], "duration": 3, "destination": tmp_path.as_uri()}
+    prompts = ["a lighthouse", "a fox in fresh snow, close-up, golden hour, slow motion"]
+    conf = {"prompt": prompts, "duration": 3, "destination": tmp_path.as_uri()}
     run = dagbag.dags["evolink_batch"].test(run_conf=conf)
 
     assert run.state == "success"
     videos = sorted(tmp_path.rglob("*.mp4"))
     assert [video.parent.name for video in videos] == ["0", "1"]
     assert len({video.name for video in videos}) == 2  # two EvoLink tasks, one per prompt
+    # The UI names each mapped instance: generate by its prompt (shortened), save by its EvoLink task ID.
+    names = {(ti.task_id, ti.map_index): ti.rendered_map_index for ti in run.get_task_instances()}
+    assert [names["generate", 0], names["generate", 1]] == ["a lighthouse", "a fox in fresh snow, close-up, golden h…"]
+    assert {names["save", 0], names["save", 1]} == {video.stem for video in videos}
     assert all(_video(video)[0] == pytest.approx(3, abs=0.25) for video in videos)

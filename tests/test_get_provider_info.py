@@ -47,11 +47,48 @@ def test_connection_form_declares_fields_and_behaviour() -> None:
     (connection,) = get_provider_info()["connection-types"]
     assert connection["connection-type"] == "evolink"
     assert connection["hook-class-name"] == HOOK_CLASS
-    assert set(connection["conn-fields"]) == {"timeout", "max_retries"}
+    assert set(connection["conn-fields"]) == {"timeout", "max_retries", "outage_tolerance"}
     behaviour = connection["ui-field-behaviour"]
     assert set(behaviour["hidden-fields"]) == {"schema", "port", "login"}
     assert behaviour["relabeling"] == {"password": "API Key", "host": "Base URL"}
     assert behaviour["placeholders"]["host"] == "https://api.evolink.ai"
+
+
+def test_the_description_reads_well_on_the_providers_page() -> None:
+    import re
+
+    from airflow.api_fastapi.core_api.services.public.providers import _remove_rst_syntax
+
+    description = get_provider_info()["description"]
+    # The page strips RST characters; what is left must be what was written (no glued "EvoLink https://…AI").
+    assert _remove_rst_syntax(description) == description
+    assert description.startswith("EvoLink AI video generation")
+    assert re.findall(r"https?://\S+", description) == ["https://evolink.ai"]
+    assert "FACTS" not in description
+
+
+def test_the_providers_page_links_the_package_to_its_own_documentation() -> None:
+    urls = dict(entry.split(", ", 1) for entry in metadata.metadata("airflow-provider-evolink").get_all("Project-URL"))
+    assert urls["Documentation"] == "https://pypi.org/project/airflow-provider-evolink/"
+
+
+def test_connection_field_descriptions_state_the_rules_the_hook_enforces() -> None:
+    (connection,) = get_provider_info()["connection-types"]
+    fields = connection["conn-fields"]
+    assert "greater than 0" in fields["timeout"]["description"]
+    assert fields["timeout"]["schema"]["exclusiveMinimum"] == 0
+    assert "whole number, 0 or more" in fields["max_retries"]["description"]
+    assert fields["max_retries"]["schema"]["minimum"] == 0
+    assert fields["max_retries"]["schema"]["type"] == ["integer", "null"]
+
+
+def test_the_stored_video_link_is_registered() -> None:
+    from airflow.sdk import BaseOperatorLink
+
+    from airflow_provider_evolink.links.storage import StoredVideoLink
+
+    assert get_provider_info()["extra-links"] == [f"{StoredVideoLink.__module__}.{StoredVideoLink.__qualname__}"]
+    assert issubclass(StoredVideoLink, BaseOperatorLink)
 
 
 def test_every_listed_module_exists_once_written() -> None:

@@ -20,8 +20,10 @@ from airflow_provider_evolink.models import (
     KlingV3MotionControlRequest,
     TaskDetail,
     TaskStatus,
+    Usage,
     VideoGenerationRequest,
     VideoGenerationTask,
+    credit_usage,
     estimate_credits,
     parse_request,
 )
@@ -629,3 +631,60 @@ def test_estimate_credits_is_an_upper_bound_rounded_up_to_4_decimals() -> None:
 )
 def test_estimate_credits_is_none_without_a_known_price(body: dict[str, Any]) -> None:
     assert estimate_credits(body) is None
+
+
+# ---------------------------------------------------------------------------------------------- credits
+RESERVED = Usage(billing_rule="per_second", credits_reserved=40.5)
+
+
+def test_credit_usage_of_a_submitted_task_is_its_reservation() -> None:
+    assert credit_usage(RESERVED) == {
+        "billing_rule": "per_second",
+        "credits_reserved": 40.5,
+        "credits_used": None,
+        "credits_refunded": None,
+        "refunded": False,
+        "credits": 40.5,
+    }
+
+
+def test_credit_usage_of_a_failed_task_says_it_was_refunded() -> None:
+    usage = credit_usage(RESERVED, TaskStatus.FAILED)
+
+    assert usage["refunded"] is True
+    assert usage["credits_refunded"] == 40.5
+    assert usage["credits"] == 0.0
+
+
+def test_credit_usage_of_a_cancelled_task_keeps_the_reservation_as_an_upper_bound() -> None:
+    usage = credit_usage(RESERVED, TaskStatus.CANCELLED)
+
+    assert usage["refunded"] is False
+    assert usage["credits"] == 40.5
+
+
+def test_credit_usage_takes_what_a_task_detail_reports() -> None:
+    detail = TaskDetail.model_validate(
+        {
+            "id": "task-unified-1",
+            "status": "completed",
+            "results": ["https://cdn.example.com/a.mp4"],
+            "usage": {"billing_rule": "per_second", "credits_used": 32.4, "credits_refunded": 8.1},
+        }
+    )
+
+    usage = credit_usage(RESERVED, detail.status, detail.usage)
+
+    assert usage["credits_used"] == 32.4
+    assert usage["credits_refunded"] == 8.1
+    assert usage["credits"] == 32.4
+    assert usage["refunded"] is False
+
+
+def test_credit_usage_subtracts_a_reported_partial_refund_from_the_reservation() -> None:
+    assert credit_usage(RESERVED, TaskStatus.COMPLETED, Usage(credits_refunded=8.1))["credits"] == 32.4
+
+
+def test_credit_usage_without_any_usage_knows_nothing_unless_refunded() -> None:
+    assert credit_usage(None)["credits"] is None
+    assert credit_usage(None, TaskStatus.FAILED)["credits"] == 0.0

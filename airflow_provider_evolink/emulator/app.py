@@ -25,6 +25,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from airflow_provider_evolink.ranges import RangeNotSatisfiable, byte_range
+
 from . import media
 from .errors import api_error, cdn_error, invalid_request
 from .faults import FaultSchedule
@@ -204,8 +206,8 @@ def _base_url(request: Request) -> str:
 def _serve(request: Request, content: media.Content) -> Response:
     """``content`` with ``Content-Length``, ``Accept-Ranges`` and a single ``Range`` (206, or 416 past the end)."""
     try:
-        span = media.byte_range(request.headers.get("range"), content.size)
-    except media.RangeNotSatisfiable:
+        span = byte_range(request.headers.get("range"), content.size)
+    except RangeNotSatisfiable:
         return Response(status_code=416, headers={"content-range": f"bytes */{content.size}"})
     start, end = span or (0, content.size)
     headers = {"accept-ranges": "bytes", "content-length": str(end - start), "content-type": content.media_type}

@@ -12,7 +12,6 @@ import functools
 import hashlib
 import io
 import random
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -146,32 +145,3 @@ def _gradient_frame(width: int, height: int, pix_fmt: str, *, shift: int) -> av.
     for plane, value in zip(frame.planes[1:], (168, 96), strict=True):
         plane.update(bytes([value]) * plane.buffer_size)
     return frame
-
-
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-
-
-class RangeNotSatisfiable(Exception):
-    """The Range header asks for bytes past the end (HTTP 416)."""
-
-
-def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The ``[start, end)`` a single-range ``Range`` header asks for, or ``None`` to serve everything.
-
-    Absent, malformed and multi-range headers are ignored (RFC 9110 allows serving the whole content).
-
-    :raises RangeNotSatisfiable: the range starts at or past ``size``, or is an empty suffix.
-    """
-    match = _RANGE.fullmatch(header.strip()) if header else None
-    if match is None or match.group(1) == match.group(2) == "":
-        return None
-    first, last = match.groups()
-    if first == "":  # suffix: the last N bytes
-        if int(last) == 0:
-            raise RangeNotSatisfiable
-        return max(size - int(last), 0), size
-    start = int(first)
-    if start >= size:
-        raise RangeNotSatisfiable
-    end = size if last == "" else min(int(last) + 1, size)
-    return (start, end) if start < end else None  # last < first is malformed: ignored

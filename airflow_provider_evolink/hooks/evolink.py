@@ -27,6 +27,7 @@ from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
     EvoLinkError,
     EvoLinkResponseError,
+    EvoLinkTransportError,
 )
 from airflow_provider_evolink.hooks import async_pool
 from airflow_provider_evolink.hooks.async_pool import ASYNC_POOL_SIZE, PoolKey, SharedAsyncClient
@@ -242,7 +243,8 @@ class EvoLinkHook(BaseHook):
             self._arequests[(method, url)] = request
 
         async def attempt() -> tuple[_ModelT, httpx.Response]:
-            await shared.wait_if_paused()
+            if shared.paused_until:  # only a 429/503 ever sets it: no coroutine per request otherwise
+                await shared.wait_if_paused()
             try:
                 response = await shared.client.send(request)
             except transport_errors as error:
@@ -316,12 +318,17 @@ class EvoLinkHook(BaseHook):
         return credits
 
     def test_connection(self) -> tuple[bool, str]:
-        """Airflow's "Test" button: one ``GET /v1/credits`` without retries; never raises."""
+        """Airflow's connection test (the Test button, the REST test endpoint, ``airflow connections test``): one
+        ``GET /v1/credits`` without retries. Never raises: ``(True, "Connected to EvoLink at <url>: <n> credits
+        remaining")`` or ``(False, <reason>)``, the reason naming the host for a network failure and the field and
+        rule for a refused connection setting."""
         try:
             credits = self.get_credits(max_retries=0)
             remaining = credits.remaining
             balance = "an unknown number of" if remaining is None else f"{remaining:,.15g}"
             return True, f"Connected to EvoLink at {self.base_url}: {balance} credits remaining"
+        except EvoLinkTransportError as error:  # say which host could not be reached: it is the usual typo
+            return False, f"Could not reach EvoLink at {self.base_url}: {error}"
         except EvoLinkError as error:
             return False, str(error)
         except Exception as error:  # e.g. the connection does not exist: the UI wants a reason, not a crash

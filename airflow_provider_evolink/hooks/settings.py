@@ -64,7 +64,7 @@ class ConnectionSettings:
     max_retries: int
     outage_tolerance: float = DEFAULT_OUTAGE_TOLERANCE
 
-    @property
+    @functools.cached_property
     def retry_policy(self) -> RetryPolicy:
         """The provider's retry policy with this connection's ``max_retries``."""
         return RetryPolicy(max_retries=self.max_retries)

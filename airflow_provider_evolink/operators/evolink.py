@@ -20,15 +20,26 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
-from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkNotFoundError
+from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.models import EvoLinkRequest, TaskDetail, TaskStatus, estimate_credits, parse_request
+from airflow_provider_evolink.models import (
+    EvoLinkRequest,
+    TaskDetail,
+    TaskStatus,
+    Usage,
+    credit_usage,
+    estimate_credits,
+    parse_request,
+)
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
+from airflow_provider_evolink.submission import XCOM_SUBMISSION, summarize
 from airflow_provider_evolink.submission_state import (
     SubmissionState,
     request_fingerprint,
+    stored_usage,
     try_sequence,
 )
+from airflow_provider_evolink.transfers.evolink_to_storage import check_destinations_downstream
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
@@ -41,6 +52,7 @@ from airflow_provider_evolink.triggers.evolink import (
 )
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 __all__ = ["EvoLinkGenerateVideoOperator"]
@@ -49,8 +61,22 @@ __all__ = ["EvoLinkGenerateVideoOperator"]
 XCOM_TASK_ID = "evolink_task_id"
 #: XCom key of the completed task detail (``wait_for_completion=True``).
 XCOM_TASK_DETAIL = "evolink_task"
+#: XCom key of the task's credits (:func:`~airflow_provider_evolink.models.credit_usage`), pushed after submitting
+#: and again when the task ends.
+XCOM_USAGE = "evolink_usage"
+#: Characters of the prompt the submission log line shows.
+_LOGGED_PROMPT_CHARS = 200
 #: States worth reconnecting to on a retry: the stored task is still going, or already done.
 _RECONNECTABLE = frozenset({TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.COMPLETED})
+
+
+def _prompt_for_log(request: EvoLinkRequest) -> str:
+    """``prompt '…'`` (shortened) for the submission log line, so each mapped instance says what it made."""
+    prompt = getattr(request, "prompt", None)
+    if not prompt:
+        return "no prompt"
+    shown = prompt if len(prompt) <= _LOGGED_PROMPT_CHARS else prompt[: _LOGGED_PROMPT_CHARS - 1] + "…"
+    return f"prompt {shown!r}"
 
 
 class EvoLinkGenerateVideoOperator(BaseOperator):
@@ -72,9 +98,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     docs do not promise it).
 
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
-    any waiting; with ``wait_for_completion=True`` the completed task detail (dict of
-    :class:`~airflow_provider_evolink.models.TaskDetail`, its result URLs valid 24 h) is pushed under
-    ``evolink_task``.
+    any waiting, with a secret-free summary of the request under ``evolink_submission`` (prompt shortened,
+    model, duration, resolution and the ``evolink_usage`` credits: :mod:`airflow_provider_evolink.submission`;
+    the transfer copies it into its Asset events), and the task's credits under ``evolink_usage``
+    (:func:`~airflow_provider_evolink.models.credit_usage`). With ``wait_for_completion=True`` the completed task
+    detail is pushed under ``evolink_task``: ``id``, ``model``, ``status``, ``progress``, ``created``,
+    ``result_count``, ``task_info`` and ``usage`` (the same credits), without the signed result links
+    (:func:`~airflow_provider_evolink.triggers.evolink.completed_detail_xcom` has the exact shape).
 
     :param request: the create request: a request model (``KlingO3ReferenceToVideoRequest``,
         ``KlingV3MotionControlRequest``, ``VideoGenerationRequest``) or a dict routed by its ``model`` key.
@@ -95,6 +125,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         too (fail closed). ``None``: no check.
     :raises ValueError: on a bad constructor argument, naming it.
     :raises AirflowFailException: an invalid request (each field and rule named), a cost over ``max_credits``,
+        a downstream ``EvoLinkToStorageOperator`` whose rendered ``destination`` cannot work (all before any POST),
         a task that failed with a non-retryable code or was cancelled, a non-retryable API answer (400, 401,
         402, 403, 409) or a bad connection: Airflow retries would fail the same way, so none are spent.
     :raises AirflowException: a retryable task failure or a timeout (a retry reconnects).
@@ -137,6 +168,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
         self.adaptive_polling = adaptive_polling
         self._evolink_task_id: str | None = None
+        self._usage: Usage | None = None  # usage of the create answer
+        self._result_locations: list[str] = []  # result URLs without their signed part, for lineage
         #: ``task_info.estimated_time`` (seconds) of the task this try submitted; ``None`` when reconnecting.
         self._estimated_time: float | None = None
 
@@ -149,6 +182,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     def execute(self, context: Context) -> str:
         request = self._validated_request()
         self._check_budget(request)
+        self._check_destinations(context)
         if self.wait_for_completion and self.deferrable:
             self._check_trigger_serializes()
         try:
@@ -163,6 +197,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         evolink_task_id, detail = self._reconnect_or_submit(context, request)
         self._evolink_task_id = evolink_task_id
         context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
+        usage = credit_usage(self._reserved_usage(context))
+        context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
+        context["ti"].xcom_push(key=XCOM_SUBMISSION, value=summarize(request, evolink_task_id, usage))
         if not self.wait_for_completion:
             return self._succeeded(context, evolink_task_id)
         event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None
@@ -234,6 +271,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 f"({request.model} at {quality}): nothing was submitted"
             )
 
+    def _check_destinations(self, context: Context) -> None:
+        # A save task downstream whose destination cannot work would fail only after this video is paid for.
+        try:
+            check_destinations_downstream(self, context)
+        except EvoLinkConfigError as error:
+            raise AirflowFailException(f"{error}; nothing was submitted") from error
+
     def _trigger(self, evolink_task_id: str, *, end_time: float) -> EvoLinkTaskTrigger:
         return EvoLinkTaskTrigger(
             evolink_task_id=evolink_task_id,
@@ -283,8 +327,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 )
                 return stored_id, detail
             state.forget_task()
-        task = self.hook.create_video_generation(request, idempotency_key=state.idempotency_key())
-        state.submitted(task.id)
+        idempotency_key = state.idempotency_key()
+        self.log.info("Submitting a %s generation, %s", request.model, _prompt_for_log(request))
+        task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
+        self._usage = task.usage
+        state.submitted(task.id, task.usage.model_dump(mode="json", exclude_none=True) if task.usage else None)
         self._estimated_time = usable_estimate(task.task_info.estimated_time if task.task_info else None)
         reserved = task.usage.credits_reserved if task.usage else None
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
@@ -339,11 +386,46 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             retry.sleep(min(pacer.delay_after(detail.progress, detail.created), remaining))
 
     def _finish(self, context: Context, event: EvoLinkTaskEvent, detail: TaskDetail | None) -> str:
+        self._evolink_task_id = event.evolink_task_id
+        reserved = self._reserved_usage(context)
+        if event.status == "failed":  # EvoLink refunds failed tasks: record it before failing
+            context["ti"].xcom_push(key=XCOM_USAGE, value=credit_usage(reserved, TaskStatus.FAILED))
         event.raise_for_status()
         if detail is None:  # events carry no result URLs: read the detail they left out
             detail = self.hook.get_task(event.evolink_task_id)
-        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail_xcom(detail))
+        # Imported here: DAG files parse this module, and only a finishing task names results for lineage.
+        from airflow_provider_evolink.openlineage import public_location
+
+        usage = credit_usage(reserved, detail.status, detail.usage)
+        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail_xcom(detail, usage))
+        context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
+        self._result_locations = [public_location(url) for url in detail.results]
         return self._succeeded(context, event.evolink_task_id)
+
+    def _reserved_usage(self, context: Context) -> Usage | None:
+        """The create answer's ``usage``: from this try, else as an earlier try or the deferring half stored it."""
+        if self._usage is None and (stored := stored_usage(context.get("task_state_store"))) is not None:
+            self._usage = Usage.model_validate(stored)
+        return self._usage
+
+    # ------------------------------------------------------------------ OpenLineage
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage of this run, for the OpenLineage provider's listener (extra ``[openlineage]``).
+
+        Inputs: the request's media, named without query strings; outputs: the results when the operator
+        waited; run facets ``externalQuery`` (the EvoLink task ID, the API base URL) and
+        ``evolink_generation`` (model, seconds, quality, estimated and reserved credits). See
+        :mod:`airflow_provider_evolink.openlineage.facets`.
+        """
+        from airflow_provider_evolink.openlineage.facets import generation_lineage
+
+        return generation_lineage(
+            self.request,
+            evolink_task_id=self._evolink_task_id,
+            api_base_url=self.hook.base_url if self._evolink_task_id else None,
+            reserved_credits=self._usage.credits_reserved if self._usage else None,
+            result_locations=self._result_locations,
+        )
 
     def _succeeded(self, context: Context, evolink_task_id: str) -> str:
         # Nothing is cleared here: a kill before Airflow records the success must still find the task (a manual

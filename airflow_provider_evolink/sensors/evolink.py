@@ -42,17 +42,19 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     """
     Wait until an EvoLink task ends (``GET /v1/tasks/{task_id}``) and return its detail.
 
-    ``completed`` → returns (XCom ``return_value``) the task detail as a dict of
-    :class:`~airflow_provider_evolink.models.TaskDetail` (``id``, ``model``, ``status``, ``progress``,
-    ``results``: result URLs valid 24 h, ``error``). ``failed`` or ``cancelled`` → the sensor fails without
-    retries, since the EvoLink task is over and re-reading it cannot change that; the message carries the error
-    code and says whether resubmitting (clearing the submitting task) may succeed. With ``soft_fail=True`` it is
-    skipped instead, as on a timeout. A 400/401/403/404 answer fails at once; transient errors that outlast the
-    hook's retries are tolerated for the connection's ``outage_tolerance`` (15 minutes by default; in ``reschedule``
-    mode each poke starts afresh, so only ``timeout`` bounds them), then fail with Airflow retries allowed.
+    ``completed`` → returns (XCom ``return_value``) the task detail as a dict (``id``, ``model``, ``status``,
+    ``progress``, ``created``, ``result_count``, ``task_info``, ``usage``: ``None`` here, the task detail does not
+    carry it), without the signed result links: ``EvoLinkToStorageOperator`` re-reads them
+    (:func:`~airflow_provider_evolink.triggers.evolink.completed_detail_xcom` has the exact shape).
+    ``failed`` or ``cancelled`` → the sensor fails without retries, since the EvoLink task is over and
+    re-reading it cannot change that; the message carries the error code and says whether resubmitting (clearing
+    the submitting task) may succeed. With ``soft_fail=True`` it is skipped instead, as on a timeout. A
+    400/401/403/404 answer fails at once; transient errors that outlast the hook's retries
+    are tolerated for the connection's ``outage_tolerance`` (15 minutes by default; in ``reschedule`` mode each
+    poke starts afresh, so only ``timeout`` bounds them), then fail with Airflow retries allowed.
 
     Deferrable mode reads the task once, and defers to :class:`EvoLinkTaskTrigger` only if it is still running;
-    on resuming it re-reads the detail with the sync hook (trigger events carry no result URLs).
+    on resuming it re-reads the detail with the sync hook (trigger events carry no result URLs either).
 
     :param evolink_task_id: the EvoLink task ID (templated), e.g. ``"{{ ti.xcom_pull('submit') }}"``.
     :param evolink_conn_id: the Airflow connection of type ``evolink``.

@@ -58,16 +58,19 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.hooks.responses import parse_retry_after
+from airflow_provider_evolink.links.storage import StoredVideoLink
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
+from airflow_provider_evolink.submission import find_submission
 from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
     from pydantic import JsonValue
 
-__all__ = ["EvoLinkToStorageOperator"]
+__all__ = ["EvoLinkToStorageOperator", "check_destinations_downstream"]
 
 #: Bytes read at a time when hashing an existing file: memory stays flat whatever the file size.
 CHUNK_BYTES = 1 << 20
@@ -168,9 +171,20 @@ class EvoLinkToStorageOperator(BaseOperator):
     When the operator has Asset ``outlets``, each one's event gets ``extra``::
 
         {"evolink_task_id": str, "model": str | None, "source": "evolink",
+         "prompt": str | None,      # shortened to 200 characters
+         "duration": int | None,    # seconds of video (task detail, else the request)
+         "resolution": str | None,  # the request's quality, e.g. "720p"
+         "usage": dict | None,      # credits at submission (models.credit_usage): credits_reserved, ...
          "bytes": int,              # total size of the stored files, in bytes
          "sha256": str | None,      # hex digest of the file; None when the task had several results
          "files": [{"uri": str, "bytes": int, "sha256": str}, ...]}   # one entry per file, in result order
+
+    ``prompt``, ``resolution`` and ``usage`` come from the ``evolink_submission`` XCom of the upstream
+    ``EvoLinkGenerateVideoOperator`` that created the task (``None`` when no direct upstream task recorded one).
+    The "EvoLink videos" UI plugin shows these events as a gallery.
+
+    The task instance gets a **Stored video** button (:class:`~airflow_provider_evolink.links.storage.StoredVideoLink`)
+    that opens the stored object in the AWS S3 or Google Cloud Storage console (``s3://`` and ``gs://`` only).
 
     :param evolink_task_id: the EvoLink task ID (templated), e.g. the XCom of
         ``EvoLinkGenerateVideoOperator``. Must be usable as a file name (letters, digits, ``.``, ``_``, ``-``).
@@ -204,6 +218,7 @@ class EvoLinkToStorageOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("evolink_task_id", "destination", "storage_conn_id")
     ui_color = "#e8f0fe"
+    operator_extra_links = (StoredVideoLink(),)
 
     def __init__(
         self,
@@ -224,6 +239,9 @@ class EvoLinkToStorageOperator(BaseOperator):
         self.storage_conn_id = storage_conn_id
         self.overwrite = overwrite
         self._stop_requested = False
+        # For lineage: result URLs without their signed part, and (URI, bytes) of each stored file.
+        self._result_locations: list[str] = []
+        self._stored_files: list[tuple[str, int]] = []
 
     def execute(self, context: Context) -> list[str]:
         # A bad destination, an expired link or a refusal fails once; transient failures keep Airflow's retries.
@@ -241,6 +259,10 @@ class EvoLinkToStorageOperator(BaseOperator):
         finally:
             hook.close()
         _require_completed(task)
+        # Imported here: DAG files parse this module, and only a running task names results for lineage.
+        from airflow_provider_evolink.openlineage import public_location
+
+        self._result_locations = [public_location(url) for url in task.results]
         owner = _try_owner(context)
         stored: list[_StoredFile] = []
         with larger_socket_reads(), hook.result_client() as client:
@@ -250,8 +272,20 @@ class EvoLinkToStorageOperator(BaseOperator):
                 download = _Download(url, number, task, folder, owner)
                 download.outage = settings.outage_tolerance_for(f"Downloading {download.label}", log=self.log)
                 stored.append(self._store(client, download))
+        self._stored_files = [(item.uri, item.size) for item in stored]
         self._record_asset_events(context, task, stored)
         return [item.uri for item in stored]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage of this run, for the OpenLineage provider's listener (extra ``[openlineage]``).
+
+        Input: the EvoLink task's results, named without their signed part; outputs: the stored files (the
+        URIs of the Asset events) with their size in bytes (``outputStatistics``). The temporary ``.part-``
+        objects never appear. See :mod:`airflow_provider_evolink.openlineage.facets`.
+        """
+        from airflow_provider_evolink.openlineage.facets import storage_lineage
+
+        return storage_lineage(self._result_locations, self._stored_files)
 
     def on_kill(self) -> None:
         # Called from the SIGTERM handler in the task's own thread: stop at the next chunk, so the normal
@@ -386,17 +420,27 @@ class EvoLinkToStorageOperator(BaseOperator):
 
     # ------------------------------------------------------------------ Asset events
     def _record_asset_events(self, context: Context, task: TaskDetail, stored: list[_StoredFile]) -> None:
+        assets = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]
+        if not assets:
+            return
+        # The prompt and the credits are not in the task detail: the generate task recorded them.
+        ti = context.get("ti")
+        submitted = find_submission(ti, self.upstream_task_ids, task.id) if ti is not None else {}
+        duration = task.task_info.video_duration if task.task_info else None
         extra: dict[str, JsonValue] = {
             "evolink_task_id": task.id,
             "model": task.model,
             "source": "evolink",
+            "prompt": submitted.get("prompt"),
+            "duration": duration if duration is not None else submitted.get("duration"),
+            "resolution": submitted.get("resolution"),
+            "usage": submitted.get("usage"),
             "bytes": sum(item.size for item in stored),
             "sha256": stored[0].sha256 if len(stored) == 1 else None,
             "files": [{"uri": item.uri, "bytes": item.size, "sha256": item.sha256} for item in stored],
         }
-        for outlet in self.outlets:
-            if isinstance(outlet, Asset):
-                context["outlet_events"][outlet].extra.update(extra)
+        for asset in assets:
+            context["outlet_events"][asset].extra.update(extra)
 
 
 class _Download:
@@ -541,6 +585,53 @@ def _check_status(response: httpx.Response, label: str, task: TaskDetail) -> Non
             retryable=status in _TRANSIENT_STATUSES,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
+
+
+def check_destinations_downstream(task: BaseOperator, context: Context) -> None:
+    """Before a video is paid for: render the ``destination`` of every :class:`EvoLinkToStorageOperator` downstream
+    of ``task`` (plain or mapped) with ``task``'s context, and refuse one that cannot work.
+
+    A destination that reads XCom or another task instance cannot be known yet and is left to the save task,
+    as is one that does not render here.
+
+    :raises EvoLinkConfigError: a rendered destination that cannot work (see ``destinations.py``), naming the
+        save task.
+    """
+    for relative in task.get_flat_relatives(upstream=False):
+        value = _known_destination(relative)
+        rendered = None if value is None else _rendered(task, value, context)
+        if rendered is None:
+            continue
+        try:
+            check_destination(rendered)
+        except EvoLinkConfigError as error:
+            raise EvoLinkConfigError(f"task {relative.task_id!r} could not store the video: {error}") from None
+
+
+def _known_destination(task: Any) -> str | None:
+    """The ``destination`` template of a save task, plain or mapped (its ``partial`` value); ``None`` for another
+    kind of task, or a value only the save task itself can know."""
+    if isinstance(task, EvoLinkToStorageOperator):
+        value = task.destination
+    elif getattr(task, "operator_class", None) is EvoLinkToStorageOperator:
+        value = task.partial_kwargs.get("destination")
+    else:
+        return None
+    if not isinstance(value, str) or any(part in value for part in _NOT_KNOWN_YET):
+        return None
+    return value
+
+
+def _rendered(task: BaseOperator, value: str, context: Context) -> str | None:
+    try:
+        return str(task.render_template(value, context))
+    except Exception as error:  # e.g. a Variable that does not exist yet: the save task will say
+        task.log.info("The destination %r does not render before the save task runs (%s): checked then", value, error)
+        return None
+
+
+#: Template fragments whose value only the save task knows (XCom, its own task instance).
+_NOT_KNOWN_YET = ("xcom", "task_instance", "ti.task_id", "ti.try_number")
 
 
 def _try_owner(context: Context) -> str:

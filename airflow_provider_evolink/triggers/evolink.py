@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal, cast, get_args
 
 from airflow.sdk.exceptions import AirflowException
-from airflow.sdk.log import mask_secret
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_evolink import retry
@@ -238,19 +237,30 @@ class EvoLinkTaskEvent:
             raise airflow_exception(self.message, retryable=self.retryable)
 
 
-def completed_detail_xcom(detail: TaskDetail) -> dict[str, Any]:
-    """A completed task's detail as a JSON dict for XCom, its signed result URLs registered with the masker.
+def completed_detail_xcom(detail: TaskDetail, usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A completed task's detail as the JSON dict the sensor returns and the operator pushes as ``evolink_task``.
 
-    Only for worker-side code: the result URLs go to XCom (the downstream transfer reads them), never into a
-    trigger event, and any log line that later prints one shows it masked.
+    Signed result links never go into XCom (it is stored in plain text and shown to anyone who can read the DAG):
+    ``results`` is left out and only counted. Whoever needs the files re-reads the task, as
+    ``EvoLinkToStorageOperator`` does. Shape::
 
+        {"id": str, "model": str | None, "status": "completed", "progress": int,
+         "created": int | None,                 # epoch seconds
+         "result_count": int,                   # how many result files the task has
+         "task_info": {"can_cancel", "estimated_time", "video_duration"} | None,   # seconds
+         "usage": dict | None}                 # credits, as models.credit_usage gives them
+
+    :param usage: the task's credits (:func:`~airflow_provider_evolink.models.credit_usage` of the create answer's
+        ``usage``: ``POST /v1/videos/generations``; the task detail has none), when the caller has it.
     :raises AirflowException: the detail is not ``completed`` (EvoLink reported completion, then something else).
     """
     if detail.status is not TaskStatus.COMPLETED:
         raise AirflowException(f"EvoLink task {detail.id} was reported completed but now reads {detail.status.value}")
-    for url in detail.results:
-        mask_secret(url)
-    return detail.model_dump(mode="json")
+    public = detail.model_dump(mode="json", include={"id", "model", "status", "progress", "created", "task_info"})
+    return public | {
+        "result_count": len(detail.results),
+        "usage": usage,
+    }
 
 
 class EvoLinkTaskTrigger(BaseTrigger):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from structlog.testing import capture_logs
 
 from airflow_provider_evolink.models import KlingO3ReferenceToVideoRequest
 from airflow_provider_evolink.operators.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkGenerateVideoOperator
-from airflow_provider_evolink.submission_state import STATE_SUBMISSION, STATE_TASK_ID
+from airflow_provider_evolink.submission_state import STATE_SUBMISSION, STATE_TASK_ID, STATE_USAGE
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger
 
 DAGS = Path(__file__).parent / "dags"
@@ -133,11 +134,13 @@ def test_submit_stores_the_key_before_the_post_and_the_id_after_and_keeps_them_a
     evolink_task_id = make_operator().execute(context_of(ti, store))
 
     [post] = posts(emulator, since)
-    assert store.sets == [(STATE_SUBMISSION, 0), (STATE_TASK_ID, 1)]
+    assert store.sets == [(STATE_SUBMISSION, 0), (STATE_TASK_ID, 1), (STATE_USAGE, 1)]
     assert post["idempotency_key"]
     assert post["task_id"] == evolink_task_id
-    assert ti.xcoms == {"evolink_task_id": evolink_task_id}
+    assert ti.xcoms.keys() == {"evolink_task_id", "evolink_usage", "evolink_submission"}
+    assert ti.xcoms["evolink_task_id"] == evolink_task_id
     assert store.values[STATE_TASK_ID] == evolink_task_id
+    assert store.values[STATE_USAGE]["credits_reserved"] == 40.5
     assert store.values[STATE_SUBMISSION]["idempotency_key"] == post["idempotency_key"]
     assert store.values[STATE_SUBMISSION]["try_sequence"] == 1
     assert store.cleared == 0
@@ -172,6 +175,23 @@ def test_a_manual_clear_starts_a_new_try_sequence_and_generates_anew(emulator: A
     assert len(posts(emulator, since)) == 2
     assert store.cleared == 1
     assert store.values[STATE_SUBMISSION]["try_sequence"] == 2
+
+
+def test_submission_summary_carries_prompt_resolution_and_reserved_credits_but_no_url(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+    request = o3_request("x" * 300, quality="1080p", video_url=f"{emulator.base_url}/samples/reference.mp4?sig=s3cr3t")
+
+    evolink_task_id = make_operator(request).execute(context_of(ti, FakeTaskStateStore()))
+
+    summary = ti.xcoms["evolink_submission"]
+    assert summary["evolink_task_id"] == evolink_task_id
+    assert summary["prompt"] == "x" * 199 + "…"
+    assert (summary["model"], summary["duration"], summary["resolution"]) == (request["model"], 5, "1080p")
+    assert summary["usage"] == ti.xcoms["evolink_usage"]  # the same credits, not a second reading
+    assert summary["usage"]["billing_rule"] == "per_second"
+    assert summary["usage"]["credits_reserved"] > 0
+    assert "s3cr3t" not in repr(summary)
+    assert "http" not in repr(summary)
 
 
 def test_logs_the_estimate_then_the_reserved_credits_then_the_task_id(emulator: Any) -> None:
@@ -238,7 +258,9 @@ def test_retry_after_a_crash_past_storing_the_id_finishes_the_completed_task_wit
 
     assert evolink_task_id == stored_id == retry.xcoms["evolink_task_id"]
     assert retry.xcoms["evolink_task"]["status"] == "completed"
-    assert retry.xcoms["evolink_task"]["results"]
+    assert retry.xcoms["evolink_task"]["result_count"] == 1
+    # The try that submitted stored the reservation: the reconnecting retry still reports it.
+    assert retry.xcoms["evolink_task"]["usage"]["credits_reserved"] == 40.5
     assert len(posts(emulator, since)) == 1
     assert store.values[STATE_TASK_ID] == evolink_task_id
 
@@ -365,6 +387,64 @@ def test_sync_wait_pushes_the_completed_detail_and_returns_the_id(emulator: Any)
     assert store.values[STATE_TASK_ID] == evolink_task_id
 
 
+# ---------------------------------------------------------------------------------------------- credits
+RESERVED_40_5 = {
+    "billing_rule": "per_second",
+    "credits_reserved": 40.5,  # 8.1 credits/s x 5 s, as the emulator's create answer reserves
+    "credits_used": None,
+    "credits_refunded": None,
+    "refunded": False,
+    "credits": 40.5,
+}
+
+
+def test_submitting_pushes_the_reserved_credits_as_usage(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+
+    make_operator().execute(context_of(ti, FakeTaskStateStore()))
+
+    assert ti.xcoms["evolink_usage"] == RESERVED_40_5
+
+
+def test_a_completed_wait_adds_usage_to_the_task_detail_xcom(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+
+    make_operator(wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    assert ti.xcoms["evolink_task"]["usage"] == RESERVED_40_5
+    assert ti.xcoms["evolink_usage"] == RESERVED_40_5
+
+
+def test_a_resumed_deferral_reads_the_reservation_back_from_the_task_state_store(emulator: Any) -> None:
+    store = FakeTaskStateStore()
+    with pytest.raises(TaskDeferred) as deferred:
+        make_operator(wait_for_completion=True, deferrable=True).execute(context_of(FakeTaskInstance(), store))
+    evolink_task_id = deferred.value.trigger.evolink_task_id
+    event = EvoLinkTaskEvent("success", evolink_task_id, message="completed").to_payload()
+    ti = FakeTaskInstance()
+
+    # A new operator object, as on the worker that resumes the task: only the store remembers the reservation.
+    make_operator(wait_for_completion=True, deferrable=True).execute_complete(context_of(ti, store), event)
+
+    assert ti.xcoms["evolink_task"]["usage"] == RESERVED_40_5
+
+
+def test_a_failed_task_records_that_its_credits_were_refunded(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+    request = o3_request(f"a storm [fail:content_policy_violation] {uuid.uuid4().hex[:8]}")
+
+    with pytest.raises(AirflowFailException, match="content_policy_violation"):
+        make_operator(request, wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    assert ti.xcoms["evolink_usage"] == {
+        **RESERVED_40_5,
+        "credits_refunded": 40.5,
+        "refunded": True,
+        "credits": 0.0,
+    }
+    assert "evolink_task" not in ti.xcoms
+
+
 # ------------------------------------------------------------------------------------- execute_complete
 def test_execute_complete_on_success_rereads_the_detail_pushes_it_and_keeps_the_state(emulator: Any) -> None:
     evolink_task_id = make_operator().execute(context_of(FakeTaskInstance(), None))
@@ -374,8 +454,61 @@ def test_execute_complete_on_success_rereads_the_detail_pushes_it_and_keeps_the_
     event = EvoLinkTaskEvent("success", evolink_task_id, message="completed").to_payload()
 
     assert make_operator().execute_complete(context_of(ti, store), event) == evolink_task_id
-    assert ti.xcoms["evolink_task"]["results"]
+    assert ti.xcoms["evolink_task"]["result_count"] == 1
     assert store.values == {STATE_TASK_ID: evolink_task_id}
+
+
+def test_the_completed_detail_in_xcom_has_the_usage_and_no_signed_link(emulator: Any) -> None:
+    ti = FakeTaskInstance()
+
+    make_operator(wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    detail = ti.xcoms["evolink_task"]
+    assert set(detail) == {"id", "model", "status", "progress", "created", "result_count", "task_info", "usage"}
+    assert detail["usage"]["credits_reserved"] == 40.5  # 5 s at 720p
+    assert detail["usage"]["billing_rule"]
+    assert "sig=" not in json.dumps(detail)
+    assert "expires=" not in json.dumps(detail)
+
+
+def test_the_readme_documents_the_completed_detail_as_it_is(emulator: Any) -> None:
+    import ast
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("The completed task detail:\n\n```python\n", 1)[1].split("```", 1)[0]
+    documented = ast.literal_eval(example)
+    ti = FakeTaskInstance()
+
+    make_operator(wait_for_completion=True, deferrable=False).execute(context_of(ti, FakeTaskStateStore()))
+
+    actual = ti.xcoms["evolink_task"]
+    assert set(documented) == set(actual)
+    assert set(documented["usage"]) == set(actual["usage"])
+    assert set(documented["task_info"]) == set(actual["task_info"])
+
+
+def test_a_resumed_deferral_reports_the_usage_its_submitting_try_stored(emulator: Any) -> None:
+    store = FakeTaskStateStore()
+    with pytest.raises(TaskDeferred) as deferred:
+        make_operator(wait_for_completion=True, deferrable=True).execute(context_of(FakeTaskInstance(), store))
+    evolink_task_id = deferred.value.trigger.evolink_task_id
+    assert store.values[STATE_USAGE]["credits_reserved"] == 40.5
+    resumed = FakeTaskInstance()
+    event = EvoLinkTaskEvent("success", evolink_task_id, message="completed").to_payload()
+
+    make_operator(wait_for_completion=True, deferrable=True).execute_complete(context_of(resumed, store), event)
+
+    assert resumed.xcoms["evolink_task"]["usage"]["credits_reserved"] == 40.5
+
+
+def test_the_submission_log_names_the_prompt_shortened(emulator: Any) -> None:
+    prompt = "A lighthouse at dawn, slow dolly in " + "x" * 400
+    with capture_logs() as logs:
+        make_operator(o3_request(prompt)).execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
+
+    (line,) = [log["event"] for log in logs if log["event"].startswith("Submitting a kling-o3-reference-to-video")]
+    assert "prompt 'A lighthouse at dawn, slow dolly in xxx" in line
+    assert len(line) < 300
 
 
 @pytest.mark.parametrize(
@@ -417,6 +550,48 @@ def test_execute_complete_timeout_says_evolink_cannot_cancel_and_names_the_task(
 def test_execute_complete_refuses_a_missing_or_unknown_event(event: Any) -> None:
     with pytest.raises(AirflowException, match="EvoLink trigger"):
         make_operator().execute_complete(context_of(FakeTaskInstance(), None), event)
+
+
+# ------------------------------------------------------------------------- destinations before paying
+def dag_with_save(destination: str, *, mapped: bool) -> EvoLinkGenerateVideoOperator:
+    """A DAG ``generate >> save`` (``save`` plain or mapped over the generated IDs); returns ``generate``."""
+    from airflow.sdk import DAG
+
+    from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
+
+    with DAG(f"preflight_{uuid.uuid4().hex[:8]}", schedule=None):
+        generate = make_operator()
+        if mapped:
+            EvoLinkToStorageOperator.partial(task_id="save", destination=destination).expand(
+                evolink_task_id=generate.output
+            )
+        else:
+            generate >> EvoLinkToStorageOperator(
+                task_id="save", evolink_task_id="{{ ti.xcom_pull('generate') }}", destination=destination
+            )
+    return generate
+
+
+@pytest.mark.parametrize("mapped", [False, True], ids=["plain", "mapped"])
+def test_a_save_task_whose_rendered_destination_cannot_work_is_refused_before_the_post(
+    emulator: Any, mapped: bool
+) -> None:
+    since = len(emulator.requests())
+    generate = dag_with_save("{{ params.destination }}/{{ run_id }}", mapped=mapped)
+    context = {**context_of(FakeTaskInstance(), FakeTaskStateStore()), "params": {"destination": "not a uri"}}
+
+    with pytest.raises(AirflowFailException, match=r"task 'save' could not store the video: .*nothing was submitted"):
+        generate.execute(context | {"run_id": "manual__1"})
+    assert posts(emulator, since) == []
+
+
+def test_destinations_only_the_save_task_can_know_are_left_to_it(emulator: Any) -> None:
+    since = len(emulator.requests())
+    generate = dag_with_save("{{ ti.xcom_pull('where') }}", mapped=False)
+
+    generate.execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
+
+    assert len(posts(emulator, since)) == 1
 
 
 # --------------------------------------------------------------------------------------- real dag.test()
@@ -483,7 +658,7 @@ def test_dag_test_runs_mapped_submissions_then_deferrable_sensors_to_success(dag
     assert len(set(evolink_task_ids)) == 2
     assert xcom_values(run, "generate", "evolink_task_id") == evolink_task_ids
     assert [detail["id"] for detail in xcom_values(run, "wait")] == evolink_task_ids
-    assert all(detail["status"] == "completed" and detail["results"] for detail in xcom_values(run, "wait"))
+    assert all(detail["status"] == "completed" and detail["result_count"] for detail in xcom_values(run, "wait"))
     assert len(posts(emu)) == 2
     assert triggers, "the sensor never deferred"
     assert all(isinstance(trigger, EvoLinkTaskTrigger) for trigger in triggers)
@@ -496,5 +671,5 @@ def test_dag_test_provides_a_task_state_store_kept_after_success_for_its_try_seq
     with create_session() as session:
         rows = session.query(TaskStateStoreModel).filter_by(run_id=dag_run.run.run_id).count()
 
-    assert sorted(dag_run.stored_keys) == sorted([STATE_SUBMISSION, STATE_TASK_ID] * 2)
-    assert rows == 4  # the key and the task ID of both mapped task instances, until a Clear or the run goes
+    assert sorted(dag_run.stored_keys) == sorted([STATE_SUBMISSION, STATE_TASK_ID, STATE_USAGE] * 2)
+    assert rows == 6  # the key, the task ID and the usage of both mapped task instances, until a Clear

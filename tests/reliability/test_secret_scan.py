@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 SENTINEL_KEY = "sk-SENTINEL-b7e2c9f4a1d8-never-log-me"
@@ -36,6 +37,7 @@ class ScannedRun:
     emulator_log: list[dict[str, Any]]
     output: str  # stdout + stderr + stdlib log records of the whole run
     destination: Path
+    result_urls: list[str]  # the EvoLink task's signed result links, as the API gives them
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,11 @@ def scanned_run(
         dag = DagBag(dag_folder=str(EXAMPLE_DAGS)).get_dag(DAG_ID)
         with capture:
             run = dag.test(run_conf={"duration": 3, "destination": destination.as_uri()})
-        yield ScannedRun(run=run, emulator_log=emu.requests(), output=capture.text, destination=destination)
+        (post,) = [e for e in emu.requests() if e["method"] == "POST" and e["status"] == 200]
+        detail = httpx.get(
+            f"{emu.base_url}/v1/tasks/{post['task_id']}", headers={"Authorization": f"Bearer {SENTINEL_KEY}"}
+        ).json()
+        yield ScannedRun(run, emu.requests(), capture.text, destination, detail["results"])
 
 
 class _FdCapture:
@@ -266,15 +272,27 @@ def _evolink_task_id(scanned_run: ScannedRun) -> str:
     return str(posts[0]["task_id"])
 
 
+def _signatures(scanned_run: ScannedRun) -> list[str]:
+    signatures = [url.rpartition("sig=")[2] for url in scanned_run.result_urls]
+    assert signatures
+    assert all(signatures)
+    return signatures
+
+
 def test_the_signed_result_links_are_masked_in_the_log_output(scanned_run: ScannedRun) -> None:
+    assert [signature for signature in _signatures(scanned_run) if signature in scanned_run.output] == []
+
+
+def test_no_signed_result_link_is_in_any_xcom_or_anywhere_in_the_metadata_database(scanned_run: ScannedRun) -> None:
     from airflow.models.xcom import XComModel
 
     with _session() as session:
-        (row,) = session.query(XComModel).filter_by(
-            dag_id=DAG_ID, run_id=scanned_run.run.run_id, task_id="wait", key="return_value"
-        )
-        results = XComModel.deserialize_value(row)["results"]
-    assert results
-    signatures = [url.rpartition("sig=")[2] for url in results]
-    assert all(signatures)
-    assert [signature for signature in signatures if signature in scanned_run.output] == []
+        rows = session.query(XComModel).filter_by(dag_id=DAG_ID, run_id=scanned_run.run.run_id).all()
+        xcoms = json.dumps({f"{row.task_id}.{row.key}": XComModel.deserialize_value(row) for row in rows})
+    assert "result_count" in xcoms  # the completed detail is there, without its links
+    signatures = _signatures(scanned_run)
+    assert [signature for signature in signatures if signature in xcoms] == []
+    database = _database_path()
+    for path in database.parent.glob(database.name + "*"):  # the DB file, its WAL and shared memory
+        content = path.read_bytes()
+        assert [signature for signature in signatures if signature.encode() in content] == [], path.name

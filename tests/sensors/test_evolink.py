@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -75,7 +76,10 @@ def test_poke_on_a_completed_task_is_done_with_the_detail_dict(emulator: Any) ->
     assert result.is_done
     assert result.xcom_value["id"] == evolink_task_id
     assert result.xcom_value["status"] == "completed"
-    assert result.xcom_value["results"]
+    assert result.xcom_value["result_count"] == 1
+    # No signed result link in XCom: it is stored in plain text and shown to anyone who can read the DAG.
+    assert "results" not in result.xcom_value
+    assert "sig=" not in json.dumps(result.xcom_value)
 
 
 def test_poke_on_a_processing_task_is_not_done_and_logs_progress(mocked_api: respx.MockRouter) -> None:
@@ -234,7 +238,8 @@ def test_execute_complete_rereads_the_detail_the_event_left_out(emulator: Any) -
     detail = make_sensor(evolink_task_id, deferrable=True).execute_complete({}, event)
 
     assert detail["id"] == evolink_task_id
-    assert detail["results"]
+    assert detail["result_count"] == 1
+    assert "sig=" not in json.dumps(detail)
 
 
 @pytest.mark.parametrize(

@@ -414,6 +414,11 @@ def test_streams_to_a_local_folder_byte_identical_and_playable(emulator: Any, tm
         "evolink_task_id": evolink_task_id,
         "model": "kling-o3-reference-to-video",
         "source": "evolink",
+        # No upstream generate task here: only what the task detail says (its length) is known.
+        "prompt": None,
+        "duration": O3_REQUEST["duration"],
+        "resolution": None,
+        "usage": None,
         "bytes": stored.stat().st_size,
         "sha256": sha256,
         "files": [{"uri": uris[0], "bytes": stored.stat().st_size, "sha256": sha256}],

@@ -36,8 +36,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-#: Seconds the emulator "renders" a video: long enough that the sensor really defers, short for a UI run.
-UI_PROCESSING_SECONDS = 4.0
+#: Seconds the emulator "renders" a video: the sensor really defers, and a deferred task does not resume within a
+#: second or two (on a loaded machine Airflow 3.3.2 may then process the deferring try's exit after the resumed try
+#: started and send the resumed try to up_for_retry); still short for a UI run.
+UI_PROCESSING_SECONDS = 8.0
 #: The example DAGs, which the UI tests may open.
 EXAMPLE_DAG_IDS = ("evolink_reference_to_video", "evolink_motion_control", "evolink_batch")
 #: Milliseconds Playwright waits for an element by default: the UI is slow on a busy 2-core machine.

@@ -1,0 +1,134 @@
+"""
+OpenLineage facets of EvoLink runs: what ``get_openlineage_facets_on_complete`` of each operator returns.
+
+Imports the OpenLineage provider (extra ``[openlineage]``): only the operators' lineage methods import this
+module, and only the provider's listener calls them. Dataset names: :mod:`airflow_provider_evolink.openlineage`.
+
+``EvoLinkGenerateVideoOperator``::
+
+    inputs      the request's media (video_url, image_urls, ...): public URLs without their query string,
+                object-store URIs as bucket + key, local files as file + path
+    outputs     the task's results (same names as the save task's input), when the operator waited for them
+    run facets  externalQuery    {externalQueryId: <EvoLink task ID>, source: <API base URL>}
+                evolink_generation  EvoLinkGenerationRunFacet (model, seconds, quality, credits)
+
+``EvoLinkToStorageOperator``::
+
+    inputs      the EvoLink task's results, named without the signed part (query string)
+    outputs     the stored files (the URIs its Asset events list), each with outputStatistics {size, fileCount}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pydantic
+from airflow.providers.common.compat.openlineage.facet import (
+    ExternalQueryRunFacet,
+    InputDataset,
+    OutputDataset,
+    OutputStatisticsOutputDatasetFacet,
+    RunFacet,
+)
+from airflow.providers.openlineage.extractors import OperatorLineage
+from attrs import define
+
+from airflow_provider_evolink.models import KlingO3ReferenceToVideoRequest, estimate_credits, parse_request
+from airflow_provider_evolink.openlineage import dataset_name, media_locations, public_location
+
+__all__ = ["GENERATION_FACET", "EvoLinkGenerationRunFacet", "generation_lineage", "storage_lineage"]
+
+#: Key of :class:`EvoLinkGenerationRunFacet` among a run's facets.
+GENERATION_FACET = "evolink_generation"
+
+
+@define
+class EvoLinkGenerationRunFacet(RunFacet):
+    """What one EvoLink generation was asked for and what it costs.
+
+    :ivar model: the EvoLink model id.
+    :ivar durationSeconds: requested output length in seconds (``None`` where the output follows a reference
+        video, as for motion control, or the model is not modelled).
+    :ivar quality: ``720p``, ``1080p``, ``4k`` or ``None`` (the model's default).
+    :ivar estimatedCredits: the provider's estimate before submitting (``None``: no known price).
+    :ivar reservedCredits: credits EvoLink reserved in its create answer (``None``: not reported).
+    """
+
+    model: str | None = None
+    durationSeconds: int | None = None  # camelCase, as OpenLineage facets are
+    quality: str | None = None
+    estimatedCredits: float | None = None
+    reservedCredits: float | None = None
+
+
+def generation_lineage(
+    request: Any,
+    *,
+    evolink_task_id: str | None,
+    api_base_url: str | None,
+    reserved_credits: float | None,
+    result_locations: Sequence[str] = (),
+) -> OperatorLineage:
+    """The OpenLineage of one ``EvoLinkGenerateVideoOperator`` run (mapping in the module docstring).
+
+    :param request: the create request as the operator was given it (dict form), before any input was signed
+        or uploaded: its media are named as the user named them.
+    :param evolink_task_id: the EvoLink task ID, ``None`` if nothing was submitted (no ``externalQuery``).
+    :param api_base_url: the EvoLink API base URL (``externalQuery.source``; user info and query dropped).
+    :param reserved_credits: ``usage.credits_reserved`` of the create answer, in credits.
+    :param result_locations: the task's result URLs without their query string, when the operator waited.
+    """
+    run_facets: dict[str, RunFacet] = {GENERATION_FACET: _generation_facet(request, reserved_credits)}
+    if evolink_task_id:
+        run_facets["externalQuery"] = ExternalQueryRunFacet(
+            externalQueryId=evolink_task_id, source=public_location(api_base_url or "")
+        )
+    return OperatorLineage(
+        inputs=[InputDataset(namespace=n.namespace, name=n.name) for n in _names(media_locations(request))],
+        outputs=[OutputDataset(namespace=n.namespace, name=n.name) for n in _names(result_locations)],
+        run_facets=run_facets,
+    )
+
+
+def storage_lineage(result_locations: Sequence[str], stored_files: Sequence[tuple[str, int]]) -> OperatorLineage:
+    """The OpenLineage of one ``EvoLinkToStorageOperator`` run (mapping in the module docstring).
+
+    :param result_locations: the task's result URLs without their query string.
+    :param stored_files: ``(uri, size in bytes)`` of each stored file, as its Asset event lists it.
+    """
+    outputs = []
+    for uri, size in stored_files:
+        if (name := dataset_name(uri)) is not None:
+            statistics = OutputStatisticsOutputDatasetFacet(size=size, fileCount=1)
+            outputs.append(
+                OutputDataset(namespace=name.namespace, name=name.name, outputFacets={"outputStatistics": statistics})
+            )
+    return OperatorLineage(
+        inputs=[InputDataset(namespace=n.namespace, name=n.name) for n in _names(result_locations)],
+        outputs=outputs,
+    )
+
+
+def _names(locations: Sequence[str]) -> list[Any]:
+    names = (dataset_name(location) for location in locations)
+    return list(dict.fromkeys(name for name in names if name is not None))
+
+
+def _generation_facet(request: Any, reserved_credits: float | None) -> EvoLinkGenerationRunFacet:
+    fields = request if isinstance(request, Mapping) else {}
+    try:
+        parsed = parse_request(request)
+    except (pydantic.ValidationError, TypeError):  # a run that failed validation still names its model
+        parsed = None
+    duration = fields.get("duration")
+    if isinstance(parsed, KlingO3ReferenceToVideoRequest):
+        duration = parsed.effective_duration
+    quality = fields.get("quality")
+    return EvoLinkGenerationRunFacet(
+        model=fields.get("model") if isinstance(fields.get("model"), str) else None,
+        durationSeconds=duration if isinstance(duration, int) and not isinstance(duration, bool) else None,
+        quality=quality if isinstance(quality, str) else None,
+        estimatedCredits=estimate_credits(parsed) if parsed is not None else None,
+        reservedCredits=reserved_credits,
+    )

@@ -1,0 +1,160 @@
+// The "EvoLink videos" page: plain DOM code, no build step. Every string from the server goes through
+// textContent or a URL attribute, never innerHTML. All URLs are relative to this page (…/evolink/videos),
+// so the page works wherever the Airflow UI is served.
+"use strict";
+
+const PAGE_SIZE = 24;
+const query = new URLSearchParams(window.location.search);
+// Airflow UI root: the page lives at <root>evolink/videos.
+const uiRoot = window.location.pathname.replace(/evolink\/videos\/?$/, "");
+// The task-instance tab: the UI fills {MAP_INDEX} only for mapped task instances.
+const taskInstance = query.get("task_id") ? {
+  dag_id: query.get("dag_id"), run_id: query.get("run_id"), task_id: query.get("task_id"),
+  map_index: /^-?\d+$/.test(query.get("map_index") || "") ? query.get("map_index") : "-1",
+} : null;
+const state = { offset: 0, dag: query.get("dag_id") || "", model: query.get("model") || "" };
+
+const $ = (id) => document.getElementById(id);
+
+function followTheme() {
+  // Same origin as the Airflow UI, which marks its theme with class "dark"/"light" on <html>.
+  const apply = () => {
+    let dark;
+    try {
+      dark = window.parent.document.documentElement.classList.contains("dark");
+    } catch (error) {
+      dark = window.matchMedia("(prefers-color-scheme: dark)").matches;
+    }
+    if (query.get("theme")) dark = query.get("theme") === "dark";
+    document.documentElement.classList.toggle("dark", dark);
+    document.documentElement.classList.toggle("light", !dark);
+  };
+  apply();
+  try {
+    if (window.parent !== window) {
+      new MutationObserver(apply).observe(window.parent.document.documentElement, { attributes: true });
+    }
+  } catch (error) { /* not framed by the UI: the system preference stays */ }
+}
+
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  Object.assign(node, props || {});
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+function formatBytes(bytes) {
+  if (typeof bytes !== "number") return null;
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes, unit = 0;
+  while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit += 1; }
+  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
+}
+
+function metaLine(video) {
+  const parts = [
+    video.model,
+    typeof video.duration === "number" ? `${video.duration} s` : null,
+    video.resolution,
+    formatBytes(video.bytes),
+  ].filter(Boolean);
+  const credits = typeof video.credits_reserved === "number"
+    ? el("span", { className: "credits", textContent: `${video.credits_reserved} credits` }) : null;
+  const line = el("p", { className: "meta" }, parts.join(" · "));
+  if (credits) line.append(parts.length ? " · " : "", credits);
+  if (credits && video.billing_rule) credits.title = `billing: ${video.billing_rule}`;
+  return line;
+}
+
+function links(video) {
+  const run = `${uiRoot}dags/${encodeURIComponent(video.dag_id)}/runs/${encodeURIComponent(video.run_id)}`;
+  let task = `${run}/tasks/${encodeURIComponent(video.task_id)}`;
+  if (video.map_index >= 0) task += `/mapped/${video.map_index}`;
+  const link = (href, text) => el("a", { href, textContent: text, target: "_top" });
+  return el("p", { className: "links" },
+    link(run, `Run ${video.run_id}`), link(task, `Task ${video.task_id}${video.map_index >= 0 ? ` [${video.map_index}]` : ""}`));
+}
+
+function play(video) {
+  const player = $("video");
+  player.poster = `api/${video.poster}`;
+  player.src = `api/${video.stream}`;
+  $("player-prompt").textContent = video.prompt || "(no prompt recorded)";
+  $("player-meta").replaceWith(Object.assign(metaLine(video), { id: "player-meta" }));
+  $("player-links").replaceWith(Object.assign(links(video), { id: "player-links" }));
+  $("player").hidden = false;
+  $("player").dataset.video = video.id;
+  $("player").scrollIntoView({ block: "nearest" });
+  player.play().catch(() => { /* the user presses play */ });
+}
+
+function card(video) {
+  const poster = el("img", { alt: "", loading: "lazy", src: `api/${video.poster}` });
+  poster.addEventListener("error", () => poster.remove());  // no poster: the play symbol stays
+  const thumb = el("button", { className: "thumb", type: "button", title: "Play" }, poster);
+  thumb.setAttribute("aria-label", `Play ${video.prompt || video.file_name}`);
+  thumb.addEventListener("click", () => play(video));
+  const prompt = el("p", { className: "prompt", textContent: video.prompt || video.file_name });
+  const when = el("p", { className: "meta", textContent: `${new Date(video.timestamp).toLocaleString()} · ${video.dag_id}` });
+  const node = el("article", { className: "card" }, thumb,
+    el("div", { className: "body" }, prompt, metaLine(video), when, links(video)));
+  node.dataset.video = video.id;
+  return node;
+}
+
+function fillSelect(select, values, selected) {
+  const first = select.options[0];
+  select.replaceChildren(first, ...values.map((value) => el("option", { value, textContent: value })));
+  select.value = values.includes(selected) ? selected : "";
+}
+
+async function load() {
+  const params = new URLSearchParams({ offset: state.offset, limit: PAGE_SIZE });
+  if (taskInstance) Object.entries(taskInstance).forEach(([key, value]) => params.set(key, value));
+  if (state.dag && !taskInstance) params.set("dag_id", state.dag);
+  if (state.model && !taskInstance) params.set("model", state.model);
+  $("status").textContent = "Loading…";
+  const response = await fetch(`api/videos?${params}`, { credentials: "same-origin" });
+  if (!response.ok) {
+    $("status").textContent = response.status === 401 ? "Log in to Airflow to see EvoLink videos."
+      : response.status === 403 ? "You may not read Assets, so no EvoLink videos can be shown."
+        : `The videos could not be loaded (HTTP ${response.status}).`;
+    return;
+  }
+  const data = await response.json();
+  fillSelect($("filter-dag"), data.dag_ids, state.dag);
+  fillSelect($("filter-model"), data.models, state.model);
+  $("cards").replaceChildren(...data.videos.map(card));
+  const pages = Math.max(1, Math.ceil(data.total_entries / PAGE_SIZE));
+  const current = Math.floor(state.offset / PAGE_SIZE) + 1;
+  $("page").textContent = `Page ${current} of ${pages} · ${data.total_entries} video${data.total_entries === 1 ? "" : "s"}`;
+  $("prev").disabled = state.offset === 0;
+  $("next").disabled = state.offset + PAGE_SIZE >= data.total_entries;
+  $("status").textContent = data.videos.length ? ""
+    : taskInstance ? "This task instance stored no EvoLink videos." : "No EvoLink videos yet.";
+  $("status").hidden = data.videos.length > 0;
+  if (taskInstance && data.videos.length === 1) play(data.videos[0]);
+}
+
+function start() {
+  followTheme();
+  if (taskInstance) {
+    $("filters").hidden = true;
+    $("title").textContent = "EvoLink videos of this task instance";
+  }
+  $("filter-dag").addEventListener("change", (event) => { state.dag = event.target.value; state.offset = 0; load(); });
+  $("filter-model").addEventListener("change", (event) => { state.model = event.target.value; state.offset = 0; load(); });
+  $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE_SIZE); load(); });
+  $("next").addEventListener("click", () => { state.offset += PAGE_SIZE; load(); });
+  $("player-close").addEventListener("click", () => {
+    const player = $("video");
+    player.pause();
+    player.removeAttribute("src");
+    player.load();
+    $("player").hidden = true;
+  });
+  load();
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,182 @@
+"""Dataset naming and the operators' ``get_openlineage_facets_on_complete``, against the emulator."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import FakeTaskInstance, FakeTaskStateStore, context_of
+
+from airflow_provider_evolink.openlineage import DatasetName, dataset_name, media_locations, public_location
+
+SIGNED = "?X-Amz-Signature=abc123&X-Amz-Expires=600"
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("s3://bucket/videos/a.mp4", ("s3://bucket", "videos/a.mp4")),
+        ("s3://aws_conn@bucket/videos/a.mp4", ("s3://bucket", "videos/a.mp4")),  # the conn ID is not a name
+        ("gs://bucket/a.mp4", ("gs://bucket", "a.mp4")),
+        ("gcs://bucket/a.mp4", ("gs://bucket", "a.mp4")),
+        ("abfs://azure_conn@container/a.mp4", ("abfs://container", "a.mp4")),
+        ("file:///data/videos/a.mp4", ("file", "/data/videos/a.mp4")),
+        ("file://localhost/data/a.mp4", ("file", "/data/a.mp4")),
+        ("/data/videos/a.mp4", ("file", "/data/videos/a.mp4")),
+        (f"https://cdn.example.com/ref.mp4{SIGNED}", ("https://cdn.example.com", "/ref.mp4")),
+        ("https://user:pw@CDN.example.com:8443/a/b.mp4#t=3", ("https://cdn.example.com:8443", "/a/b.mp4")),
+        ("http://127.0.0.1:8090/files/t/0.mp4?expires=1&sig=2", ("http://127.0.0.1:8090", "/files/t/0.mp4")),
+        ("http://[::1]:8090/files/t/0.mp4?sig=2", ("http://[::1]:8090", "/files/t/0.mp4")),
+        ("s3://bucket", ("s3://bucket", "/")),
+    ],
+)
+def test_dataset_names_follow_the_openlineage_naming_spec(location: str, expected: tuple[str, str]) -> None:
+    assert dataset_name(location) == DatasetName(*expected)
+
+
+@pytest.mark.parametrize("location", ["", "relative/path.mp4", "https:///no-host", "http://[::1"])
+def test_locations_that_name_nothing_have_no_dataset_name(location: str) -> None:
+    assert dataset_name(location) is None
+
+
+def test_an_object_storage_path_is_named_like_its_uri() -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    assert dataset_name(ObjectStoragePath("file:///data/a.mp4")) == DatasetName("file", "/data/a.mp4")
+
+
+def test_public_location_drops_user_info_query_and_fragment() -> None:
+    assert public_location(f"https://u:p@cdn.example.com/x/a.mp4{SIGNED}#f") == "https://cdn.example.com/x/a.mp4"
+    assert public_location("http://[::1]:8090/a.mp4?sig=1") == "http://[::1]:8090/a.mp4"
+    assert public_location("http://[::1") == ""
+
+
+def test_media_locations_walk_every_media_field_but_not_the_callback() -> None:
+    request = {
+        "model": "kling-o3-reference-to-video",
+        "prompt": "/imagine a path-like prompt",
+        "video_url": "s3://bucket/ref.mp4",
+        "image_urls": ["https://cdn.example.com/a.jpg", "https://cdn.example.com/a.jpg", ""],
+        "elements": [{"frontal_image_url": "/data/face.png", "reference_image_urls": ["gs://b/side.png"]}],
+        "video": "https://cdn.example.com/alt.mp4",
+        "callback_url": "https://hooks.example.com/evolink",
+    }
+
+    assert media_locations(request) == [
+        "s3://bucket/ref.mp4",
+        "https://cdn.example.com/a.jpg",
+        "/data/face.png",
+        "gs://b/side.png",
+        "https://cdn.example.com/alt.mp4",
+    ]
+
+
+# ------------------------------------------------------------------------------------------- operators
+def _o3(**fields: Any) -> dict[str, Any]:
+    return {
+        "model": "kling-o3-reference-to-video",
+        "prompt": f"a lighthouse at dawn {uuid.uuid4().hex[:8]}",
+        "duration": 4,
+        "quality": "1080p",
+        **fields,
+    }
+
+
+def _context() -> dict[str, Any]:
+    return context_of(FakeTaskInstance(), FakeTaskStateStore())
+
+
+def _json(value: Any) -> Any:
+    import json
+
+    from openlineage.client.serde import Serde
+
+    return json.loads(Serde.to_json(value))
+
+
+def test_generate_lineage_names_inputs_the_task_and_its_credits(emulator: Any) -> None:
+    from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
+
+    request = _o3(video_url=f"https://cdn.example.com/ref.mp4{SIGNED}", image_urls=["https://img.example.com/f.png"])
+    operator = EvoLinkGenerateVideoOperator(task_id="generate", request=request)
+    evolink_task_id = operator.execute(_context())
+
+    lineage = operator.get_openlineage_facets_on_complete(None)
+
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [
+        ("https://cdn.example.com", "/ref.mp4"),
+        ("https://img.example.com", "/f.png"),
+    ]
+    assert lineage.outputs == []
+    assert lineage.run_facets["externalQuery"].externalQueryId == evolink_task_id
+    assert lineage.run_facets["externalQuery"].source == emulator.base_url
+    generation = _json(lineage.run_facets["evolink_generation"])
+    assert {key: generation[key] for key in generation if not key.startswith("_")} == {
+        "model": "kling-o3-reference-to-video",
+        "durationSeconds": 4,
+        "quality": "1080p",
+        "estimatedCredits": pytest.approx(43.2216),  # 10.8054 credits/s x 4 s
+        "reservedCredits": pytest.approx(43.2216),
+    }
+
+
+def test_generate_that_waited_outputs_its_results_without_the_signature(emulator: Any) -> None:
+    from airflow_provider_evolink.emulator.store import RESULT_NAME
+    from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
+
+    operator = EvoLinkGenerateVideoOperator(
+        task_id="generate", request=_o3(), wait_for_completion=True, deferrable=False, poll_interval=0.05
+    )
+    evolink_task_id = operator.execute(_context())
+
+    lineage = operator.get_openlineage_facets_on_complete(None)
+
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [
+        (emulator.base_url, f"/files/{evolink_task_id}/{RESULT_NAME}")
+    ]
+    assert "sig=" not in str([_json(output) for output in lineage.outputs])
+
+
+def test_generate_that_submitted_nothing_names_no_evolink_task(emulator: Any) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
+
+    operator = EvoLinkGenerateVideoOperator(task_id="generate", request=_o3(duration=99))
+    with pytest.raises(AirflowFailException):
+        operator.execute(_context())
+
+    lineage = operator.get_openlineage_facets_on_complete(None)
+
+    assert "externalQuery" not in lineage.run_facets
+    assert lineage.run_facets["evolink_generation"].estimatedCredits is None  # the request is invalid
+    assert lineage.run_facets["evolink_generation"].reservedCredits is None
+
+
+def test_save_lineage_reads_the_unsigned_result_and_writes_the_files_with_their_sizes(
+    emulator: Any, tmp_path: Path
+) -> None:
+    from airflow_provider_evolink.emulator.store import RESULT_NAME
+    from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
+    from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
+
+    generate = EvoLinkGenerateVideoOperator(
+        task_id="generate", request=_o3(), wait_for_completion=True, deferrable=False, poll_interval=0.05
+    )
+    evolink_task_id = generate.execute(_context())
+    save = EvoLinkToStorageOperator(task_id="save", evolink_task_id=evolink_task_id, destination=tmp_path.as_uri())
+    (uri,) = save.execute({"outlet_events": {}})
+
+    lineage = save.get_openlineage_facets_on_complete(None)
+
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [
+        (emulator.base_url, f"/files/{evolink_task_id}/{RESULT_NAME}")
+    ]
+    (output,) = lineage.outputs
+    stored = tmp_path / f"{evolink_task_id}.mp4"
+    assert uri == stored.as_uri()
+    assert (output.namespace, output.name) == ("file", str(stored))
+    assert output.outputFacets["outputStatistics"].size == stored.stat().st_size
+    assert ".part-" not in str([_json(output) for output in lineage.outputs])

@@ -1,0 +1,49 @@
+"""The usage stored with a submission lives and dies with the EvoLink task it belongs to."""
+
+from __future__ import annotations
+
+from fakes import FakeTaskStateStore
+
+from airflow_provider_evolink.submission_state import SubmissionState, stored_usage
+
+USAGE = {"billing_rule": "per_second", "credits_reserved": 40.5, "user_group": "default"}
+
+
+def test_the_usage_is_stored_with_the_task_and_forgotten_with_it() -> None:
+    store = FakeTaskStateStore()
+    state = SubmissionState(store, "sha-1", 1)
+    state.idempotency_key()
+    state.submitted("task-unified-1", USAGE)
+    assert stored_usage(store) == USAGE
+
+    state.forget_task()  # the task failed: the resubmission must not report the old reservation
+    assert stored_usage(store) is None
+    state.idempotency_key()
+    state.submitted("task-unified-2")
+    assert stored_usage(store) is None
+
+
+def test_a_new_try_sequence_forgets_the_usage_too() -> None:
+    store = FakeTaskStateStore()
+    first = SubmissionState(store, "sha-1", 1)
+    first.idempotency_key()
+    first.submitted("task-unified-1", USAGE)
+
+    SubmissionState(store, "sha-1", 4)  # a manual Clear started a new try sequence
+
+    assert stored_usage(store) is None
+
+
+def test_a_new_idempotency_key_drops_the_usage_of_the_task_it_replaces() -> None:
+    store = FakeTaskStateStore()
+    SubmissionState(store, "first request", 1).submitted("task-unified-1", {"credits_reserved": 40.5})
+
+    SubmissionState(store, "changed request", 1).idempotency_key()
+
+    assert stored_usage(store) is None
+
+
+def test_without_a_store_nothing_is_stored_or_read() -> None:
+    SubmissionState(None, "sha", None).submitted("task-unified-1", {"credits_reserved": 40.5})
+
+    assert stored_usage(None) is None
