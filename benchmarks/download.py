@@ -316,6 +316,7 @@ def main() -> None:
     parser.add_argument("--dir", help="where the downloads go (default: the system temp folder)")
     parser.add_argument("--profile", help="write a cProfile of the operator's execute() to this file")
     parser.add_argument("--s3", action=argparse.BooleanOptionalAction, default=True, help="also store into S3")
+    parser.add_argument("--s3-sizes-mib", help="the sizes also stored into S3 (default: every size)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -331,7 +332,10 @@ def main() -> None:
     s3 = _S3() if args.s3 else None
     try:
         sizes = [int(mib) << 20 for mib in args.sizes_mib.split(",")]
-        results = [_measure(size, args.repeat, scratch, args.profile, s3) for size in sizes]
+        s3_sizes = {int(mib) << 20 for mib in args.s3_sizes_mib.split(",")} if args.s3_sizes_mib else set(sizes)
+        results = [
+            _measure(size, args.repeat, scratch, args.profile, s3 if size in s3_sizes else None) for size in sizes
+        ]
     finally:
         if s3:
             s3.close()

@@ -78,9 +78,11 @@ class EvoLinkHook(BaseHook):
 
     The connection (type ``evolink``): ``password`` = API key (required), ``host`` = base URL (default
     ``https://api.evolink.ai``; ``https://`` is assumed without a scheme), extras ``timeout`` (seconds per
-    request, default 30) and ``max_retries`` (retries of retryable failures, default 3). Retryable failures
-    (429, 500/502/503/504, connect errors, timeouts, dropped connections, a garbled 2xx body on a read) are
-    retried with exponential backoff and jitter, honouring ``Retry-After`` up to 30 s. A create request is
+    request, default 30), ``max_retries`` (retries of retryable failures, default 3) and ``outage_tolerance``
+    (seconds the provider's waits and saves outlast failures in a row, default 900; see :attr:`settings`).
+    Retryable failures (429, 500/502/503/504, connect errors, timeouts, dropped connections, a garbled 2xx body
+    on a read) are retried under the provider's one retry policy (``airflow_provider_evolink/retry.py``):
+    exponential backoff with jitter, honouring ``Retry-After`` up to 30 s. A create request is
     always sent with an ``Idempotency-Key`` and only ever retried with the same key, so a retry can never pay
     twice where the server honours the key.
 
