@@ -79,7 +79,8 @@ class EvoLinkHook(BaseHook):
     The connection (type ``evolink``): ``password`` = API key (required), ``host`` = base URL (default
     ``https://api.evolink.ai``; ``https://`` is assumed without a scheme), extras ``timeout`` (seconds per
     request, default 30), ``max_retries`` (retries of retryable failures, default 3) and ``outage_tolerance``
-    (seconds the provider's waits and saves outlast failures in a row, default 900; see :attr:`settings`).
+    (seconds the provider's waits and saves outlast failures in a row, default 900; see :attr:`settings`), and
+    ``files_base_url`` (the files API host :meth:`upload_file` sends to, default ``https://files-api.evolink.ai``).
     Retryable failures (429, 500/502/503/504, connect errors, timeouts, dropped connections, a garbled 2xx body
     on a read) are retried under the provider's one retry policy (``airflow_provider_evolink/retry.py``):
     exponential backoff with jitter, honouring ``Retry-After`` up to 30 s. A create request is
