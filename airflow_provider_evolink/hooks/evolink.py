@@ -44,8 +44,8 @@ from airflow_provider_evolink.hooks.responses import (
 from airflow_provider_evolink.hooks.settings import (
     DEFAULT_BASE_URL,
     USER_AGENT,
-    BearerAuth,
     ConnectionSettings,
+    host_client,
     http_timeout,
     settings_from_connection,
     tls_context,
@@ -149,14 +149,7 @@ class EvoLinkHook(BaseHook):
     def get_conn(self) -> httpx.Client:
         """The sync ``httpx.Client`` (bearer auth, User-Agent, timeouts) used on workers."""
         if self._client is None:
-            settings = self.settings
-            self._client = httpx.Client(
-                base_url=settings.base_url,
-                auth=BearerAuth(settings.api_key),
-                headers={"User-Agent": USER_AGENT},
-                timeout=http_timeout(settings.timeout),
-                verify=tls_context(),
-            )
+            self._client = host_client(self.settings, self.settings.base_url)
         return self._client
 
     def result_client(self) -> httpx.Client:
@@ -196,13 +189,7 @@ class EvoLinkHook(BaseHook):
         """The sync ``httpx.Client`` of the files host (connection extra ``files_base_url``): bearer auth,
         User-Agent, timeouts. Closed by :meth:`close`."""
         if self._files_client is None:
-            settings = self.settings
-            self._files_client = httpx.Client(
-                base_url=settings.files_base_url,
-                auth=BearerAuth(settings.api_key),
-                headers={"User-Agent": USER_AGENT},
-                timeout=http_timeout(settings.timeout),
-            )
+            self._files_client = host_client(self.settings, self.settings.files_base_url)
         return self._files_client
 
     def close(self) -> None:

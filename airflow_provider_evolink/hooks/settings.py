@@ -35,6 +35,7 @@ __all__ = [
     "USER_AGENT",
     "BearerAuth",
     "ConnectionSettings",
+    "host_client",
     "http_timeout",
     "http_url",
     "number_extra",
@@ -183,3 +184,15 @@ def number_extra(extra: Mapping[str, Any], name: str, default: float, where: str
         return float(value)
     except (TypeError, ValueError):
         raise EvoLinkConfigError(f"{where}: extra {name!r} must be a number, got {value!r}") from None
+
+
+def host_client(settings: ConnectionSettings, base_url: str) -> httpx.Client:
+    """A sync client for one EvoLink host (the API, or the files host): bearer auth with the connection's key,
+    User-Agent, per-request timeouts and the provider's TLS context. The caller closes it."""
+    return httpx.Client(
+        base_url=base_url,
+        auth=BearerAuth(settings.api_key),
+        headers={"User-Agent": USER_AGENT},
+        timeout=http_timeout(settings.timeout),
+        verify=tls_context(),
+    )
