@@ -5,6 +5,10 @@ The tree (``retryable`` says whether the same call may succeed later)::
 
     EvoLinkError                           base of everything this provider raises
     ├── EvoLinkConfigError                 bad connection / operator configuration (never retryable)
+    ├── EvoLinkInputError                  a media input that cannot be used: missing object, a type or size
+    │                                      its field refuses (names the field and URI; never retryable)
+    ├── EvoLinkUploadError                 the files API answered ``success: false`` (quota used up, type
+    │                                      refused): carries ``code`` and ``msg`` (never retryable)
     ├── EvoLinkResponseError               a 2xx answer the provider cannot understand (non-JSON,
     │                                      truncated, missing ``id``, ``success: false``); retryable
     │                                      (the hook re-reads a GET; a create is reported, not re-sent)
@@ -43,6 +47,7 @@ __all__ = [
     "EvoLinkConfigError",
     "EvoLinkConflictError",
     "EvoLinkError",
+    "EvoLinkInputError",
     "EvoLinkInsufficientCreditsError",
     "EvoLinkNotFoundError",
     "EvoLinkPayloadTooLargeError",
@@ -54,6 +59,7 @@ __all__ = [
     "EvoLinkTaskFailedError",
     "EvoLinkTaskNotFinishedError",
     "EvoLinkTransportError",
+    "EvoLinkUploadError",
     "api_error_for_status",
     "is_retryable_task_error",
 ]
@@ -94,6 +100,34 @@ class EvoLinkError(Exception):
 
 class EvoLinkConfigError(EvoLinkError, ValueError):
     """The connection or an argument is unusable (missing API key, bad base URL, bad destination)."""
+
+
+class EvoLinkInputError(EvoLinkError, ValueError):
+    """A media input of a request cannot be used: the object or file does not exist, or its type or size breaks
+    what the documents state for its field. The message names the field and the URI (never a signed link)."""
+
+
+class EvoLinkUploadError(EvoLinkError):
+    """EvoLink's files API refused an upload with HTTP 200 and ``success: false`` (e.g. the per-account file quota
+    is used up, or the type is refused). Not retryable: the same upload gets the same answer until files expire
+    (72 h) or are deleted.
+
+    :param code: the answer's ``code``; :param msg: its ``msg``; :param request_id: ``x-request-id``, if any.
+    """
+
+    def __init__(self, code: str | None, msg: str | None, *, request_id: str | None = None) -> None:
+        self.code = code
+        self.msg = msg
+        self.request_id = request_id
+        text = f"EvoLink files API refused the upload [{code or 'no code'}]: {msg or 'no message'}"
+        super().__init__(text + (f" (request ID {request_id})" if request_id else ""))
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (_rebuild_upload_error, (self.code, self.msg, self.request_id))
+
+
+def _rebuild_upload_error(code: str | None, msg: str | None, request_id: str | None) -> EvoLinkUploadError:
+    return EvoLinkUploadError(code, msg, request_id=request_id)
 
 
 class EvoLinkTransportError(EvoLinkError):

@@ -31,7 +31,13 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_evolink.hooks.evolink"]}],
         "operators": [
-            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_evolink.operators.evolink"]}
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_evolink.operators.evolink",
+                    "airflow_provider_evolink.operators.files",
+                ],
+            }
         ],
         "sensors": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_evolink.sensors.evolink"]}],
         "triggers": [
@@ -76,6 +82,12 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "How long waits and saves outlast 429/5xx/network failures in a row "
                         "(default 900).",
                         "schema": {"type": ["number", "null"], "minimum": 0},
+                    },
+                    "files_base_url": {
+                        "label": "Files API URL",
+                        "description": "Host of EvoLink's files API, where local inputs are uploaded "
+                        "(default https://files-api.evolink.ai).",
+                        "schema": {"type": ["string", "null"]},
                     },
                 },
             }

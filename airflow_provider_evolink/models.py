@@ -16,10 +16,13 @@ message itself for cross-field rules) and the rule that was broken.
 # its string when each class is created: a fifth of this module's import time, which DAG files pay.
 import ipaddress
 import math
+import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NoReturn, Self
+from typing import Annotated, Any, ClassVar, Literal, NoReturn, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -43,15 +46,19 @@ __all__ = [
     "EvoLinkRequest",
     "KlingO3ReferenceToVideoRequest",
     "KlingV3MotionControlRequest",
+    "MediaField",
     "TaskDetail",
     "TaskError",
     "TaskInfo",
     "TaskStatus",
+    "UploadedFile",
     "Usage",
     "VideoGenerationRequest",
     "VideoGenerationTask",
     "credit_usage",
     "estimate_credits",
+    "input_kind",
+    "media_fields",
     "parse_request",
 ]
 
@@ -100,6 +107,63 @@ def _http_url(value: str) -> str:
     return value
 
 
+#: Kinds of media input reference (see :func:`input_kind`).
+InputKind = Literal["url", "object", "local"]
+
+
+def input_kind(value: str) -> InputKind:
+    """What a media input reference names: ``url`` (a public ``http(s)`` URL, sent as is), ``object`` (an
+    object-storage URI that ``ObjectStoragePath`` opens: ``s3://[conn_id@]bucket/key``, ``gs://…``, ``abfs://…``)
+    or ``local`` (a ``file://`` URI or an absolute path on the worker).
+
+    :raises ValueError: a relative path, an unknown scheme or an ``http(s)`` URL without a host.
+    """
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        _http_url(value)
+        return "url"
+    if scheme == "file" or (not scheme and value.startswith("/")):
+        if not (parts.path if scheme else value).startswith("/"):
+            raise ValueError("a file:// URI must name an absolute path (file:///folder/name.mp4)")
+        return "local"
+    if not scheme:
+        raise ValueError(
+            "must be an http(s) URL, an object-storage URI (s3://, gs://, abfs://…) or an absolute local path "
+            "(a relative path is ambiguous on a worker)"
+        )
+    # Imported here: fsspec costs a tenth of a second, which DAG files that only use public URLs never pay.
+    import fsspec
+
+    if scheme not in fsspec.available_protocols() or not parts.netloc:
+        raise ValueError(
+            f"unknown scheme {scheme!r}: use an http(s) URL, an object-storage URI that ObjectStoragePath opens "
+            "(s3://[conn_id@]bucket/key, gs://…, abfs://…), a file:// URI or an absolute local path"
+        )
+    return "object"
+
+
+def _as_reference(value: Any) -> Any:
+    """An ``ObjectStoragePath`` becomes its URI (``str()`` keeps its ``conn_id``), a ``pathlib`` path its string;
+    anything else is left for the string check."""
+    if hasattr(value, "protocol") and hasattr(value, "storage_options"):  # a UPath: ObjectStoragePath and kin
+        return str(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def _media_reference(value: str) -> str:
+    input_kind(value)
+    return value
+
+
+#: What a media field takes: ``video``, ``image``, or ``media`` (any of image, video, audio; generic fields).
+MediaKind = Literal["video", "image", "media"]
+#: A media input field: a public http(s) URL, an object-storage URI / ``ObjectStoragePath``, or a local file.
+MediaUrl = Annotated[str, BeforeValidator(_as_reference), AfterValidator(_media_reference)]
+
+
 def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The address a host names literally, also in the legacy forms resolvers accept (``127.1``, ``0x7f000001``)."""
     try:
@@ -141,7 +205,6 @@ def _element_id(value: Any) -> Any:
     return value
 
 
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
 CallbackUrl = Annotated[str, AfterValidator(_callback_url)]
 Prompt = Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
 ElementId = Annotated[str, BeforeValidator(_element_id), Field(min_length=1)]
@@ -198,8 +261,8 @@ class Shot(_Model):
 class SubjectElement(_Model):
     """An entry of O3 ``elements`` (images-and-elements page): a subject described by images."""
 
-    frontal_image_url: HttpUrl | None = None
-    reference_image_urls: list[HttpUrl] | None = None
+    frontal_image_url: MediaUrl | None = None
+    reference_image_urls: list[MediaUrl] | None = None
 
 
 class EvoLinkRequest(_Model):
@@ -212,9 +275,103 @@ class EvoLinkRequest(_Model):
     model: str = Field(min_length=1)
     callback_url: CallbackUrl | None = None
 
+    #: Where the documented media inputs of this model sit in its JSON (``"*"``: every list item), with their kind.
+    media_inputs: ClassVar[tuple[tuple[tuple[str, ...], MediaKind], ...]] = ()
+
     def to_api_json(self) -> dict[str, Any]:
         """The JSON body to send: every field the user gave (extras included), ``None`` values dropped."""
         return self.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+    @model_validator(mode="after")
+    def _extra_media_inputs(self) -> Self:
+        # Fields the provider does not model follow the generic rule: a string ending in ``_url`` or a list of
+        # strings ending in ``_urls`` is a media input, with the same reference forms as a documented one.
+        extra = self.__pydantic_extra__ or {}
+        for name, value in extra.items():
+            if value is None or not name.endswith(("_url", "_urls")):
+                continue
+            if name.endswith("_url"):
+                extra[name] = _extra_reference(type(self).__name__, (name,), value)
+            elif not isinstance(value, list):
+                _fail(type(self).__name__, (name,), "media_urls", f"{name} must be a list of media URLs", value)
+            else:
+                extra[name] = [
+                    _extra_reference(type(self).__name__, (name, index), item) for index, item in enumerate(value)
+                ]
+        return self
+
+
+def _extra_reference(title: str, loc: tuple[str | int, ...], value: Any) -> str:
+    """An extra media field's value checked like :data:`MediaUrl`, the error located at ``loc``."""
+    field = _field_name(loc)
+    value = _as_reference(value)
+    if not isinstance(value, str):
+        _fail(title, loc, "media_url", f"{field} must be a string (a URL, URI or absolute path)", type(value).__name__)
+    try:
+        input_kind(value)
+    except ValueError as error:
+        _fail(title, loc, "media_url", f"{field}: {error}", value)
+    return value
+
+
+def _field_name(loc: tuple[str | int, ...]) -> str:
+    """``("elements", 0, "frontal_image_url")`` → ``elements[0].frontal_image_url``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+    return text
+
+
+@dataclass(frozen=True)
+class MediaField:
+    """One media input of a request: where it is (``loc`` in the JSON), what it names, and its kind.
+
+    ``kind`` is ``video`` or ``image`` for the documented fields of the modelled models, ``media`` for a field
+    found by the generic ``*_url`` / ``*_urls`` rule (any image, video or audio).
+    """
+
+    loc: tuple[str | int, ...]
+    value: str
+    kind: "MediaKind"
+
+    @property
+    def name(self) -> str:
+        """The field as a user writes it, e.g. ``video_urls[0]``."""
+        return _field_name(self.loc)
+
+
+def media_fields(request: "EvoLinkRequest") -> list[MediaField]:
+    """Every media input of a validated request: the model's documented media fields, then any other top-level
+    string field ending in ``_url`` (``callback_url`` excepted) or list of strings ending in ``_urls``."""
+    body = request.to_api_json()
+    found: list[MediaField] = []
+    for pattern, kind in request.media_inputs:
+        found += [MediaField(loc, value, kind) for loc, value in _walk(body, pattern, ())]
+    documented = {pattern[0] for pattern, _ in request.media_inputs}
+    for name, value in body.items():
+        if name in documented or name == "callback_url":
+            continue
+        if name.endswith("_url") and isinstance(value, str):
+            found.append(MediaField((name,), value, "media"))
+        elif name.endswith("_urls") and isinstance(value, list):
+            found += [MediaField((name, i), item, "media") for i, item in enumerate(value) if isinstance(item, str)]
+    return found
+
+
+_Loc = tuple[str | int, ...]
+
+
+def _walk(node: Any, pattern: tuple[str, ...], loc: _Loc) -> Iterator[tuple[_Loc, str]]:
+    if not pattern:
+        if isinstance(node, str):
+            yield loc, node
+        return
+    head, rest = pattern[0], pattern[1:]
+    if head == "*" and isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _walk(item, rest, (*loc, index))
+    elif isinstance(node, dict) and node.get(head) is not None:
+        yield from _walk(node[head], rest, (*loc, head))
 
 
 # ------------------------------------------------------------------------------------------- Kling O3
@@ -281,12 +438,20 @@ class KlingO3ReferenceToVideoRequest(EvoLinkRequest):
     """
 
     model: Literal["kling-o3-reference-to-video"] = "kling-o3-reference-to-video"
+    media_inputs = (
+        (("video_url",), "video"),
+        (("video_urls", "*"), "video"),
+        (("video",), "video"),
+        (("image_urls", "*"), "image"),
+        (("elements", "*", "frontal_image_url"), "image"),
+        (("elements", "*", "reference_image_urls", "*"), "image"),
+    )
     prompt: Prompt | None = None
-    video_url: HttpUrl | None = None
-    video_urls: list[HttpUrl] | None = Field(default=None, min_length=1)
-    video: HttpUrl | None = None
+    video_url: MediaUrl | None = None
+    video_urls: list[MediaUrl] | None = Field(default=None, min_length=1)
+    video: MediaUrl | None = None
     keep_original_sound: bool | None = None
-    image_urls: list[HttpUrl] | None = None
+    image_urls: list[MediaUrl] | None = None
     elements: list[SubjectElement] | None = None
     duration: int | None = Field(default=None, ge=O3_MIN_SECONDS, le=O3_MAX_SECONDS)
     aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
@@ -411,9 +576,10 @@ class KlingV3MotionControlRequest(EvoLinkRequest):
     """
 
     model: Literal["kling-v3-motion-control"] = "kling-v3-motion-control"
+    media_inputs = ((("image_urls", "*"), "image"), (("video_urls", "*"), "video"))
     prompt: Prompt | None = None
-    image_urls: list[HttpUrl] = Field(min_length=1, max_length=1)
-    video_urls: list[HttpUrl] = Field(min_length=1, max_length=1)
+    image_urls: list[MediaUrl] = Field(min_length=1, max_length=1)
+    video_urls: list[MediaUrl] = Field(min_length=1, max_length=1)
     quality: Literal["720p", "1080p"] | None = None
     model_params: MotionControlModelParams
 
@@ -672,6 +838,37 @@ class ApiErrorBody(_Response):
     """The documented error envelope ``{"error": {"code", "message", "type", "param"?}}``."""
 
     error: ApiErrorDetail
+
+
+class UploadedFile(_Response):
+    """A file stored by EvoLink's files API (``POST /api/v1/files/upload/{stream,base64,url}`` on the files host,
+    ``data`` of the answer; see ``docs/evolink-api.md``, "Files API (inputs)").
+
+    ``file_url`` is what a generation request's media field takes; it is public until ``expires_at`` (72 h after
+    the upload), so it is kept out of ``repr`` and masked in logs like a secret, and so is ``file_id`` (the
+    ``download_url`` is the files host plus the id). ``file_size`` is in bytes.
+    """
+
+    file_id: str = Field(min_length=1, repr=False)
+    file_url: str = Field(min_length=1, repr=False)
+    download_url: str | None = Field(default=None, repr=False)
+    mime_type: str | None = None
+    file_size: int | None = None
+    expires_at: datetime | None = None
+    file_name: str | None = None
+    original_name: str | None = None
+    upload_path: str | None = None
+    upload_time: datetime | None = None
+
+
+class UploadResponse(_Response):
+    """The files API envelope: HTTP 200 with ``success: false`` (quota used up, type refused) carries ``code``
+    and ``msg`` and is an error."""
+
+    success: bool
+    code: Annotated[str | None, BeforeValidator(_code_to_str)] = None
+    msg: str | None = None
+    data: UploadedFile | None = None
 
 
 # --------------------------------------------------------------------------------------------- credits

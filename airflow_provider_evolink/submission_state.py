@@ -5,7 +5,8 @@ The lifecycle (``context["task_state_store"]``, Airflow 3.3; rows are scoped to 
 
     try starts ─▶ the stored submission belongs to another try sequence (a manual Clear started a new one)?
                    └─ yes: forget it all, this sequence generates anew
-    before the POST: {"idempotency_key", "request_sha256", "try_sequence"}  (STATE_SUBMISSION)
+    before the POST: {"idempotency_key", "request_sha256", "try_sequence",
+                      "sealed_request" (only when inputs were signed or uploaded)}  (STATE_SUBMISSION)
     after the POST:  the EvoLink task ID                                     (STATE_TASK_ID)
                      the create answer's ``usage`` (credits reserved)        (STATE_USAGE)
     success: nothing is cleared — a kill between "done" and Airflow recording success must find the task again
@@ -39,7 +40,9 @@ __all__ = [
     "try_sequence",
 ]
 
-#: ``task_state_store`` key of ``{"idempotency_key", "request_sha256", "try_sequence"}``, written before the POST.
+#: ``task_state_store`` key of ``{"idempotency_key", "request_sha256", "try_sequence", "sealed_request"?}``, written
+#: before the POST. ``request_sha256`` hashes the request as the user wrote it (URIs, not the links made for them);
+#: ``sealed_request`` is the body sent, encrypted with a key derived from the API key, when inputs were resolved.
 STATE_SUBMISSION = "evolink_submission"
 #: ``task_state_store`` key of the EvoLink task ID, written right after the POST.
 STATE_TASK_ID = "evolink_task_id"
@@ -122,26 +125,36 @@ class SubmissionState:
         stored_id = self._store.get(STATE_TASK_ID)
         return stored_id if isinstance(stored_id, str) and stored_id else None
 
-    def idempotency_key(self) -> str:
-        """The key for the next POST: the stored one when an earlier try may have sent it without storing the
-        task ID (EvoLink then replays that task), else a new one, stored before it is used."""
-        if self._same_request and self.stored_task_id() is None:
-            assert self._submission is not None
-            key = str(self._submission["idempotency_key"])
-            log.info(
-                "An earlier try stored Idempotency-Key %s but no task ID (it may have stopped right after its "
-                "POST): submitting with the same key, so EvoLink replays that task if it exists",
-                key,
-            )
-            return key
+    def replayable(self) -> tuple[str, str | None] | None:
+        """``(Idempotency-Key, sealed request)`` of an earlier try of this request that may have been sent without
+        its task ID being stored: the retry sends the same key with the same body, so EvoLink replays that task.
+        The sealed request (:func:`airflow_provider_evolink.inputs.seal`) is ``None`` when the body sent was the
+        request itself (no input was signed or uploaded). ``None`` when there is nothing to replay."""
+        if not self._same_request or self.stored_task_id() is not None:
+            return None
+        assert self._submission is not None
+        key = str(self._submission["idempotency_key"])
+        sealed = self._submission.get("sealed_request")
+        log.info(
+            "An earlier try stored Idempotency-Key %s but no task ID (it may have stopped right after its POST): "
+            "submitting the same body with the same key, so EvoLink replays that task if it exists",
+            key,
+        )
+        return key, sealed if isinstance(sealed, str) else None
+
+    def new_key(self, sealed_request: str | None = None) -> str:
+        """A new Idempotency-Key for the next POST, stored before it is used together with ``sealed_request`` (the
+        body about to be sent, sealed, when its inputs were signed or uploaded: a replay must send it again)."""
         if self._submission is not None and not self._same_request:
             log.warning("The request changed since an earlier try submitted it: submitting it as a new task")
         key = str(uuid.uuid4())
         self._submission = {"idempotency_key": key, "request_sha256": self._request_sha256}
+        if sealed_request is not None:
+            self._submission["sealed_request"] = sealed_request
         if self._sequence is not None:
             self._submission["try_sequence"] = self._sequence
         if self._store is not None:
-            # Before the POST: a try that dies after the POST still leaves the key to replay with.
+            # Before the POST: a try that dies after the POST still leaves the key (and body) to replay with.
             self._forget_stored_task()
             self._store.set(STATE_SUBMISSION, self._submission)
         return key

@@ -244,6 +244,8 @@ def _measure(size: int, repeat: int, scratch: Path, profile: str | None, s3: _S3
         [
             *(sys.executable, "-m", "airflow_provider_evolink.emulator", "--port", "0", "--api-key", API_KEY),
             *("--processing-seconds", "0.1", "--result-size-bytes", str(size)),
+            # Inputs are not what this measures: the emulator's fetch of each task's sample input stays out of it.
+            "--no-fetch-inputs",
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -2,15 +2,22 @@
 Kling V3 motion control: the character of ``image_url`` performs the motion of ``video_url``.
 
 Same shape as ``evolink_reference_to_video``: submit, wait in the triggerer, save. The output is as long as the
-reference video (3–10 s when the character faces as in the image, as here). The defaults run against the local
-emulator; for real videos point the ``evolink_default`` connection at ``https://api.evolink.ai`` and pass a public
-``image_url`` and ``video_url``.
+reference video (3–10 s when the character faces as in the image, as here). Inputs need not be public:
+
+- ``image_url`` may be an object-storage URI, e.g. ``s3://aws_default@my-bucket/characters/hero.png``: the
+  operator signs a link valid ``input_link_expiration`` seconds (6 h by default) for EvoLink to fetch;
+- ``video_url`` may be a local file on the worker: by default ``samples/dance.mp4`` shipped next to this file,
+  which the operator uploads through EvoLink's files API (public for 72 h, one file of the account's quota).
+
+An empty ``image_url`` falls back to the connection host's sample, so the defaults run against the local
+emulator; for real videos point the ``evolink_default`` connection at ``https://api.evolink.ai``.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 
 from airflow.sdk import Asset, Param, dag, task
 
@@ -23,6 +30,8 @@ from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStora
 # EvoLink's own client polls every 8 s; the demo and the tests shorten it against the emulator.
 POLL_SECONDS = float(os.environ.get("EVOLINK_POLL_INTERVAL", "8"))
 VIDEOS = Asset("evolink/motion_control")  # one event per saved video, with its size and sha256
+#: A 5 s dance shipped with the DAG: a local file on every worker that has the DAG folder.
+SAMPLE_VIDEO = Path(__file__).parent / "samples" / "dance.mp4"
 
 
 @dag(
@@ -37,14 +46,14 @@ VIDEOS = Asset("evolink/motion_control")  # one event per saved video, with its 
         "image_url": Param(
             None,
             type=["null", "string"],
-            description="Public URL of the character image. Leave empty to use the sample image of the "
-            "connection's host (the emulator serves one).",
+            description="Character image: a public URL, or an object-storage URI (s3://conn@bucket/key) the "
+            "operator signs. Leave empty to use the sample image of the connection's host (the emulator serves one).",
         ),
         "video_url": Param(
             None,
             type=["null", "string"],
-            description="Public URL of the motion video (3 to 10 s; the output is as long). Leave empty to use the "
-            "sample video of the connection's host.",
+            description="Motion video (3 to 10 s; the output is as long): a public URL, an object-storage URI, or an "
+            "absolute path on the worker (uploaded). Leave empty to use the sample shipped with this DAG.",
         ),
         # Enums are typed (not nullable): clearing the box is refused as "required" instead of sending null.
         "quality": Param(
@@ -68,7 +77,7 @@ def evolink_motion_control():
             "model": "kling-v3-motion-control",
             "prompt": params["prompt"] or None,
             "image_urls": [params["image_url"] or f"{samples}/character.jpg"],
-            "video_urls": [params["video_url"] or f"{samples}/reference.mp4"],
+            "video_urls": [params["video_url"] or str(SAMPLE_VIDEO)],
             "quality": params["quality"],
             # "image": face the way the picture does (references up to 10 s); "video": follow the video (30 s).
             "model_params": {"character_orientation": "image"},

@@ -111,13 +111,20 @@ def _evolink_endpoint(api_key: str) -> Iterator[str]:
     os.environ["EVOLINK_POLL_INTERVAL"] = EMULATOR_POLL_SECONDS
     with EvoLinkEmulator(port=0, processing_seconds=EMULATOR_PROCESSING_SECONDS) as emulator:
         print(f"EvoLink emulator at {emulator.base_url} (set EVOLINK_API_KEY to use the real API instead).")
-        _set_connection(emulator.base_url, emulator.api_key)
+        # The emulator fetches every media input when a task starts, as EvoLink does; its files API (uploads of
+        # local inputs) listens on a port of its own, like EvoLink's files host.
+        _set_connection(emulator.base_url, emulator.api_key, files_base_url=emulator.files_base_url)
         yield emulator.base_url
 
 
-def _set_connection(base_url: str, api_key: str) -> None:
+def _set_connection(base_url: str, api_key: str, **extra: object) -> None:
     os.environ["AIRFLOW_CONN_EVOLINK_DEFAULT"] = json.dumps(
-        {"conn_type": "evolink", "host": base_url, "password": api_key, "extra": {"timeout": 30, "max_retries": 3}}
+        {
+            "conn_type": "evolink",
+            "host": base_url,
+            "password": api_key,
+            "extra": {"timeout": 30, "max_retries": 3, **extra},
+        }
     )
 
 

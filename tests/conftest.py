@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -76,7 +78,9 @@ def emulator() -> Iterator[object]:
     from airflow_provider_evolink.emulator import EvoLinkEmulator
 
     with EvoLinkEmulator(processing_seconds=0.0) as emu:
-        os.environ["AIRFLOW_CONN_EVOLINK_DEFAULT"] = _connection_json(emu.base_url, emu.api_key, max_retries=2)
+        os.environ["AIRFLOW_CONN_EVOLINK_DEFAULT"] = _connection_json(
+            emu.base_url, emu.api_key, max_retries=2, files_base_url=emu.files_base_url
+        )
         yield emu
         os.environ.pop("AIRFLOW_CONN_EVOLINK_DEFAULT", None)
 
@@ -98,33 +102,126 @@ def slow_conn_id(slow_emulator: Any, evolink_connection: Callable[..., str]) -> 
 
 S3_CONN_ID = "aws_moto"
 S3_BUCKET = "evolink-results"
+#: Unauthenticated actions moto allows before it checks every request: the IAM set-up and the bucket below.
+_S3_SETUP_ACTIONS = 4
 
 
 @pytest.fixture(scope="session")
 def s3_bucket() -> Iterator[str]:
-    """A bucket on moto's S3 server, reachable as ``s3://aws_moto@evolink-results/...`` through s3fs."""
+    """A private bucket on moto's S3 server with authentication ON, reachable as ``s3://aws_moto@evolink-results/``.
+
+    moto authenticates nothing unless ``INITIAL_NO_AUTH_ACTION_COUNT`` is set (here through its ``reset-auth``
+    endpoint): after the IAM user, its policy, its access key and the bucket are made, every request needs that
+    user's keys, so an unsigned GET of an object is refused (403) as on AWS. moto cannot check query-string
+    (presigned) signatures while authenticating (it reads only the ``Authorization`` header, and answers 500):
+    :func:`_presigned_auth` teaches it, recomputing the SigV4 signature with the user's secret and checking expiry.
+    """
     import boto3
+    import httpx
+    from moto.core.authorization import ActionAuthenticatorMixin
     from moto.server import ThreadedMotoServer
 
+    # The S3 server's own access log (werkzeug) prints every request line, signed links included: that is the
+    # storage service's log, not one Airflow or the provider writes, so it stays out of the output tests search.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    root = {"aws_access_key_id": "root", "aws_secret_access_key": "root", "region_name": "us-east-1"}
     try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **credentials).create_bucket(
-            Bucket=S3_BUCKET
-        )
-        # The amazon provider's s3fs filesystem reads endpoint_url from the connection's extra.
-        os.environ[f"AIRFLOW_CONN_{S3_CONN_ID.upper()}"] = json.dumps(
-            {
-                "conn_type": "aws",
-                "login": credentials["aws_access_key_id"],
-                "password": credentials["aws_secret_access_key"],
-                "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
-            }
-        )
-        yield S3_BUCKET
+        httpx.post(f"{endpoint}/moto-api/reset-auth", content=str(_S3_SETUP_ACTIONS).encode()).raise_for_status()
+        iam = boto3.client("iam", endpoint_url=endpoint, **root)
+        iam.create_user(UserName="airflow")
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="airflow", PolicyName="s3", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="airflow")["AccessKey"]
+        boto3.client("s3", endpoint_url=endpoint, **root).create_bucket(Bucket=S3_BUCKET)
+        secrets = {key["AccessKeyId"]: key["SecretAccessKey"]}
+        with pytest.MonkeyPatch.context() as patch:
+            original = ActionAuthenticatorMixin._authenticate_and_authorize_s3_action
+            patch.setattr(
+                ActionAuthenticatorMixin, "_authenticate_and_authorize_s3_action", _presigned_auth(original, secrets)
+            )
+            # The amazon provider's s3fs filesystem reads endpoint_url from the connection's extra.
+            patch.setenv(
+                f"AIRFLOW_CONN_{S3_CONN_ID.upper()}",
+                json.dumps(
+                    {
+                        "conn_type": "aws",
+                        "login": key["AccessKeyId"],
+                        "password": key["SecretAccessKey"],
+                        "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+                    }
+                ),
+            )
+            yield S3_BUCKET
     finally:
-        os.environ.pop(f"AIRFLOW_CONN_{S3_CONN_ID.upper()}", None)
         server.stop()
+
+
+def _presigned_auth(original: Callable[..., None], secrets: dict[str, str]) -> Callable[..., None]:
+    """moto's S3 authentication, plus SigV4 query-string (presigned URL) requests: their signature is recomputed
+    with the access key's secret and must match, and the link must not have expired; otherwise 403."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from moto.s3.exceptions import S3AccessDeniedError
+
+    def authenticate(self: Any, bucket_name: str | None = None, key_name: str | None = None) -> None:
+        query = dict(parse_qsl(urlsplit(self.uri).query, keep_blank_values=True))
+        if "Authorization" in self.headers or not {"X-Amz-Signature", "Signature"} & set(query):
+            return original(self, bucket_name, key_name)
+        check = _valid_presigned_v4 if "X-Amz-Signature" in query else _valid_presigned_v2
+        if not check(self.method, urlsplit(self.uri).path, query, self.headers, secrets):
+            raise S3AccessDeniedError()
+        return None
+
+    return authenticate
+
+
+def _valid_presigned_v2(method: str, path: str, query: dict[str, str], headers: Any, secrets: dict[str, str]) -> bool:
+    """Whether a SigV2 query-string signature (what s3fs makes by default) is right and unexpired."""
+    import base64
+    import hashlib
+    import hmac
+    import time
+    from urllib.parse import unquote
+
+    if time.time() > int(query["Expires"]) or (secret := secrets.get(query["AWSAccessKeyId"])) is None:
+        return False
+    to_sign = f"{method}\n{headers.get('Content-MD5', '')}\n{headers.get('Content-Type', '')}\n{query['Expires']}\n"
+    to_sign += unquote(path)
+    expected = base64.b64encode(hmac.new(secret.encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
+    return hmac.compare_digest(expected, query["Signature"])
+
+
+def _valid_presigned_v4(method: str, path: str, query: dict[str, str], headers: Any, secrets: dict[str, str]) -> bool:
+    """Whether a SigV4 query-string signature is right and unexpired (AWS's "Authenticating requests: using
+    query parameters" algorithm)."""
+    import datetime
+    import hashlib
+    import hmac
+    from urllib.parse import quote
+
+    access_key, date, region, service, _ = query["X-Amz-Credential"].split("/")
+    signed_at = datetime.datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+    if datetime.datetime.now(datetime.UTC) > signed_at + datetime.timedelta(seconds=int(query["X-Amz-Expires"])):
+        return False
+    if (secret := secrets.get(access_key)) is None:
+        return False
+    encode = functools.partial(quote, safe="-_.~")
+    canonical_query = "&".join(
+        f"{encode(name)}={encode(value)}" for name, value in sorted(query.items()) if name != "X-Amz-Signature"
+    )
+    signed_headers = query["X-Amz-SignedHeaders"]
+    canonical_headers = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed_headers.split(";"))
+    canonical = "\n".join(
+        [method, quote(path, safe="/-_.~%"), canonical_query, canonical_headers, signed_headers, "UNSIGNED-PAYLOAD"]
+    )
+    scope = f"{date}/{region}/{service}/aws4_request"
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    to_sign = f"AWS4-HMAC-SHA256\n{query['X-Amz-Date']}\n{scope}\n{digest}"
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.compare_digest(hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest(), query["X-Amz-Signature"])

@@ -183,7 +183,7 @@ def test_empty_urls_fall_back_to_the_connection_hosts_samples_at_run_time(
     motion = dagbag.dags["evolink_motion_control"]
     request = motion.get_task("build_request").python_callable(params=motion.params.dump())
     assert request["image_urls"] == ["http://127.0.0.1:4321/samples/character.jpg"]
-    assert request["video_urls"] == ["http://127.0.0.1:4321/samples/reference.mp4"]
+    assert request["video_urls"] == [str(EXAMPLE_DAGS / "samples" / "dance.mp4")]  # a local file: uploaded
 
     batch = dagbag.dags["evolink_batch"]
     params = {**batch.params.dump(), "video_url": "https://cdn.example.com/ref.mp4"}
@@ -231,6 +231,7 @@ def _xcom(run: Any, task_id: str, key: str) -> Any:
 def test_motion_control_runs_end_to_end_against_the_emulator(
     dagbag: Any, dags_folder: None, emulator: Any, tmp_path: Path
 ) -> None:
+    start = len(emulator.requests())
     run = dagbag.dags["evolink_motion_control"].test(run_conf={"destination": tmp_path.as_uri()})
 
     assert run.state == "success"
@@ -238,6 +239,24 @@ def test_motion_control_runs_end_to_end_against_the_emulator(
     seconds, _, _, codec = _video(video)
     assert codec == "h264"
     assert seconds == pytest.approx(5, abs=0.25)  # as long as the emulator's reference video
+    uploads = [e for e in emulator.requests()[start:] if e["host"] == "files" and e["method"] == "POST"]
+    assert len(uploads) == 1  # the shipped local sample video
+
+
+def test_motion_control_takes_its_image_from_private_s3_and_its_video_from_a_local_file(
+    dagbag: Any, dags_folder: None, emulator: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_evolink.emulator import media
+
+    image = ObjectStoragePath(f"s3://aws_moto@{s3_bucket}/characters/hero.jpg")
+    image.write_bytes(media.character_image().data)
+    conf = {"image_url": str(image), "destination": tmp_path.as_uri()}
+    run = dagbag.dags["evolink_motion_control"].test(run_conf=conf)
+
+    assert run.state == "success"  # the emulator fetched the signed link (an unsigned one is refused: 403)
+    assert len(list(tmp_path.rglob("*.mp4"))) == 1
 
 
 def test_batch_saves_one_video_per_prompt_under_its_map_index(

@@ -47,7 +47,8 @@ def test_connection_form_declares_fields_and_behaviour() -> None:
     (connection,) = get_provider_info()["connection-types"]
     assert connection["connection-type"] == "evolink"
     assert connection["hook-class-name"] == HOOK_CLASS
-    assert set(connection["conn-fields"]) == {"timeout", "max_retries", "outage_tolerance"}
+    assert set(connection["conn-fields"]) == {"timeout", "max_retries", "outage_tolerance", "files_base_url"}
+    assert "https://files-api.evolink.ai" in connection["conn-fields"]["files_base_url"]["description"]
     behaviour = connection["ui-field-behaviour"]
     assert set(behaviour["hidden-fields"]) == {"schema", "port", "login"}
     assert behaviour["relabeling"] == {"password": "API Key", "host": "Base URL"}
@@ -104,6 +105,7 @@ def test_every_listed_module_exists_once_written() -> None:
         if path.exists():
             __import__(module)
     assert "airflow_provider_evolink.hooks.evolink" in modules
+    assert "airflow_provider_evolink.operators.files" in modules
 
 
 def test_providers_manager_sees_the_evolink_connection_type() -> None:

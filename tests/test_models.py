@@ -195,8 +195,8 @@ def test_o3_more_than_four_references_without_video_are_accepted() -> None:
     assert parse_request(o3_without_video(image_urls=[IMAGE] * 5))
 
 
-def test_o3_image_urls_must_be_http_urls() -> None:
-    assert_invalid(o3(image_urls=["file:///etc/passwd"]), "image_urls.0", "absolute http(s) URL")
+def test_o3_image_urls_refuse_an_unknown_scheme() -> None:
+    assert_invalid(o3(image_urls=["gopher://host/a.jpg"]), "image_urls.0", "unknown scheme 'gopher'")
 
 
 # ------------------------------------------------------------------------------- element_id
@@ -298,8 +298,8 @@ def test_o3_empty_video_urls_is_refused() -> None:
     assert_invalid(o3(video_url=None, video_urls=[]), "video_urls", "at least 1 item")
 
 
-def test_o3_video_must_be_an_http_url() -> None:
-    assert_invalid(o3(video_url=None, video="reference.mp4"), "video", "absolute http(s) URL")
+def test_o3_video_refuses_a_relative_path() -> None:
+    assert_invalid(o3(video_url=None, video="reference.mp4"), "video", "relative path")
 
 
 # ------------------------------------------------------------------------------- motion control
@@ -631,6 +631,86 @@ def test_estimate_credits_is_an_upper_bound_rounded_up_to_4_decimals() -> None:
 )
 def test_estimate_credits_is_none_without_a_known_price(body: dict[str, Any]) -> None:
     assert estimate_credits(body) is None
+
+
+# ------------------------------------------------------------------------------------------ media inputs
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("https://cdn.example.com/a.mp4", "url"),
+        ("s3://aws_conn@bucket/key.mp4", "object"),
+        ("gs://bucket/key.mp4", "object"),
+        ("abfs://container@account.dfs.core.windows.net/key.mp4", "object"),
+        ("file:///data/a.mp4", "local"),
+        ("/data/a.mp4", "local"),
+    ],
+)
+def test_input_kind_tells_public_urls_object_storage_and_local_files_apart(value: str, kind: str) -> None:
+    from airflow_provider_evolink.models import input_kind
+
+    assert input_kind(value) == kind
+    assert parse_request(o3(video_url=value)).to_api_json()["video_url"] == value  # sent as written until resolved
+
+
+def test_an_object_storage_path_becomes_its_uri_with_its_conn_id() -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    request = parse_request(o3(video_url=ObjectStoragePath("s3://aws_conn@bucket/ref.mp4")))
+    assert request.to_api_json()["video_url"] == "s3://aws_conn@bucket/ref.mp4"
+
+
+def test_media_fields_lists_every_documented_field_with_its_kind() -> None:
+    from airflow_provider_evolink.models import media_fields
+
+    request = parse_request(
+        o3_without_video(
+            image_urls=["/a.png"],
+            elements=[{"frontal_image_url": "/b.png", "reference_image_urls": ["/c.png"]}],
+        )
+    )
+    assert [(field.name, field.kind) for field in media_fields(request)] == [
+        ("image_urls[0]", "image"),
+        ("elements[0].frontal_image_url", "image"),
+        ("elements[0].reference_image_urls[0]", "image"),
+    ]
+    motion_fields = media_fields(parse_request(motion()))
+    assert [(field.name, field.kind) for field in motion_fields] == [
+        ("image_urls[0]", "image"),
+        ("video_urls[0]", "video"),
+    ]
+
+
+def test_other_models_treat_url_and_urls_fields_as_media_but_not_callback_url() -> None:
+    from airflow_provider_evolink.models import media_fields
+
+    body = {
+        "model": "veo3-fast",
+        "prompt": "p",
+        "first_frame_url": "s3://b/f.png",
+        "reference_urls": ["/r.png", "https://x.example/r.png"],
+        "callback_url": "https://hooks.example.com/x",
+        "seed": 1,
+    }
+    assert [field.name for field in media_fields(parse_request(body))] == [
+        "first_frame_url",
+        "reference_urls[0]",
+        "reference_urls[1]",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("first_frame_url", "frames/first.png", "relative path"),
+        ("first_frame_url", "gopher://host/a.png", "unknown scheme"),
+        ("first_frame_url", 42, "must be a string"),
+        ("reference_urls", "s3://b/k.png", "must be a list"),
+    ],
+)
+def test_other_models_media_fields_refuse_relative_paths_unknown_schemes_and_non_strings(
+    field: str, value: Any, rule: str
+) -> None:
+    assert_invalid({"model": "veo3-fast", "prompt": "p", field: value}, field, rule)
 
 
 # ---------------------------------------------------------------------------------------------- credits

@@ -1,7 +1,8 @@
 """``python -m airflow_provider_evolink.emulator``: run the EvoLink emulator until SIGINT or SIGTERM.
 
 Every :class:`~airflow_provider_evolink.emulator.EvoLinkEmulator` argument is a ``--kebab-case`` flag
-(``--api-key`` may repeat). The first line printed is ``EvoLink emulator listening on <base URL>``.
+(``--api-key`` may repeat; ``--no-fetch-inputs`` turns input fetching off). The first line printed is
+``EvoLink emulator listening on <base URL>``, the second ``EvoLink emulator files API on <files base URL>``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ def _parser() -> argparse.ArgumentParser:
     add("--processing-spread", type=float, default=0.0, help="log-normal spread of render times (default: 0)")
     add("--estimate-factor", type=float, default=1.0, help="estimated_time / processing-seconds (default: 1)")
     add("--progress-mode", choices=PROGRESS_MODES, default="linear", help="how progress moves (default: linear)")
+    add(
+        "--fetch-inputs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fetch and probe every media input when a task starts (default: on; --no-fetch-inputs turns it off)",
+    )
+    add("--files-port", type=int, default=0, help="TCP port of the files API; 0 picks a free one (default: 0)")
+    add("--file-quota", type=int, default=100, help="files one API key may hold at once (default: %(default)s)")
+    add("--file-ttl-seconds", type=float, default=72 * 3600, help="uploaded file lifetime (default: %(default)s)")
     return parser
 
 
@@ -58,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     with EvoLinkEmulator(**settings) as emulator:
         print(f"EvoLink emulator listening on {emulator.base_url}", flush=True)
+        print(f"EvoLink emulator files API on {emulator.files_base_url}", flush=True)
         while not stop.wait(0.5):
             pass
 

@@ -6,6 +6,10 @@ EvoLink API (Bearer auth), from ``openapi/*.openapi.yaml`` and ``docs/evolink-ap
 - ``GET /v1/tasks/{task_id}`` — task detail (``get-task-detail.openapi.yaml``).
 - ``GET /v1/credits`` — balance (``docs/evolink-api.md``).
 
+When a task starts, every media input is fetched and probed (``fetch.py``; setting ``fetch_inputs``): an
+unreachable or unusable one fails the task with a documented ``error.code``. The files API is a separate app on
+its own port (``files.py``).
+
 Result host and samples (no auth): ``GET|HEAD /files/{task_id}/0.mp4?expires=&sig=`` (signed, expiring),
 ``/samples/reference.mp4`` and ``/samples/character.jpg``; all with ``Content-Length`` and single HTTP ranges.
 
@@ -22,6 +26,7 @@ import time
 from collections.abc import Collection
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -30,6 +35,7 @@ from airflow_provider_evolink.ranges import RangeNotSatisfiable, byte_range
 from . import media
 from .errors import api_error, cdn_error, invalid_request
 from .faults import FaultSchedule
+from .fetch import FETCH_TIMEOUT_SECONDS, check_inputs, media_inputs
 from .schemas import KNOWN_MODELS, validate_request
 from .store import RESULT_NAME, Task, TaskStore
 
@@ -44,6 +50,7 @@ def create_app(
     result_size_bytes: int | None,
     faults: FaultSchedule,
     log: list[dict[str, Any]],
+    fetch_inputs: bool = True,
 ) -> FastAPI:
     """The emulator app over ``store``.
 
@@ -52,8 +59,18 @@ def create_app(
     :param result_size_bytes: serve results as a streamed blob of this many bytes instead of an MP4.
     :param faults: the fault settings ``/_emulator/faults`` reads and changes.
     :param log: the request log ``/_emulator/requests`` lists (filled by the middleware).
+    :param fetch_inputs: fetch and probe every media input when a task starts (:mod:`.fetch`), failing the task
+        with the documented code when one is unreachable or unusable.
     """
     app = FastAPI(title="EvoLink emulator", docs_url=None, redoc_url=None, openapi_url=None)
+    fetchers: list[httpx.AsyncClient] = []  # made on the server's event loop, at the first fetch
+
+    def fetcher() -> httpx.AsyncClient:
+        if not fetchers:
+            # No credentials and no proxies from the environment: EvoLink reaches only what is public.
+            timeout = httpx.Timeout(FETCH_TIMEOUT_SECONDS, connect=10.0)
+            fetchers.append(httpx.AsyncClient(follow_redirects=True, timeout=timeout, trust_env=False))
+        return fetchers[0]
 
     def unauthorized(request: Request) -> JSONResponse | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -113,6 +130,8 @@ def create_app(
             )
         task = store.create(body, now)
         request.state.task_id = task.id
+        if fetch_inputs and next(media_inputs(body), None) is not None:
+            store.check_inputs(task.id, check_inputs(body, fetcher()))
         if key is not None:
             store.remember(key, fingerprint, task.id)
         return JSONResponse(task.creation_json(store.estimated_time))
@@ -129,7 +148,7 @@ def create_app(
                 "invalid_request_error",
                 param="task_id",
             )
-        task = store.get(task_id)
+        task = await store.settle(task_id, time.time())
         if task is None:
             return api_error(404, "task_not_found", "The requested task could not be found", "invalid_request_error")
         request.state.task_id = task_id
@@ -155,15 +174,15 @@ def create_app(
         task = store.get(task_id)
         if task is None or name != RESULT_NAME:
             return cdn_error(404, "NoSuchKey", "The specified key does not exist")
-        return _serve(request, await asyncio.to_thread(result_content, task, result_size_bytes))
+        return serve(request, await asyncio.to_thread(result_content, task, result_size_bytes))
 
     @app.api_route("/samples/reference.mp4", methods=["GET", "HEAD"])
     async def sample_reference_video(request: Request) -> Response:
-        return _serve(request, await asyncio.to_thread(media.reference_video))
+        return serve(request, await asyncio.to_thread(media.reference_video))
 
     @app.api_route("/samples/character.jpg", methods=["GET", "HEAD"])
     async def sample_character_image(request: Request) -> Response:
-        return _serve(request, await asyncio.to_thread(media.character_image))
+        return serve(request, await asyncio.to_thread(media.character_image))
 
     @app.get("/_emulator/requests")
     async def list_requests() -> Response:
@@ -203,7 +222,7 @@ def _base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _serve(request: Request, content: media.Content) -> Response:
+def serve(request: Request, content: media.Content) -> Response:
     """``content`` with ``Content-Length``, ``Accept-Ranges`` and a single ``Range`` (206, or 416 past the end)."""
     try:
         span = byte_range(request.headers.get("range"), content.size)

@@ -8,6 +8,7 @@ and never held whole in memory.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import io
@@ -15,6 +16,7 @@ import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Protocol
 
 import av
@@ -64,6 +66,27 @@ class BytesContent:
 
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """Content of a file on disk (uploaded files), read 1 MiB at a time off the event loop."""
+
+    path: Path
+    size: int
+    media_type: str
+
+    async def chunks(self, start: int, end: int) -> AsyncIterator[bytes]:
+        with self.path.open("rb") as file:
+            file.seek(start)
+            remaining = end - start
+            while remaining > 0 and (data := await asyncio.to_thread(file.read, min(_BLOB_BLOCK, remaining))):
+                remaining -= len(data)
+                yield data
+
+    def sha256(self) -> str:
+        with self.path.open("rb") as file:
+            return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)

@@ -37,13 +37,15 @@ class _HungUp(Exception):
 class EmulatorMiddleware:
     """Wraps the emulator app: request IDs, the request log (``log``) and the faults ``faults`` puts in force.
 
-    Each log entry is a dict: ``time`` (epoch s), ``request_id``, ``method``, ``path``, ``idempotency_key``,
-    ``auth`` (an ``Authorization`` header was sent), ``range`` (the ``Range`` header), ``status`` (``None`` until
-    answered, and for a dropped connection), ``fault`` (``"429"``, ``"500"``, ``"503"``, ``"drop"``, ``"slow"``,
-    ``"cutoff"`` or ``None``) and ``task_id`` (where the route knows one). ``/_emulator/`` calls are not logged.
+    Each log entry is a dict: ``time`` (epoch s), ``request_id``, ``method``, ``path``, ``host`` (``"api"``, or
+    ``"files"`` for the files API port), ``idempotency_key``, ``auth`` (an ``Authorization`` header was sent),
+    ``range`` (the ``Range`` header), ``status`` (``None`` until answered, and for a dropped connection),
+    ``fault`` (``"429"``, ``"500"``, ``"503"``, ``"drop"``, ``"slow"``, ``"cutoff"`` or ``None``) and
+    ``task_id`` (where the route knows one). ``/_emulator/`` calls are not logged.
 
     :ivar connections: uvicorn's open connections (``Server.server_state.connections``); set by the server
         before it serves, needed for the drop and cutoff faults.
+    :ivar files_port: the port of the files API (set by the server), to tell its requests apart in the log.
     """
 
     def __init__(self, app: ASGIApp, faults: FaultSchedule, log: list[dict[str, Any]], rng: random.Random) -> None:
@@ -52,6 +54,7 @@ class EmulatorMiddleware:
         self.log = log
         self.rng = rng
         self.connections: Collection[Any] = ()
+        self.files_port: int | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,6 +67,7 @@ class EmulatorMiddleware:
             "request_id": request_id,
             "method": scope["method"],
             "path": scope["path"],
+            "host": "files" if (scope.get("server") or (None, None))[1] == self.files_port else "api",
             "idempotency_key": headers.get("idempotency-key"),
             "auth": "authorization" in headers,
             "range": headers.get("range"),

@@ -12,9 +12,11 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app import create_app, result_content
 from .faults import Faults, FaultSchedule
+from .files import DEFAULT_FILE_QUOTA, DEFAULT_FILE_TTL_SECONDS, FileStore, create_files_app
 from .middleware import EmulatorMiddleware
 from .store import TaskStore
 
@@ -55,6 +57,13 @@ class EvoLinkEmulator:
         whole seconds: 1 (default) is accurate, 10/3 makes tasks finish at 30 % of their estimate, 1/3 at 300 %.
     :param progress_mode: how ``progress`` moves while processing: ``"linear"`` (default, the share of the
         render time), ``"stuck"`` (0 until done) or ``"jumps"`` (in quarters: 0, 25, 50, 75).
+    :param fetch_inputs: fetch every media input of a create request when its task starts and fail the task with
+        the documented error code when one is unreachable (403/404/refused) or unusable for its field (probed with
+        PyAV); see ``fetch.py``. On by default, like EvoLink.
+    :param files_port: TCP port of the files API (its own host, like ``files-api.evolink.ai``); 0 picks a free
+        one (read it back from ``files_base_url``).
+    :param file_quota: files one API key may hold at once; an upload past it answers ``success: false``.
+    :param file_ttl_seconds: how long an uploaded file is served, in seconds (72 h like EvoLink).
     """
 
     def __init__(
@@ -80,6 +89,10 @@ class EvoLinkEmulator:
         processing_spread: float = 0.0,
         estimate_factor: float = 1.0,
         progress_mode: str = "linear",
+        fetch_inputs: bool = True,
+        files_port: int = 0,
+        file_quota: int = DEFAULT_FILE_QUOTA,
+        file_ttl_seconds: float = DEFAULT_FILE_TTL_SECONDS,
     ) -> None:
         api_keys = (api_key,) if isinstance(api_key, str) else tuple(api_key)
         if not api_keys or not all(isinstance(key, str) and key for key in api_keys):
@@ -92,8 +105,11 @@ class EvoLinkEmulator:
             )
         if result_size_bytes is not None and result_size_bytes < 0:
             raise ValueError(f"result_size_bytes must not be negative, got {result_size_bytes}")
+        if file_quota < 0 or file_ttl_seconds < 0:
+            raise ValueError("file_quota and file_ttl_seconds must not be negative")
         self.host = host
         self.port = port
+        self.files_port = files_port
         self.api_key = api_keys[0]
         self.api_keys = api_keys
         self._result_size_bytes = result_size_bytes
@@ -127,8 +143,11 @@ class EvoLinkEmulator:
             result_size_bytes=result_size_bytes,
             faults=self._faults,
             log=self._log,
+            fetch_inputs=fetch_inputs,
         )
-        self._app = EmulatorMiddleware(app, self._faults, self._log, random.Random(seed))
+        self._files = FileStore(quota=file_quota, ttl_seconds=file_ttl_seconds)
+        self._router = _ByPort(app, create_files_app(self._files, api_keys=frozenset(api_keys)))
+        self._app = EmulatorMiddleware(self._router, self._faults, self._log, random.Random(seed))
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -141,15 +160,15 @@ class EvoLinkEmulator:
         """
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
-        # Binding here, not in uvicorn, makes port 0 usable: the real port is known before serving starts.
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Binding here, not in uvicorn, makes port 0 usable: the real ports are known before serving starts.
+        sock = _bind(self.host, self.port)
         try:
-            sock.bind((self.host, self.port))
+            files_sock = _bind(self.host, self.files_port)
         except OSError:
             sock.close()
             raise
-        self.port = sock.getsockname()[1]
+        self.port, self.files_port = sock.getsockname()[1], files_sock.getsockname()[1]
+        self._router.files_port = self._app.files_port = self.files_port
         config = uvicorn.Config(
             self._app,
             log_config=None,
@@ -161,7 +180,7 @@ class EvoLinkEmulator:
         server = uvicorn.Server(config)
         self._app.connections = server.server_state.connections
         thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name=f"evolink-emulator-{self.port}", daemon=True
+            target=server.run, kwargs={"sockets": [sock, files_sock]}, name=f"evolink-emulator-{self.port}", daemon=True
         )
         thread.start()
         deadline = time.monotonic() + _STARTUP_TIMEOUT_SECONDS
@@ -169,6 +188,7 @@ class EvoLinkEmulator:
             if not thread.is_alive() or time.monotonic() > deadline:
                 server.should_exit = True
                 sock.close()
+                files_sock.close()
                 raise RuntimeError("the EvoLink emulator did not start")
             time.sleep(0.005)
         self._server, self._thread = server, thread
@@ -185,6 +205,7 @@ class EvoLinkEmulator:
             server.force_exit = True
             thread.join(timeout=5)
         self._server = self._thread = None
+        self._files.close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -201,6 +222,11 @@ class EvoLinkEmulator:
             raise RuntimeError("the emulator is not running: start() it or use it as a context manager")
         host = _WILDCARD_HOSTS.get(self.host, self.host)
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
+    def files_base_url(self) -> str:
+        """The files API host, ``http://host:files_port``: the connection extra ``files_base_url``."""
+        return self.base_url.rpartition(":")[0] + f":{self.files_port}"
 
     # ------------------------------------------------------------------------------------------ helpers
     def requests(self) -> list[dict[str, Any]]:
@@ -248,3 +274,27 @@ class EvoLinkEmulator:
         if task is None:
             raise KeyError(task_id)
         return task.done_at
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class _ByPort:
+    """The files app for requests that arrived on the files port, the API app for all others."""
+
+    def __init__(self, api: ASGIApp, files: ASGIApp) -> None:
+        self.api = api
+        self.files = files
+        self.files_port: int | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server") or (None, None)
+        await (self.files if server[1] == self.files_port else self.api)(scope, receive, send)

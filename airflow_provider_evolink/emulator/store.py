@@ -13,6 +13,8 @@ Sources: the create and task-detail shapes of ``openapi/*.openapi.yaml``; pricin
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -21,6 +23,7 @@ import random
 import re
 import secrets
 import string
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +55,8 @@ class Task:
     :ivar created_at: creation time (epoch seconds); ``done_at`` when it completes or fails.
     :ivar duration: output length in seconds; ``aspect_ratio`` its shape.
     :ivar credits: credits charged at creation (refunded if the task fails).
-    :ivar fail_code: the ``error.code`` it fails with (a prompt marker), or ``None`` to complete.
+    :ivar fail_code: the ``error.code`` it fails with (a prompt marker, or an input it could not use), or
+        ``None`` to complete; ``fail_message`` says why.
     :ivar progress_mode: one of :data:`PROGRESS_MODES`.
     """
 
@@ -64,6 +68,7 @@ class Task:
     aspect_ratio: str
     credits: float
     fail_code: str | None
+    fail_message: str | None = None
     progress_mode: str = "linear"
 
     def status(self, now: float) -> tuple[str, int]:
@@ -113,7 +118,8 @@ class Task:
         elif status == "failed":
             detail["error"] = {
                 "code": self.fail_code,
-                "message": f"Generation failed: {self.fail_code} (asked for by a [fail] marker in the prompt).",
+                "message": self.fail_message
+                or f"Generation failed: {self.fail_code} (asked for by a [fail] marker in the prompt).",
                 "type": "task_error",
             }
         return detail
@@ -167,6 +173,7 @@ class TaskStore:
         self._failing: list[Task] = []  # tasks that will fail: refunded once they have
         self._fail_once_prompts: set[str] = set()
         self._idempotency: dict[str, tuple[str, str]] = {}  # key -> (body fingerprint, task id)
+        self._input_checks: dict[str, asyncio.Task[tuple[str, str] | None]] = {}  # task id -> running check
         self._secret = secrets.token_bytes(16)
 
     # ------------------------------------------------------------------------------------------- tasks
@@ -225,6 +232,33 @@ class TaskStore:
         if fail_code:
             self._failing.append(task)
         return task
+
+    # ----------------------------------------------------------------------------------- input checks
+    def check_inputs(self, task_id: str, check: Coroutine[Any, Any, tuple[str, str] | None]) -> None:
+        """Run ``check`` (fetching the task's media inputs) in the background, as EvoLink does when a task starts.
+
+        It answers ``None`` when every input is usable, else ``(error code, message)``: the task then fails with
+        that code at the moment the check ended (and is refunded).
+        """
+        self._input_checks[task_id] = asyncio.get_running_loop().create_task(check)
+
+    async def settle(self, task_id: str, now: float) -> Task | None:
+        """The task as of ``now``; if its time is up while its inputs are still being checked, the check's end is
+        awaited first, so a task never reports ``completed`` with an input that was not usable."""
+        task = self._tasks.get(task_id)
+        check = self._input_checks.get(task_id)
+        if task is None or check is None or (not check.done() and now < task.done_at):
+            return task
+        failure = await check
+        # Several reads may await one check: only the first to finish applies its outcome (one refund).
+        if self._input_checks.pop(task_id, None) is not None and failure is not None:
+            task = self._tasks[task_id]
+            if task.fail_code is None:
+                code, message = failure
+                task = dataclasses.replace(task, fail_code=code, fail_message=message, done_at=min(task.done_at, now))
+                self._tasks[task_id] = task
+                self._failing.append(task)
+        return self._tasks[task_id]
 
     def _render_seconds(self) -> float:
         if not self.processing_spread:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -31,6 +32,7 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks import async_pool
 from airflow_provider_evolink.hooks.async_pool import ASYNC_POOL_SIZE, PoolKey, SharedAsyncClient
+from airflow_provider_evolink.hooks.files import upload
 from airflow_provider_evolink.hooks.responses import (
     api_error,
     parse_model,
@@ -48,14 +50,19 @@ from airflow_provider_evolink.hooks.settings import (
     settings_from_connection,
     tls_context,
 )
+from airflow_provider_evolink.inputs import has_unresolved_inputs
 from airflow_provider_evolink.models import (
     Credits,
     CreditsResponse,
     EvoLinkRequest,
     TaskDetail,
+    UploadedFile,
     VideoGenerationTask,
     parse_request,
 )
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 __all__ = ["ASYNC_POOL_SIZE", "DEFAULT_BASE_URL", "USER_AGENT", "EvoLinkHook"]
 
@@ -71,9 +78,11 @@ class EvoLinkHook(BaseHook):
 
     The connection (type ``evolink``): ``password`` = API key (required), ``host`` = base URL (default
     ``https://api.evolink.ai``; ``https://`` is assumed without a scheme), extras ``timeout`` (seconds per
-    request, default 30) and ``max_retries`` (retries of retryable failures, default 3). Retryable failures
-    (429, 500/502/503/504, connect errors, timeouts, dropped connections, a garbled 2xx body on a read) are
-    retried with exponential backoff and jitter, honouring ``Retry-After`` up to 30 s. A create request is
+    request, default 30), ``max_retries`` (retries of retryable failures, default 3) and ``outage_tolerance``
+    (seconds the provider's waits and saves outlast failures in a row, default 900; see :attr:`settings`).
+    Retryable failures (429, 500/502/503/504, connect errors, timeouts, dropped connections, a garbled 2xx body
+    on a read) are retried under the provider's one retry policy (``airflow_provider_evolink/retry.py``):
+    exponential backoff with jitter, honouring ``Retry-After`` up to 30 s. A create request is
     always sent with an ``Idempotency-Key`` and only ever retried with the same key, so a retry can never pay
     twice where the server honours the key.
 
@@ -95,6 +104,7 @@ class EvoLinkHook(BaseHook):
         self.evolink_conn_id = evolink_conn_id
         self._settings: ConnectionSettings | None = None
         self._client: httpx.Client | None = None
+        self._files_client: httpx.Client | None = None
         self._shared: SharedAsyncClient | None = None
         self._shared_key: PoolKey | None = None
         #: (method, URL) → the request built for it on the shared client: a trigger reads one URL for hours.
@@ -181,11 +191,25 @@ class EvoLinkHook(BaseHook):
             return None
         return async_pool.leave(shared, shared_key)
 
+    def files_client(self) -> httpx.Client:
+        """The sync ``httpx.Client`` of the files host (connection extra ``files_base_url``): bearer auth,
+        User-Agent, timeouts. Closed by :meth:`close`."""
+        if self._files_client is None:
+            settings = self.settings
+            self._files_client = httpx.Client(
+                base_url=settings.files_base_url,
+                auth=BearerAuth(settings.api_key),
+                headers={"User-Agent": USER_AGENT},
+                timeout=http_timeout(settings.timeout),
+            )
+        return self._files_client
+
     def close(self) -> None:
-        """Close the sync client (the hook can be used again; a new one is made)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Close the sync clients (the hook can be used again; new ones are made)."""
+        for client in (self._client, self._files_client):
+            if client is not None:
+                client.close()
+        self._client = self._files_client = None
 
     async def aclose(self) -> None:
         """Release this hook's share of the async client; the last user closes it. Safe to call twice."""
@@ -272,14 +296,21 @@ class EvoLinkHook(BaseHook):
             call reuses it, so the server replays instead of creating (and billing) a second task.
         :return: the created task (``id``, ``status``, ``usage.credits_reserved`` in credits, ...).
         :raises pydantic.ValidationError: the request breaks a documented rule (nothing is sent).
-        :raises EvoLinkConfigError: ``idempotency_key`` is not a printable ASCII string (nothing is sent).
+        :raises EvoLinkConfigError: ``idempotency_key`` is not a printable ASCII string, or a media input is still
+            an object-storage URI or local file (nothing is sent).
         :raises EvoLinkAPIError: a non-2xx answer after retries (400/401/402/403/409/413 are not retried).
         :raises EvoLinkTransportError: no answer after retries: the task may or may not exist; retry
             with the same ``idempotency_key``.
         :raises EvoLinkResponseError: a 2xx answer without a readable task (the task may exist; retry with
             the same ``idempotency_key`` to get it back).
         """
-        body = parse_request(request).to_api_json()
+        parsed = parse_request(request)
+        if has_unresolved_inputs(parsed):
+            raise EvoLinkConfigError(
+                "the request names object-storage URIs or local files: EvoLink only fetches public links, so resolve "
+                "them first (EvoLinkGenerateVideoOperator does; or airflow_provider_evolink.inputs.resolve_inputs)"
+            )
+        body = parsed.to_api_json()
         key = idempotency_key or str(uuid.uuid4())
         if not isinstance(key, str) or not key.isascii() or not key.isprintable() or len(key) > 255:
             raise EvoLinkConfigError("idempotency_key must be a printable ASCII string of at most 255 characters")
@@ -293,6 +324,49 @@ class EvoLinkHook(BaseHook):
         if response.headers.get("idempotency-replayed", "").lower() == "true":
             self.log.info("EvoLink replayed task %s for Idempotency-Key %s (not billed again)", task.id, key)
         return task
+
+    def upload_file(
+        self,
+        source: str | os.PathLike[str] | bytes | ObjectStoragePath,
+        *,
+        file_name: str | None = None,
+        upload_path: str | None = None,
+    ) -> UploadedFile:
+        """Upload a file through EvoLink's files API: ``POST /api/v1/files/upload/stream`` on the files host
+        (connection extra ``files_base_url``; ``docs/evolink-api.md``, "Files API (inputs)"). Streamed: memory stays
+        flat in the file size.
+
+        The returned ``file_url`` is public for 72 h (``expires_at``) and goes into a request's media field; it,
+        ``download_url`` and ``file_id`` (which names the download) are masked in task logs. Each upload uses one
+        file of a small per-account quota and is not idempotent: it is re-sent only when nothing can have been
+        stored (connect failure or 429; see :mod:`airflow_provider_evolink.hooks.files`).
+
+        :param source: a local path (or ``file://`` URI), an ``ObjectStoragePath`` (or object-storage URI), or
+            the bytes to upload.
+        :param file_name: the stored name (the service picks a unique one if ``None``).
+        :param upload_path: the folder to store it in (by type if ``None``).
+        :return: ``file_id``, ``file_url``, ``download_url``, ``mime_type``, ``file_size`` (bytes), ``expires_at``.
+        :raises EvoLinkInputError: the source does not exist.
+        :raises EvoLinkUploadError: HTTP 200 with ``success: false`` (quota used up, type refused): ``code``, ``msg``.
+        :raises EvoLinkAPIError: a non-2xx answer. :raises EvoLinkTransportError: no answer.
+        """
+        from airflow.sdk.log import mask_secret
+
+        uploaded = upload(
+            self.files_client(), source, file_name=file_name, upload_path=upload_path, settings=self.settings
+        )
+        for link in (uploaded.file_url, uploaded.download_url, uploaded.file_id):
+            if link:
+                mask_secret(link)
+        # Not the file_id either: the download link is the files host plus the id.
+        self.log.info(
+            "Uploaded %s (%s bytes, %s) to EvoLink's files API; it is public until %s",
+            _describe(source),
+            uploaded.file_size,
+            uploaded.mime_type,
+            uploaded.expires_at,
+        )
+        return uploaded
 
     def get_task(self, evolink_task_id: str) -> TaskDetail:
         """Read a task: ``GET /v1/tasks/{task_id}`` (``get-task-detail.openapi.yaml``).
@@ -370,3 +444,10 @@ def _task_path(evolink_task_id: str) -> str:
     if not isinstance(evolink_task_id, str) or not evolink_task_id.strip():
         raise EvoLinkConfigError(f"evolink_task_id must be a non-empty string, got {evolink_task_id!r}")
     return f"/v1/tasks/{quote(evolink_task_id.strip(), safe='')}"
+
+
+def _describe(source: object) -> str:
+    """How logs name an upload source: its path or URI, or the size of raw bytes."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return f"{len(source)} bytes"
+    return str(source)

@@ -2,8 +2,9 @@
 What an ``evolink`` Airflow connection resolves to, and the HTTP client settings built from it.
 
 The connection (API reference: ``docs/evolink-api.md``, "Authentication"): ``password`` = API key (required),
-``host`` = API base URL, extras ``timeout`` (seconds per request), ``max_retries`` (per request) and
-``outage_tolerance`` (seconds a wait or a save outlasts transient failures). :func:`http_url` and
+``host`` = API base URL, extras ``timeout`` (seconds per request), ``max_retries`` (per request),
+``outage_tolerance`` (seconds a wait or a save outlasts transient failures) and ``files_base_url`` (the files API
+host, default ``https://files-api.evolink.ai``). :func:`http_url` and
 :func:`number_extra` check any further host or number extra the same way, so a second host (e.g. a files API)
 is one more field of :class:`ConnectionSettings`.
 """
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_FILES_BASE_URL",
     "DEFAULT_TIMEOUT",
     "USER_AGENT",
     "BearerAuth",
@@ -41,6 +43,8 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.evolink.ai"
+#: EvoLink's files API host (connection extra ``files_base_url``), where uploads go.
+DEFAULT_FILES_BASE_URL = "https://files-api.evolink.ai"
 #: Seconds allowed for one HTTP read/write (connection extra ``timeout``).
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"airflow-provider-evolink/{__version__}"
@@ -56,6 +60,8 @@ class ConnectionSettings:
     :param max_retries: retries of a retryable failure per request.
     :param outage_tolerance: seconds transient failures may last in a row while waiting for a task or saving
         its results.
+    :param files_base_url: the files API root (extra ``files_base_url``), where :meth:`EvoLinkHook.upload_file`
+        sends uploads.
     """
 
     base_url: str
@@ -63,6 +69,7 @@ class ConnectionSettings:
     timeout: float
     max_retries: int
     outage_tolerance: float = DEFAULT_OUTAGE_TOLERANCE
+    files_base_url: str = DEFAULT_FILES_BASE_URL
 
     @functools.cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -107,9 +114,9 @@ def settings_from_connection(conn: Connection, extra: Mapping[str, Any], conn_id
     """Check and resolve a connection.
 
     :param conn: the Airflow connection; ``extra``: its parsed extras (read sync or async by the caller).
-    :raises EvoLinkConfigError: no API key, a host that is not an http(s) URL, or a bad ``timeout`` (must be
-        > 0 seconds), ``max_retries`` (a whole number ≥ 0) or ``outage_tolerance`` (≥ 0 seconds); the message
-        names the connection and field.
+    :raises EvoLinkConfigError: no API key, a host or ``files_base_url`` that is not an http(s) URL, or a bad
+        ``timeout`` (must be > 0 seconds), ``max_retries`` (a whole number ≥ 0) or ``outage_tolerance`` (≥ 0
+        seconds); the message names the connection and field.
     """
     where = f"EvoLink connection {conn_id!r}"
     api_key = (conn.password or "").strip()
@@ -127,8 +134,14 @@ def settings_from_connection(conn: Connection, extra: Mapping[str, Any], conn_id
         raise EvoLinkConfigError(
             f"{where}: extra 'outage_tolerance' must be a number of seconds >= 0, got {tolerance!r}"
         )
+    files_base_url = http_url(extra.get("files_base_url"), DEFAULT_FILES_BASE_URL, f"{where}: extra 'files_base_url'")
     return ConnectionSettings(
-        base_url=base_url, api_key=api_key, timeout=timeout, max_retries=int(retries), outage_tolerance=tolerance
+        base_url=base_url,
+        api_key=api_key,
+        timeout=timeout,
+        max_retries=int(retries),
+        outage_tolerance=tolerance,
+        files_base_url=files_base_url,
     )
 
 

@@ -22,6 +22,14 @@ from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
 from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
+from airflow_provider_evolink.inputs import (
+    DEFAULT_INPUT_LINK_EXPIRATION,
+    MAX_INPUT_LINK_EXPIRATION,
+    ResolvedInputs,
+    resolve_inputs,
+    seal,
+    unseal,
+)
 from airflow_provider_evolink.models import (
     EvoLinkRequest,
     TaskDetail,
@@ -123,9 +131,19 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     :param max_credits: refuse to submit when the estimated cost (credits, the per-second price of
         ``docs/evolink-api.md`` × duration × quality) exceeds this; a model without a known price is refused
         too (fail closed). ``None``: no check.
+    :param input_link_expiration: seconds a signed input link stays valid (1 to 604800, default 21600 = 6 h:
+        EvoLink fetches inputs only when the task starts, after queueing, and a retry may replay the stored
+        request; see :data:`~airflow_provider_evolink.inputs.DEFAULT_INPUT_LINK_EXPIRATION`).
+
+    Media inputs may be public URLs, object-storage URIs / ``ObjectStoragePath`` (signed) or local files
+    (uploaded through EvoLink's files API, public for 72 h): see :mod:`airflow_provider_evolink.inputs`. They
+    are resolved after validation and the ``max_credits`` check and right before the POST, each source once; the
+    rendered ``request`` keeps the URIs as written, and the links are masked in logs.
     :raises ValueError: on a bad constructor argument, naming it.
     :raises AirflowFailException: an invalid request (each field and rule named), a cost over ``max_credits``,
-        a downstream ``EvoLinkToStorageOperator`` whose rendered ``destination`` cannot work (all before any POST),
+        a media input that is missing or breaks its field's type or size rules (field and URI named; nothing was
+        uploaded), an upload the files API refused (quota used up, type refused: its ``code`` and ``msg``), a
+        downstream ``EvoLinkToStorageOperator`` whose rendered ``destination`` cannot work (all before any POST),
         a task that failed with a non-retryable code or was cancelled, a non-retryable API answer (400, 401,
         402, 403, 409) or a bad connection: Airflow retries would fail the same way, so none are spent.
     :raises AirflowException: a retryable task failure or a timeout (a retry reconnects).
@@ -148,6 +166,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         timeout: float = 3600.0,
         max_credits: float | None = None,
         adaptive_polling: bool = True,
+        input_link_expiration: int = DEFAULT_INPUT_LINK_EXPIRATION,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -167,6 +186,16 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         if not isinstance(adaptive_polling, bool):
             raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
         self.adaptive_polling = adaptive_polling
+        if (
+            isinstance(input_link_expiration, bool)
+            or not isinstance(input_link_expiration, int)
+            or not 0 < input_link_expiration <= MAX_INPUT_LINK_EXPIRATION
+        ):
+            raise ValueError(
+                f"input_link_expiration must be a whole number of seconds from 1 to {MAX_INPUT_LINK_EXPIRATION} "
+                f"(7 days, the longest S3/GCS signed links live), got {input_link_expiration!r}"
+            )
+        self.input_link_expiration = input_link_expiration
         self._evolink_task_id: str | None = None
         self._usage: Usage | None = None  # usage of the create answer
         self._result_locations: list[str] = []  # result URLs without their signed part, for lineage
@@ -316,6 +345,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 "(a retry cannot reconnect to the EvoLink task and submits a new one)"
             )
         sequence = try_sequence(context.get("ti"), self.retries)
+        # The request as the user wrote it (URIs), never the links made for it: those differ on every try.
         state = SubmissionState(store, request_fingerprint(request.to_api_json()), sequence)
         if (stored_id := state.stored_task_id()) is not None:
             detail = self._stored_task(stored_id)
@@ -327,9 +357,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 )
                 return stored_id, detail
             state.forget_task()
-        idempotency_key = state.idempotency_key()
+        body, idempotency_key = self._replay(state, request) or self._new_submission(state, request)
         self.log.info("Submitting a %s generation, %s", request.model, _prompt_for_log(request))
-        task = self.hook.create_video_generation(request, idempotency_key=idempotency_key)
+        task = self.hook.create_video_generation(body, idempotency_key=idempotency_key)
         self._usage = task.usage
         state.submitted(task.id, task.usage.model_dump(mode="json", exclude_none=True) if task.usage else None)
         self._estimated_time = usable_estimate(task.task_info.estimated_time if task.task_info else None)
@@ -337,6 +367,42 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
         self.log.info("EvoLink task ID: %s", task.id)
         return task.id, None
+
+    # ------------------------------------------------------------------ media inputs
+    def _resolve_inputs(self, request: EvoLinkRequest) -> ResolvedInputs:
+        """Sign or upload the request's object-storage and local inputs (each once); public URLs pass as they are."""
+        resolved = resolve_inputs(request, self.hook, expiration=self.input_link_expiration)
+        if resolved.links:
+            self.log.info(
+                "Media inputs: %d signed (links valid %d s), %d uploaded to EvoLink's files API (public for 72 h)",
+                resolved.signed,
+                self.input_link_expiration,
+                resolved.uploaded,
+            )
+        return resolved
+
+    def _replay(self, state: SubmissionState, request: EvoLinkRequest) -> tuple[dict[str, Any], str] | None:
+        """The body and key an earlier try may have sent without storing the task ID: the request itself, or the
+        sealed body with its signed or uploaded links. ``None`` when there is nothing to replay, or the sealed body
+        cannot be read with this connection's API key (the inputs are then resolved anew, with a new key)."""
+        if (replay := state.replayable()) is None:
+            return None
+        key, sealed = replay
+        if sealed is None:
+            return request.to_api_json(), key
+        if (resolved := unseal(sealed, self.hook.settings.api_key)) is None:
+            self.log.warning(
+                "The request an earlier try sent cannot be read with this connection's API key (it changed?): "
+                "submitting anew with a new Idempotency-Key"
+            )
+            return None
+        return resolved.body, key
+
+    def _new_submission(self, state: SubmissionState, request: EvoLinkRequest) -> tuple[dict[str, Any], str]:
+        """Resolve the inputs, then store a new key (with the sealed body when links were made) before the POST."""
+        resolved = self._resolve_inputs(request)
+        sealed = seal(resolved, self.hook.settings.api_key) if resolved.links else None
+        return resolved.body, state.new_key(sealed)
 
     def _stored_task(self, evolink_task_id: str) -> TaskDetail | None:
         """An earlier try's task, or ``None`` when EvoLink no longer knows it (404). The read outlasts an API

@@ -18,14 +18,21 @@ MOTION_CONTROL = "kling-v3-motion-control"
 
 
 @pytest.fixture
-def o3_body() -> Callable[..., dict[str, Any]]:
-    """A valid O3 request (the OpenAPI ``basic`` example); keyword arguments override fields."""
+def samples(emulator: EvoLinkEmulator) -> str:
+    """The session emulator's sample folder: inputs every emulator can fetch (they fetch inputs by default)."""
+    return f"{emulator.base_url}/samples"
+
+
+@pytest.fixture
+def o3_body(samples: str) -> Callable[..., dict[str, Any]]:
+    """A valid O3 request (the OpenAPI ``basic`` example, with fetchable inputs); keyword arguments override
+    fields."""
 
     def build(**fields: Any) -> dict[str, Any]:
         body = {
             "model": O3,
             "prompt": "Keep the same motion style, change to a snowy background",
-            "video_url": "https://example.com/reference.mp4",
+            "video_url": f"{samples}/reference.mp4",
             "duration": 5,
             "aspect_ratio": "16:9",
             "quality": "720p",
@@ -36,15 +43,16 @@ def o3_body() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def motion_body() -> Callable[..., dict[str, Any]]:
-    """A valid motion control request (the OpenAPI ``basic`` example); keyword arguments override fields."""
+def motion_body(samples: str) -> Callable[..., dict[str, Any]]:
+    """A valid motion control request (the OpenAPI ``basic`` example, with fetchable inputs); keyword arguments
+    override fields."""
 
     def build(**fields: Any) -> dict[str, Any]:
         body = {
             "model": MOTION_CONTROL,
             "prompt": "A girl dancing gracefully",
-            "image_urls": ["https://example.com/character.jpg"],
-            "video_urls": ["https://example.com/dance-reference.mp4"],
+            "image_urls": [f"{samples}/character.jpg"],
+            "video_urls": [f"{samples}/reference.mp4"],
             "quality": "720p",
             "model_params": {"character_orientation": "image"},
         }

@@ -15,6 +15,7 @@ from airflow_provider_evolink.emulator.__main__ import _parser
 
 def test_every_constructor_argument_has_a_kebab_case_flag() -> None:
     flags = {option for action in _parser()._actions for option in action.option_strings if option.startswith("--")}
+    flags -= {"--no-fetch-inputs"}  # the negation of --fetch-inputs
     arguments = {f"--{name.replace('_', '-')}" for name in inspect.signature(EvoLinkEmulator).parameters}
     assert flags - {"--help"} == arguments
 
@@ -38,3 +39,8 @@ def test_cli_prints_the_base_url_serves_and_stops_on_sigterm() -> None:
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def test_input_fetching_is_on_by_default_and_no_fetch_inputs_turns_it_off() -> None:
+    assert _parser().parse_args([]).fetch_inputs is True
+    assert _parser().parse_args(["--no-fetch-inputs"]).fetch_inputs is False

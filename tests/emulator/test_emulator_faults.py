@@ -48,6 +48,7 @@ def test_rate_drop_closes_the_connection_without_an_answer(make_emulator: StartE
         "request_id": None,
         "method": "GET",
         "path": "/v1/credits",
+        "host": "api",
         "idempotency_key": None,
         "auth": True,
         "range": None,

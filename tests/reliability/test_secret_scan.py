@@ -8,6 +8,11 @@ rendered template fields, the resumed task's event (``next_kwargs``), and every 
 metadata DB, plus the raw SQLite files. The emulator's request log shows whether any request to the file host
 (result downloads, samples) carried an ``Authorization`` header. The trigger row and the event must not carry
 result URLs either (they are signed links, stored unencrypted).
+
+A second run, of ``evolink_motion_control`` with its character image in a private S3 bucket (signed) and its
+reference video a local file (uploaded through the files API), is searched the same way for the signed input link
+and the uploaded file's URL: they may appear only masked in the logs, and nowhere else (the stored submission
+that a retry replays is encrypted with the API key).
 """
 
 from __future__ import annotations
@@ -296,3 +301,125 @@ def test_no_signed_result_link_is_in_any_xcom_or_anywhere_in_the_metadata_databa
     for path in database.parent.glob(database.name + "*"):  # the DB file, its WAL and shared memory
         content = path.read_bytes()
         assert [signature for signature in signatures if signature.encode() in content] == [], path.name
+
+
+# ------------------------------------------------------------------------------ signed and uploaded inputs
+INPUTS_DAG_ID = "evolink_motion_control"
+
+
+@dataclass
+class ScannedInputsRun:
+    run: Any
+    emulator_log: list[dict[str, Any]]
+    output: str
+    files_base_url: str
+    image_uri: str
+
+
+@pytest.fixture(scope="module")
+def scanned_inputs_run(
+    tmp_path_factory: pytest.TempPathFactory, evolink_connection_json: Callable[..., str], s3_bucket: str
+) -> Iterator[ScannedInputsRun]:
+    """One ``dag.test()`` of the motion-control DAG: its image a private S3 object, its video the local sample."""
+    from airflow import settings
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import ObjectStoragePath
+    from airflow.utils.db import initdb
+
+    from airflow_provider_evolink.emulator import EvoLinkEmulator, media
+
+    image = ObjectStoragePath(f"s3://aws_moto@{s3_bucket}/scan/character.jpg")
+    image.write_bytes(media.character_image().data)
+    destination = tmp_path_factory.mktemp("input-videos")
+    capture = _FdCapture(tmp_path_factory.mktemp("input-capture"))
+    with EvoLinkEmulator(api_key=SENTINEL_KEY, processing_seconds=5.0) as emu, pytest.MonkeyPatch.context() as patch:
+        patch.setenv(
+            "AIRFLOW_CONN_EVOLINK_DEFAULT",
+            evolink_connection_json(emu.base_url, SENTINEL_KEY, files_base_url=emu.files_base_url),
+        )
+        patch.setenv("EVOLINK_POLL_INTERVAL", "0.5")
+        patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(EXAMPLE_DAGS))
+        patch.setattr(settings, "DAGS_FOLDER", str(EXAMPLE_DAGS))
+        initdb()
+        dag = DagBag(dag_folder=str(EXAMPLE_DAGS)).get_dag(INPUTS_DAG_ID)
+        with capture:
+            run = dag.test(run_conf={"image_url": str(image), "destination": destination.as_uri()})
+        yield ScannedInputsRun(run, emu.requests(), capture.text, emu.files_base_url, str(image))
+
+
+def _input_links(scanned: ScannedInputsRun) -> list[str]:
+    """Fragments that identify the links made for the inputs: any S3 signature, and the uploaded file's URL
+    (its path as the emulator saw it fetched, and the files host)."""
+    fetched = [e["path"] for e in scanned.emulator_log if e["host"] == "files" and e["method"] == "GET"]
+    assert fetched, "the emulator never fetched the uploaded video"
+    file_ids = [path.rpartition("/")[2].partition(".")[0] for path in fetched]  # stored as <file_id>.<ext>
+    return ["Signature=", "X-Amz-Signature", scanned.files_base_url, *fetched, *file_ids]
+
+
+def _input_leaks(scanned: ScannedInputsRun, text: str) -> list[str]:
+    return [fragment for fragment in (*_input_links(scanned), SENTINEL_KEY) if fragment in text]
+
+
+def test_the_inputs_run_signed_the_image_and_uploaded_the_video_once(scanned_inputs_run: ScannedInputsRun) -> None:
+    assert scanned_inputs_run.run.state == "success"
+    log = scanned_inputs_run.emulator_log
+    assert len([e for e in log if e["host"] == "files" and e["method"] == "POST"]) == 1
+    assert [e["auth"] for e in log if e["host"] == "files" and e["method"] == "GET"] == [False]
+    assert "Media inputs: 1 signed" in scanned_inputs_run.output  # the provider's own log line was captured
+
+
+def test_input_links_are_in_no_log_output(scanned_inputs_run: ScannedInputsRun) -> None:
+    assert _input_leaks(scanned_inputs_run, scanned_inputs_run.output) == []
+
+
+def test_input_links_are_in_no_xcom_rendered_field_or_event(scanned_inputs_run: ScannedInputsRun) -> None:
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+
+    run_id = scanned_inputs_run.run.run_id
+    with _session() as session:
+        xcoms = [
+            XComModel.deserialize_value(row)
+            for row in session.query(XComModel).filter_by(dag_id=INPUTS_DAG_ID, run_id=run_id)
+        ]
+        rendered = {
+            row.task_id: row.rendered_fields
+            for row in session.query(RenderedTaskInstanceFields).filter_by(dag_id=INPUTS_DAG_ID, run_id=run_id)
+        }
+        events = [row.next_kwargs for row in session.query(TaskInstance).filter_by(dag_id=INPUTS_DAG_ID, run_id=run_id)]
+    assert xcoms
+    assert rendered["generate"]["request"]["image_urls"] == [scanned_inputs_run.image_uri]  # the URI as written
+    text = json.dumps([xcoms, rendered, events], default=str)
+    assert _input_leaks(scanned_inputs_run, text) == []
+
+
+def test_input_links_are_nowhere_in_the_metadata_database(scanned_inputs_run: ScannedInputsRun) -> None:
+    database = _database_path()
+    leaking: list[str] = []
+    sealed = 0
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for row in db.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names from sqlite_master
+                text = " ".join(
+                    str(value) if not isinstance(value, bytes) else value.decode("utf-8", "replace") for value in row
+                )
+                if _input_leaks(scanned_inputs_run, text):
+                    leaking.append(table)
+                sealed += "sealed_request" in text
+    assert sealed, "the stored submission (with the sealed request) was not in the database: nothing was scanned"
+    assert sorted(set(leaking)) == []
+
+
+def test_input_links_are_in_no_log_file(scanned_inputs_run: ScannedInputsRun) -> None:
+    home = Path(os.environ["AIRFLOW_HOME"])
+    database = _database_path()
+    leaking = [
+        str(path.relative_to(home))
+        for path in home.rglob("*")
+        if path.is_file()
+        and not path.name.startswith(database.name)
+        and _input_leaks(scanned_inputs_run, path.read_bytes().decode("utf-8", "replace"))
+    ]
+    assert leaking == []

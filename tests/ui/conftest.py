@@ -42,8 +42,8 @@ CHROMIUM_ARGS = [
 UI_PROCESSING_SECONDS = 8.0
 #: The example DAGs, which the UI tests may open.
 EXAMPLE_DAG_IDS = ("evolink_reference_to_video", "evolink_motion_control", "evolink_batch")
-#: Milliseconds Playwright waits for an element by default: the UI is slow on a busy 2-core machine.
-UI_TIMEOUT_MS = 30_000
+#: Milliseconds Playwright (actions and ``expect``) waits for an element: the UI is slow on a busy 2-core machine.
+UI_TIMEOUT_MS = 60_000
 
 _PAGES = pytest.StashKey[list[Any]]()
 _AIRFLOW = pytest.StashKey[Any]()
@@ -70,8 +70,9 @@ def browser() -> Iterator[Any]:
         if os.environ.get("EVOLINK_REQUIRE_BROWSER") == "1":
             pytest.fail(f"EVOLINK_REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=UI_TIMEOUT_MS)  # expect() has its own 5 s default, too short on a busy machine
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield chromium

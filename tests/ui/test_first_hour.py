@@ -30,7 +30,7 @@ RUNS_TIMEOUT = 480.0
 
 def _open_trigger_form(page: Any, dag_id: str) -> Any:
     page.goto(f"/dags/{dag_id}")
-    page.get_by_role("button", name="Trigger").first.click()
+    page.get_by_role("button", name="Trigger", exact=True).filter(visible=True).first.click()
     form = page.get_by_role("dialog")
     expect(form.get_by_text("Run Parameters")).to_be_visible()
     return form
@@ -57,7 +57,7 @@ def _press_trigger(page: Any, button: Any, dag_id: str) -> str:
     return str(answer.value.json()["dag_run_id"])
 
 
-def _add_connection(page: Any, conn_id: str, host: str, api_key: str) -> None:
+def _add_connection(page: Any, conn_id: str, host: str, api_key: str, files_url: str) -> None:
     page.goto("/connections")
     page.get_by_role("button", name="Add Connection").click()
     form = page.get_by_role("dialog")
@@ -66,6 +66,9 @@ def _add_connection(page: Any, conn_id: str, host: str, api_key: str) -> None:
     page.keyboard.press("Enter")
     form.locator("input[name=host]").fill(host)  # labelled "Base URL"
     form.locator("input[name=password]").fill(api_key)  # labelled "API Key"
+    # The emulator's files API (where the motion-control DAG uploads its local sample video) has its own port.
+    form.get_by_role("button", name="Extra Fields", exact=True).click()
+    form.locator("#element_files_base_url").fill(files_url)  # labelled "Files API URL"
     form.get_by_role("button", name="Save").click()
     expect(page.get_by_role("row").filter(has_text=conn_id)).to_contain_text(host)
 
@@ -99,7 +102,7 @@ def _assert_no_signed_link(page: Any, url: str, what: str) -> str:
 def test_a_new_users_first_hour(page: Any, airflow_ui: Any, ui_emulator: Any) -> None:
     # Another browser test may have created the connection: the form must create it anew.
     airflow_ui.api("DELETE", "/api/v2/connections/evolink_default")
-    _add_connection(page, "evolink_default", ui_emulator.base_url, ui_emulator.api_key)
+    _add_connection(page, "evolink_default", ui_emulator.base_url, ui_emulator.api_key, ui_emulator.files_base_url)
 
     runs = {dag_id: _trigger_with_defaults(page, dag_id) for dag_id in EXAMPLE_DAGS}
     try:
