@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -382,21 +381,13 @@ async def test_a_deadline_already_past_fires_timeout_without_reading(
 
 
 async def test_fixed_interval_polling_waits_a_random_fraction_first_and_later_the_interval_with_jitter(
-    scripted_reads: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
+    scripted_reads: Callable[..., list[str]], virtual_time: VirtualTime
 ) -> None:
     scripted_reads(*[{"status": "processing"}] * 4, {"status": "completed", "results": [RESULT_URL]})
-    sleeps: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def recording_sleep(delay: float, *args: Any) -> None:
-        sleeps.append(delay)
-        await real_sleep(0)
-
-    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
 
     await run_to_events(make_trigger(poll_interval=8.0, end_time=time.time() + 3600, adaptive_polling=False))
 
-    first, *later = sleeps
+    first, *later = virtual_time.waits
     assert 0 <= first <= 8.0
     assert len(later) == 4
     assert all(7.2 <= delay <= 8.8 for delay in later)
