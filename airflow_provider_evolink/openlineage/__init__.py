@@ -22,19 +22,15 @@ name: the query string is what makes a link signed, and signed links never go in
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["DatasetName", "dataset_name", "media_locations", "public_location"]
+__all__ = ["DatasetName", "dataset_name", "public_location"]
 
-#: Schemes whose authority is a bucket or container; ``gcs`` is spelled ``gs`` in lineage.
+#: Schemes named by host and port; any other scheme's authority is a bucket or container.
 _WEB_SCHEMES = frozenset({"http", "https"})
+#: ``gcs://`` is spelled ``gs://`` in lineage.
 _SCHEME_ALIASES = {"gcs": "gs"}
-#: Request fields holding media inputs besides the ``*_url``/``*_urls`` ones (O3's ``video`` alternative).
-_MEDIA_FIELDS = frozenset({"video", "image_start", "image_end"})
-#: A ``*_url`` field that is not an input: EvoLink calls it back.
-_NOT_MEDIA_FIELDS = frozenset({"callback_url"})
 
 
 class DatasetName(NamedTuple):
@@ -95,41 +91,3 @@ def _authority(hostname: str, port: int | None) -> str:
     """``host[:port]``, an IPv6 address in brackets (``urlsplit`` gives it without them)."""
     host = f"[{hostname}]" if ":" in hostname else hostname
     return host + (f":{port}" if port is not None else "")
-
-
-def media_locations(request: Any) -> list[str]:
-    """The media inputs named in a create request (dict form), in order, each once.
-
-    Media fields are those named ``*_url`` (but not ``callback_url``), lists named ``*_urls``, and O3's
-    ``video``, at any depth (``elements[].frontal_image_url``, ``model_params`` …). Values may be strings or
-    path objects (``ObjectStoragePath``); anything else is skipped.
-    """
-    found: dict[str, None] = {}
-    _collect(request, found)
-    return list(found)
-
-
-def _collect(value: Any, found: dict[str, None]) -> None:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if _is_media_field(key):
-                _add_locations(item, found)
-            else:
-                _collect(item, found)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _collect(item, found)
-
-
-def _add_locations(value: Any, found: dict[str, None]) -> None:
-    from airflow.sdk import ObjectStoragePath
-
-    for location in value if isinstance(value, list | tuple) else [value]:
-        if isinstance(location, str | os.PathLike | ObjectStoragePath) and str(location).strip():
-            found.setdefault(str(location).strip(), None)
-
-
-def _is_media_field(key: Any) -> bool:
-    if not isinstance(key, str) or key in _NOT_MEDIA_FIELDS:
-        return False
-    return key in _MEDIA_FIELDS or key.endswith(("_url", "_urls"))

@@ -6,8 +6,9 @@ module, and only the provider's listener calls them. Dataset names: :mod:`airflo
 
 ``EvoLinkGenerateVideoOperator``::
 
-    inputs      the request's media (video_url, image_urls, ...): public URLs without their query string,
-                object-store URIs as bucket + key, local files as file + path
+    inputs      the request's media (models.media_fields) as the user named them, before any was signed or
+                uploaded: public URLs without their query string, object-store URIs as bucket + key, local
+                files as file + path; none when the request is invalid
     outputs     the task's results (same names as the save task's input), when the operator waited for them
     run facets  externalQuery    {externalQueryId: <EvoLink task ID>, source: <API base URL>}
                 evolink_generation  EvoLinkGenerationRunFacet (model, seconds, quality, credits)
@@ -34,8 +35,14 @@ from airflow.providers.common.compat.openlineage.facet import (
 from airflow.providers.openlineage.extractors import OperatorLineage
 from attrs import define
 
-from airflow_provider_evolink.models import KlingO3ReferenceToVideoRequest, estimate_credits, parse_request
-from airflow_provider_evolink.openlineage import dataset_name, media_locations, public_location
+from airflow_provider_evolink.models import (
+    EvoLinkRequest,
+    KlingO3ReferenceToVideoRequest,
+    estimate_credits,
+    media_fields,
+    parse_request,
+)
+from airflow_provider_evolink.openlineage import dataset_name, public_location
 
 __all__ = ["GENERATION_FACET", "EvoLinkGenerationRunFacet", "generation_lineage", "storage_lineage"]
 
@@ -79,13 +86,14 @@ def generation_lineage(
     :param reserved_credits: ``usage.credits_reserved`` of the create answer, in credits.
     :param result_locations: the task's result URLs without their query string, when the operator waited.
     """
-    run_facets: dict[str, RunFacet] = {GENERATION_FACET: _generation_facet(request, reserved_credits)}
+    parsed = _parsed(request)
+    run_facets: dict[str, RunFacet] = {GENERATION_FACET: _generation_facet(request, parsed, reserved_credits)}
     if evolink_task_id:
         run_facets["externalQuery"] = ExternalQueryRunFacet(
             externalQueryId=evolink_task_id, source=public_location(api_base_url or "")
         )
     return OperatorLineage(
-        inputs=[InputDataset(namespace=n.namespace, name=n.name) for n in _names(media_locations(request))],
+        inputs=[InputDataset(namespace=n.namespace, name=n.name) for n in _names(_media(parsed))],
         outputs=[OutputDataset(namespace=n.namespace, name=n.name) for n in _names(result_locations)],
         run_facets=run_facets,
     )
@@ -115,12 +123,21 @@ def _names(locations: Sequence[str]) -> list[Any]:
     return list(dict.fromkeys(name for name in names if name is not None))
 
 
-def _generation_facet(request: Any, reserved_credits: float | None) -> EvoLinkGenerationRunFacet:
-    fields = request if isinstance(request, Mapping) else {}
+def _parsed(request: Any) -> EvoLinkRequest | None:
     try:
-        parsed = parse_request(request)
+        return parse_request(request)
     except (pydantic.ValidationError, TypeError):  # a run that failed validation still names its model
-        parsed = None
+        return None
+
+
+def _media(request: EvoLinkRequest | None) -> list[str]:
+    return [field.value for field in media_fields(request)] if request is not None else []
+
+
+def _generation_facet(
+    request: Any, parsed: EvoLinkRequest | None, reserved_credits: float | None
+) -> EvoLinkGenerationRunFacet:
+    fields = request if isinstance(request, Mapping) else {}
     duration = fields.get("duration")
     if isinstance(parsed, KlingO3ReferenceToVideoRequest):
         duration = parsed.effective_duration

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fakes import FakeTaskInstance, FakeTaskStateStore, context_of
 
-from airflow_provider_evolink.openlineage import DatasetName, dataset_name, media_locations, public_location
+from airflow_provider_evolink.openlineage import DatasetName, dataset_name, public_location
 
 SIGNED = "?X-Amz-Signature=abc123&X-Amz-Expires=600"
 
@@ -53,24 +53,35 @@ def test_public_location_drops_user_info_query_and_fragment() -> None:
     assert public_location("http://[::1") == ""
 
 
-def test_media_locations_walk_every_media_field_but_not_the_callback() -> None:
+def test_inputs_are_named_as_the_user_wrote_them_never_with_a_query_string() -> None:
+    from airflow_provider_evolink.openlineage.facets import generation_lineage
+
     request = {
         "model": "kling-o3-reference-to-video",
         "prompt": "/imagine a path-like prompt",
-        "video_url": "s3://bucket/ref.mp4",
-        "image_urls": ["https://cdn.example.com/a.jpg", "https://cdn.example.com/a.jpg", ""],
-        "elements": [{"frontal_image_url": "/data/face.png", "reference_image_urls": ["gs://b/side.png"]}],
-        "video": "https://cdn.example.com/alt.mp4",
+        "video_url": "s3://aws_conn@bucket/refs/ref.mp4",
+        "image_urls": [f"https://cdn.example.com/a.jpg{SIGNED}", "/data/face.png"],
         "callback_url": "https://hooks.example.com/evolink",
     }
 
-    assert media_locations(request) == [
-        "s3://bucket/ref.mp4",
-        "https://cdn.example.com/a.jpg",
-        "/data/face.png",
-        "gs://b/side.png",
-        "https://cdn.example.com/alt.mp4",
+    lineage = generation_lineage(request, evolink_task_id=None, api_base_url=None, reserved_credits=None)
+
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [
+        ("s3://bucket", "refs/ref.mp4"),
+        ("https://cdn.example.com", "/a.jpg"),
+        ("file", "/data/face.png"),
     ]
+
+
+def test_an_invalid_request_names_no_inputs() -> None:
+    from airflow_provider_evolink.openlineage.facets import generation_lineage
+
+    request = {"model": "kling-o3-reference-to-video", "prompt": "x", "video_url": "relative/ref.mp4"}
+
+    lineage = generation_lineage(request, evolink_task_id=None, api_base_url=None, reserved_credits=None)
+
+    assert lineage.inputs == []
+    assert lineage.run_facets["evolink_generation"].model == "kling-o3-reference-to-video"
 
 
 # ------------------------------------------------------------------------------------------- operators
