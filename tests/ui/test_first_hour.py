@@ -30,7 +30,7 @@ RUNS_TIMEOUT = 480.0
 
 def _open_trigger_form(page: Any, dag_id: str) -> Any:
     page.goto(f"/dags/{dag_id}")
-    page.get_by_role("button", name="Trigger", exact=True).filter(visible=True).first.click()
+    page.get_by_role("button", name="Trigger").first.click()
     form = page.get_by_role("dialog")
     expect(form.get_by_text("Run Parameters")).to_be_visible()
     return form
