@@ -42,22 +42,12 @@ if TYPE_CHECKING:
     from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 
 __all__ = [
-    "DEFAULT_INPUT_LINK_EXPIRATION",
-    "MAX_INPUT_LINK_EXPIRATION",
     "ResolvedInputs",
-    "has_unresolved_inputs",
     "resolve_inputs",
     "seal",
     "unseal",
 ]
 
-#: Seconds a signed input link stays valid (``input_link_expiration``). EvoLink fetches inputs when the task
-#: starts, after it queues: Kling estimates ~300 s per task and some models run 40 minutes, so a busy queue can
-#: delay the fetch well past an hour; a retry replaying the stored request after a crash sends the same links
-#: again. Six hours covers both with room, and is still far shorter than the 72 h an uploaded file stays public.
-DEFAULT_INPUT_LINK_EXPIRATION = 6 * 3600
-#: The longest a SigV4-presigned S3 link may live (7 days); GCS V4 signing has the same cap.
-MAX_INPUT_LINK_EXPIRATION = 7 * 24 * 3600
 
 MB = 1024 * 1024
 #: What the files API accepts (``docs/evolink-api.md``, "Files API (inputs)": the union of the documents).
@@ -110,11 +100,6 @@ class _Source:
     media_type: str = ""
     size: int = 0
     link: str | None = field(default=None, repr=False)
-
-
-def has_unresolved_inputs(request: EvoLinkRequest) -> bool:
-    """Whether any media input of ``request`` is an object-storage URI or a local file (not yet a link)."""
-    return any(input_kind(item.value) != "url" for item in media_fields(request))
 
 
 def resolve_inputs(request: EvoLinkRequest, hook: EvoLinkHook, *, expiration: int) -> ResolvedInputs:

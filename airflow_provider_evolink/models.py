@@ -57,6 +57,7 @@ __all__ = [
     "VideoGenerationTask",
     "credit_usage",
     "estimate_credits",
+    "has_unresolved_inputs",
     "input_kind",
     "media_fields",
     "parse_request",
@@ -356,6 +357,11 @@ def media_fields(request: "EvoLinkRequest") -> list[MediaField]:
         elif name.endswith("_urls") and isinstance(value, list):
             found += [MediaField((name, i), item, "media") for i, item in enumerate(value) if isinstance(item, str)]
     return found
+
+
+def has_unresolved_inputs(request: "EvoLinkRequest") -> bool:
+    """Whether any media input of ``request`` is an object-storage URI or a local file (not yet a link)."""
+    return any(input_kind(item.value) != "url" for item in media_fields(request))
 
 
 _Loc = tuple[str | int, ...]

@@ -50,7 +50,6 @@ from airflow_provider_evolink.hooks.settings import (
     settings_from_connection,
     tls_context,
 )
-from airflow_provider_evolink.inputs import has_unresolved_inputs
 from airflow_provider_evolink.models import (
     Credits,
     CreditsResponse,
@@ -58,6 +57,7 @@ from airflow_provider_evolink.models import (
     TaskDetail,
     UploadedFile,
     VideoGenerationTask,
+    has_unresolved_inputs,
     parse_request,
 )
 

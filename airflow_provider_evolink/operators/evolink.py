@@ -22,14 +22,6 @@ from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
 from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.inputs import (
-    DEFAULT_INPUT_LINK_EXPIRATION,
-    MAX_INPUT_LINK_EXPIRATION,
-    ResolvedInputs,
-    resolve_inputs,
-    seal,
-    unseal,
-)
 from airflow_provider_evolink.models import (
     EvoLinkRequest,
     TaskDetail,
@@ -63,7 +55,17 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
+    from airflow_provider_evolink.inputs import ResolvedInputs
+
 __all__ = ["EvoLinkGenerateVideoOperator"]
+
+#: Seconds a signed input link stays valid (``input_link_expiration``). EvoLink fetches inputs when the task
+#: starts, after it queues: Kling estimates ~300 s per task and some models run 40 minutes, so a busy queue can
+#: delay the fetch well past an hour; a retry replaying the stored request after a crash sends the same links
+#: again. Six hours covers both with room, and is still far shorter than the 72 h an uploaded file stays public.
+DEFAULT_INPUT_LINK_EXPIRATION = 6 * 3600
+#: The longest a SigV4-presigned S3 link may live (7 days); GCS V4 signing has the same cap.
+MAX_INPUT_LINK_EXPIRATION = 7 * 24 * 3600
 
 #: XCom key of the EvoLink task ID, pushed before any waiting (``return_value`` holds it too).
 XCOM_TASK_ID = "evolink_task_id"
@@ -133,7 +135,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         too (fail closed). ``None``: no check.
     :param input_link_expiration: seconds a signed input link stays valid (1 to 604800, default 21600 = 6 h:
         EvoLink fetches inputs only when the task starts, after queueing, and a retry may replay the stored
-        request; see :data:`~airflow_provider_evolink.inputs.DEFAULT_INPUT_LINK_EXPIRATION`).
+        request; see :data:`DEFAULT_INPUT_LINK_EXPIRATION`).
 
     Media inputs may be public URLs, object-storage URIs / ``ObjectStoragePath`` (signed) or local files
     (uploaded through EvoLink's files API, public for 72 h): see :mod:`airflow_provider_evolink.inputs`. They
@@ -371,6 +373,10 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     # ------------------------------------------------------------------ media inputs
     def _resolve_inputs(self, request: EvoLinkRequest) -> ResolvedInputs:
         """Sign or upload the request's object-storage and local inputs (each once); public URLs pass as they are."""
+        # Imported here, as the other input steps below: DAG files parse this module, and only a submitting try
+        # resolves inputs (benchmarks/import_cost.py).
+        from airflow_provider_evolink.inputs import resolve_inputs
+
         resolved = resolve_inputs(request, self.hook, expiration=self.input_link_expiration)
         if resolved.links:
             self.log.info(
@@ -388,6 +394,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         if (replay := state.replayable()) is None:
             return None
         key, sealed = replay
+        from airflow_provider_evolink.inputs import unseal
+
         if sealed is None:
             return request.to_api_json(), key
         if (resolved := unseal(sealed, self.hook.settings.api_key)) is None:
@@ -400,6 +408,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 
     def _new_submission(self, state: SubmissionState, request: EvoLinkRequest) -> tuple[dict[str, Any], str]:
         """Resolve the inputs, then store a new key (with the sealed body when links were made) before the POST."""
+        from airflow_provider_evolink.inputs import seal
+
         resolved = self._resolve_inputs(request)
         sealed = seal(resolved, self.hook.settings.api_key) if resolved.links else None
         return resolved.body, state.new_key(sealed)

@@ -19,8 +19,8 @@ from fakes import FakeTaskInstance, FakeTaskStateStore, SimulatedCrash, context_
 from airflow_provider_evolink.emulator import EvoLinkEmulator, media
 from airflow_provider_evolink.exceptions import EvoLinkConfigError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.inputs import DEFAULT_INPUT_LINK_EXPIRATION, unseal
-from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
+from airflow_provider_evolink.inputs import unseal
+from airflow_provider_evolink.operators.evolink import DEFAULT_INPUT_LINK_EXPIRATION, EvoLinkGenerateVideoOperator
 from airflow_provider_evolink.submission_state import STATE_SUBMISSION
 
 CREATE = "/v1/videos/generations"
