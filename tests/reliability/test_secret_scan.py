@@ -154,6 +154,21 @@ def _database_path() -> Path:
     return Path(url.database)
 
 
+def _database_rows() -> Iterator[tuple[str, str]]:
+    """Every row of every table of the metadata database, as ``(table, the row's values as text)``."""
+    with sqlite3.connect(f"file:{_database_path()}?mode=ro", uri=True) as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for row in db.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names from sqlite_master
+                yield (
+                    table,
+                    " ".join(
+                        str(value) if not isinstance(value, bytes) else value.decode("utf-8", "replace")
+                        for value in row
+                    ),
+                )
+
+
 def test_the_run_succeeded_deferred_and_downloaded(scanned_run: ScannedRun) -> None:
     assert scanned_run.run.state == "success"
     assert {ti.task_id: ti.state for ti in scanned_run.run.get_task_instances()} == {
@@ -255,18 +270,9 @@ def test_the_key_is_in_no_rendered_template_field(scanned_run: ScannedRun) -> No
 
 def test_the_key_is_nowhere_in_the_metadata_database(scanned_run: ScannedRun) -> None:
     database = _database_path()
-    leaking: list[str] = []
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            for row in db.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names from sqlite_master
-                text = " ".join(
-                    str(value) if not isinstance(value, bytes) else value.decode("utf-8", "replace") for value in row
-                )
-                if _leaks(text):
-                    leaking.append(table)
-    assert tables
-    assert sorted(set(leaking)) == []
+    rows = list(_database_rows())
+    assert rows
+    assert sorted({table for table, text in rows if _leaks(text)}) == []
     for path in database.parent.glob(database.name + "*"):  # the DB file, its WAL and shared memory
         assert SENTINEL_FRAGMENT.encode() not in path.read_bytes(), path.name
 
@@ -395,21 +401,10 @@ def test_input_links_are_in_no_xcom_rendered_field_or_event(scanned_inputs_run: 
 
 
 def test_input_links_are_nowhere_in_the_metadata_database(scanned_inputs_run: ScannedInputsRun) -> None:
-    database = _database_path()
-    leaking: list[str] = []
-    sealed = 0
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            for row in db.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names from sqlite_master
-                text = " ".join(
-                    str(value) if not isinstance(value, bytes) else value.decode("utf-8", "replace") for value in row
-                )
-                if _input_leaks(scanned_inputs_run, text):
-                    leaking.append(table)
-                sealed += "sealed_request" in text
+    rows = list(_database_rows())
+    sealed = sum("sealed_request" in text for _, text in rows)
     assert sealed, "the stored submission (with the sealed request) was not in the database: nothing was scanned"
-    assert sorted(set(leaking)) == []
+    assert sorted({table for table, text in rows if _input_leaks(scanned_inputs_run, text)}) == []
 
 
 def test_input_links_are_in_no_log_file(scanned_inputs_run: ScannedInputsRun) -> None:
