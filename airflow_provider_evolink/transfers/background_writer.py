@@ -1,9 +1,12 @@
-"""Writing and hashing a download on a helper thread: the store and the sha256 off the download's hot path.
+"""Writing a download on a helper thread, hashing it on the reading one: the store off the download's hot path.
 
-The task's thread only reads the result from the socket; a helper thread writes each chunk to the temporary
-object and feeds it to sha256. File writes, s3fs uploads (they wait on fsspec's IO thread) and hashlib all
-release the GIL, so the three overlap instead of taking turns: on S3 the download goes on while a multipart part
-uploads. At most ``max_pending`` chunks wait for the helper, so memory stays flat in the file size.
+The task's thread reads the result from the socket and feeds each chunk to sha256; a helper thread writes it to
+the temporary object. Socket reads, hashlib (on chunks over 2 KiB), file writes and s3fs uploads (they wait on
+fsspec's IO thread) all release the GIL, so reading and hashing overlap with the store: on S3 the download goes
+on while a multipart part uploads. Hashing on the helper instead, after its write, was slower: 1 GiB to local
+disk at 264–452 MiB/s against 800–819 MiB/s side by side (``benchmarks/README.md``, session 3), as the helper then had a
+whole core's work (about 0.66 s of sha256 and 0.3 s of writes per GiB) while the reading thread waited for it.
+At most ``max_pending`` chunks wait for the helper, so memory stays flat in the file size.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ DEFAULT_MAX_PENDING = 8
 
 
 class BackgroundWriter:
-    """Write chunks to ``out`` and hash them on a helper thread, in order.
+    """Hash chunks as they come and write them to ``out`` on a helper thread, in order.
 
     :param out: a binary file object (local file or fsspec writer); :meth:`close` closes it.
     :param max_pending: chunks that may wait for the helper before :meth:`write` blocks.
@@ -38,8 +41,9 @@ class BackgroundWriter:
         self._thread.start()
 
     def write(self, chunk: bytes) -> None:
-        """Queue ``chunk`` (bytes, not changed afterwards) for writing and hashing."""
+        """Hash ``chunk`` (bytes, not changed afterwards) and queue it for writing."""
         self._raise_if_failed()
+        self._digest.update(chunk)
         self._queue.put(chunk)
 
     def flush(self) -> None:
@@ -68,7 +72,6 @@ class BackgroundWriter:
             try:
                 if self._error is None:  # after a failure, keep taking chunks so the writer never blocks
                     self._out.write(chunk)
-                    self._digest.update(chunk)
             except BaseException as error:  # handed to the task's thread, which raises it
                 self._error = error
             finally:

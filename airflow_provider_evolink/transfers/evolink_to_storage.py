@@ -33,14 +33,13 @@ import mimetypes
 import posixpath
 import re
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
@@ -63,6 +62,7 @@ from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.submission import find_submission
 from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
+from airflow_provider_evolink.transfers.body import iter_body
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
@@ -74,8 +74,6 @@ __all__ = ["EvoLinkToStorageOperator", "check_destinations_downstream"]
 
 #: Bytes read at a time when hashing an existing file: memory stays flat whatever the file size.
 CHUNK_BYTES = 1 << 20
-#: Bytes read from the socket at a time while downloading a result (httpcore's default is 64 KiB).
-RESULT_READ_BYTES = 1 << 20
 #: Buffer of object-store writers (bytes; one multipart part). s3fs buffers 50 MiB by default; 8 MiB keeps a
 #: download's memory small and is above S3's 5 MiB minimum part size. Local files ignore it.
 WRITE_BLOCK_BYTES = 8 << 20
@@ -265,7 +263,7 @@ class EvoLinkToStorageOperator(BaseOperator):
         self._result_locations = [public_location(url) for url in task.results]
         owner = _try_owner(context)
         stored: list[_StoredFile] = []
-        with larger_socket_reads(), hook.result_client() as client:
+        with hook.result_client() as client:
             # Mask before the request goes out: httpx logs each request's URL, redirect targets included.
             client.event_hooks["request"].append(_mask_url)
             for number, url in enumerate(task.results, start=1):
@@ -387,10 +385,10 @@ class EvoLinkToStorageOperator(BaseOperator):
         return download.finish(self.log)
 
     def _stream(self, response: httpx.Response, download: _Download) -> None:
-        # The network's own chunks: iter_bytes(chunk_size) would hold bytes back to fill a chunk, and a
+        # The network's own chunks, past h11 (body.py): a chunk size would hold bytes back to fill a chunk, and a
         # cut-off body would lose them.
         part = download.open_part()
-        for chunk in response.iter_bytes():
+        for chunk in iter_body(response):
             if self._stop_requested:
                 # Retryable: a kill is not the download's fault, and the next try starts clean.
                 raise EvoLinkTransportError(f"{download.label}: download stopped because the task is being killed")
@@ -545,24 +543,6 @@ class _Download:
     def discard(self, log: Any) -> None:
         if self.part is not None:
             self.part.discard(log)
-
-
-@contextmanager
-def larger_socket_reads() -> Iterator[None]:
-    """Read result downloads from the socket :data:`RESULT_READ_BYTES` at a time, for the block only.
-
-    httpcore reads 64 KiB at a time and runs h11's parser on every read: 16,000 rounds per GiB. Reading 1 MiB at
-    a time cut the CPU of a 1 GiB download from 3.7 s to 2.4 s (``benchmarks/download.py``; encode/httpcore#135
-    measured the same trade-off). httpcore has no per-client setting, only the class attribute
-    ``HTTP11Connection.READ_NUM_BYTES``: the transfer raises it while it downloads (a task runs in its own
-    process) and puts the previous value back afterwards, so no other code of the process is affected later.
-    """
-    previous = httpcore.HTTP11Connection.READ_NUM_BYTES
-    httpcore.HTTP11Connection.READ_NUM_BYTES = max(previous, RESULT_READ_BYTES)
-    try:
-        yield
-    finally:
-        httpcore.HTTP11Connection.READ_NUM_BYTES = previous
 
 
 def _check_status(response: httpx.Response, label: str, task: TaskDetail) -> None:

@@ -534,21 +534,35 @@ def test_a_rerun_keeps_a_same_size_file_and_refuses_a_different_one(emulator: An
     assert leftovers(tmp_path) == [stored.name]
 
 
-def test_larger_socket_reads_apply_while_downloading_only(api: respx.MockRouter, tmp_path: Path) -> None:
-    before = httpcore.HTTP11Connection.READ_NUM_BYTES
-    seen: list[int] = []
+def test_a_large_result_streams_past_the_http_parser_with_the_right_bytes(
+    evolink_connection: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_evolink.emulator import EvoLinkEmulator
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(httpcore.HTTP11Connection.READ_NUM_BYTES)
-        return httpx.Response(200, content=BODY)
+    parsed: list[int] = []  # chunks of the result's body that h11 parsed (httpcore's own body reader)
+    receive_body = httpcore._sync.http11.HTTP11Connection._receive_response_body
 
-    mock_task(api, [f"{CDN}/v/out.mp4"])
-    api.get(f"{CDN}/v/out.mp4").mock(side_effect=answer)
+    def counting(self: Any, request: httpcore.Request) -> Iterator[bytes]:
+        for chunk in receive_body(self, request):
+            if request.url.target.startswith(b"/files/"):
+                parsed.append(len(chunk))
+            yield chunk
 
-    operator(str(tmp_path)).execute({})
+    monkeypatch.setattr(httpcore._sync.http11.HTTP11Connection, "_receive_response_body", counting)
+    with EvoLinkEmulator(processing_seconds=0.0, result_size_bytes=(8 << 20) + 12345) as emu:
+        evolink_connection(emu.base_url, emu.api_key)
+        evolink_task_id = create_task(emu)
+        events = OutletEventAccessors()
+        operator(str(tmp_path), evolink_task_id, outlets=[Asset("videos")]).execute({"outlet_events": events})
+        expected = emu.result_sha256(evolink_task_id)
 
-    assert seen == [max(before, evolink_to_storage.RESULT_READ_BYTES)]
-    assert before == httpcore.HTTP11Connection.READ_NUM_BYTES  # put back: nothing else in the process changes
+    stored = tmp_path / f"{evolink_task_id}.mp4"  # a blob under a .mp4 link path
+    assert stored.stat().st_size == (8 << 20) + 12345
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == expected
+    assert events[Asset("videos")].extra["sha256"] == expected
+    # Only what arrived with the headers went through h11; the other 8 MiB came straight off the socket.
+    assert len(parsed) == 1
+    assert leftovers(tmp_path) == [stored.name]
 
 
 # ------------------------------------------------------------------------------- a killed try's leftovers
