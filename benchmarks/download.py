@@ -43,6 +43,11 @@ TARGET_RATIO = 0.8
 S3_BUCKET = "evolink-bench"
 S3_CONN_ID = "aws_moto"
 S3_CREDENTIALS = {"key": "testing", "secret": "testing"}
+#: botocore's read timeout for both S3 clients, in seconds. s3fs's default (15 s) is shorter than moto's
+#: CompleteMultipartUpload of 1 GiB (it joins the parts in one Python process): the client gave up, retried,
+#: and moto, which had completed and forgotten the upload meanwhile, answered the retry with HTTP 500
+#: (``KeyError`` on the upload ID in ``complete_multipart_upload``, seen in moto's log in session 3).
+S3_READ_TIMEOUT_S = 300
 TARGET_RSS_MB = 64.0
 SAMPLE_SECONDS = 0.01
 
@@ -59,7 +64,11 @@ def _child(base_url: str, evolink_task_id: str, destination: str, profile: str |
                 "conn_type": "aws",
                 "login": S3_CREDENTIALS["key"],
                 "password": S3_CREDENTIALS["secret"],
-                "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+                "extra": {
+                    "endpoint_url": endpoint,
+                    "region_name": "us-east-1",
+                    "config_kwargs": {"read_timeout": S3_READ_TIMEOUT_S},
+                },
             }
         )
     import gc
@@ -72,6 +81,10 @@ def _child(base_url: str, evolink_task_id: str, destination: str, profile: str |
     # A task process has loaded Airflow's plugins (listeners, lineage readers) before execute() runs; the
     # first ObjectStoragePath.move() here would load them inside the clock (over a second).
     get_hook_lineage_collector()
+    # A task process is forked from the supervisor, so its module (which the first connection lookup imports,
+    # ~36 ms) is already loaded too.
+    import airflow.sdk.execution_time.supervisor  # noqa: F401
+
     if destination.startswith("s3://"):
         # Likewise the S3 client: botocore's models are tens of MB the first time, in any task that uses S3,
         # whatever it stores; this measures what storing the result adds.
@@ -217,7 +230,9 @@ class _S3:
                     self.close()
                     raise
                 time.sleep(0.2)
-        self.fs = s3fs.S3FileSystem(**S3_CREDENTIALS, client_kwargs=options)
+        self.fs = s3fs.S3FileSystem(
+            **S3_CREDENTIALS, client_kwargs=options, config_kwargs={"read_timeout": S3_READ_TIMEOUT_S}
+        )
 
     def put_file(self, local: Path, size: int) -> float:
         """Seconds s3fs's ``put_file`` takes to store ``local`` (deleted from the bucket afterwards)."""
