@@ -2,10 +2,10 @@
 
 httpx hands a body over through h11, which appends each socket read to its own buffer, slices it out again and
 httpcore copies it once more into ``bytes``: three copies of every byte and a parser round per read, about
-0.7–1.1 s of CPU per GiB on the benchmark machine, against 0.2–0.3 s for the socket reads alone
-(``benchmarks/download.py``; httpcore's ``READ_NUM_BYTES`` only changes the number of rounds). For a plain body
-(``Content-Length``, no transfer or content coding) the parser has nothing to do after the headers, so
-:func:`iter_body` takes what h11 already holds (its first chunk) and reads the rest straight from httpcore's
+0.7–1.1 s of CPU per GiB on the benchmark machine, against 0.2–0.4 s for the socket reads alone
+(``benchmarks/README.md``, session 3; httpcore's ``READ_NUM_BYTES`` only changes the number of rounds). For a
+plain body (``Content-Length``, no transfer or content coding) the parser has nothing to do after the headers,
+so :func:`iter_body` takes what h11 already holds (its first chunk) and reads the rest straight from httpcore's
 ``network_stream`` response extension (the connection's own stream, with its timeout and TLS). The connection
 is then left mid-message for httpcore, which closes it when the response closes instead of reusing it.
 """

@@ -120,7 +120,8 @@ class _PartFile:
         # The filesystem's own writer, not ObjectStoragePath.open: its lineage wrapper costs a path
         # formatting per write (a sixth of the CPU of a download) and would report the temporary name as an
         # output. move() in commit() still reports the final object to hook lineage.
-        # Written and hashed on a helper thread (BackgroundWriter): the download does not wait for either.
+        # Hashed as it is queued and written on a helper thread (BackgroundWriter): the download does not wait
+        # for the disk or the S3 part upload.
         self._out = BackgroundWriter(self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES))
         self.size = 0
 
