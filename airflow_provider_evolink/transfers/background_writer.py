@@ -2,11 +2,11 @@
 
 The task's thread reads the result from the socket and feeds each chunk to sha256; a helper thread writes it to
 the temporary object. Socket reads, hashlib (on chunks over 2 KiB), file writes and s3fs uploads (they wait on
-fsspec's IO thread) all release the GIL, so reading and hashing overlap with the store: on S3 the download goes on while a multipart
-part uploads. Hashing on the helper instead, after its write, was slower: 1 GiB to local disk at 264–452 MiB/s
-against 800–819 MiB/s side by side (``benchmarks/README.md``, session 3), as the helper then had a whole core's
-work (about 0.66 s of sha256 and 0.3 s of writes per GiB) while the reading thread waited for it. At most
-``max_pending`` chunks wait for the helper, so memory stays flat in the file size.
+fsspec's IO thread) all release the GIL, so reading and hashing overlap with the store: on S3 the download goes
+on while a multipart part uploads. Hashing on the helper instead, after its write, was slower: 1 GiB to local
+disk at 264–452 MiB/s against 800–819 MiB/s side by side (``benchmarks/README.md``, session 3), as the helper
+then had a whole core's work (about 0.66 s of sha256 and 0.3 s of writes per GiB) while the reading thread
+waited for it. At most ``max_pending`` chunks wait for the helper, so memory stays flat in the file size.
 """
 
 from __future__ import annotations
