@@ -18,8 +18,8 @@ from typing import IO
 
 __all__ = ["BackgroundWriter"]
 
-#: Chunks (up to 1 MiB each from the socket) that may wait for the helper thread: one S3 part.
-DEFAULT_MAX_PENDING = 8
+#: Chunks (up to 1 MiB each from the socket) that may wait for the helper thread: under one S3 part.
+DEFAULT_MAX_PENDING = 4
 
 
 class BackgroundWriter:

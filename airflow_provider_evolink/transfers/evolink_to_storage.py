@@ -74,9 +74,11 @@ __all__ = ["EvoLinkToStorageOperator", "check_destinations_downstream"]
 
 #: Bytes read at a time when hashing an existing file: memory stays flat whatever the file size.
 CHUNK_BYTES = 1 << 20
-#: Buffer of object-store writers (bytes; one multipart part). s3fs buffers 50 MiB by default; 8 MiB keeps a
-#: download's memory small and is above S3's 5 MiB minimum part size. Local files ignore it.
-WRITE_BLOCK_BYTES = 8 << 20
+#: Buffer of object-store writers (bytes; one multipart part). s3fs buffers 50 MiB by default; S3's 5 MiB minimum
+#: part keeps a download's memory small: the peak RSS growth of a 1 GiB store into moto's S3 went from 73.5 MB
+#: with 8 MiB parts (and 8 queued chunks) to 47.8 MB, at the same speed (``benchmarks/README.md``, session 3).
+#: Local files ignore it.
+WRITE_BLOCK_BYTES = 5 << 20
 #: How long EvoLink result links stay valid (``docs/evolink-api.md``, "Results").
 RESULT_LINK_LIFETIME = timedelta(hours=24)
 #: Result-host answers that mean the signed link no longer works.
