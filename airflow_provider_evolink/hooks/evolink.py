@@ -33,7 +33,6 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks import async_pool
 from airflow_provider_evolink.hooks.async_pool import ASYNC_POOL_SIZE, PoolKey, SharedAsyncClient
-from airflow_provider_evolink.hooks.files import upload
 from airflow_provider_evolink.hooks.responses import (
     api_error,
     parse_model,
@@ -340,6 +339,8 @@ class EvoLinkHook(BaseHook):
         :raises EvoLinkAPIError: a non-2xx answer. :raises EvoLinkTransportError: no answer.
         """
         from airflow.sdk.log import mask_secret
+
+        from airflow_provider_evolink.hooks.files import upload  # when a file is uploaded: DAG files do not pay for it
 
         uploaded = upload(
             self.files_client(), source, file_name=file_name, upload_path=upload_path, settings=self.settings

@@ -62,7 +62,6 @@ from airflow_provider_evolink.links.storage import StoredVideoLink
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.submission import find_submission
-from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
@@ -123,6 +122,9 @@ class _PartFile:
         # formatting per write (a sixth of the CPU of a download) and would report the temporary name as an
         # output. move() in commit() still reports the final object to hook lineage.
         # Written and hashed on a helper thread (BackgroundWriter): the download does not wait for either.
+        # Imported here, when a save starts: DAG files do not pay for it.
+        from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
+
         self._out = BackgroundWriter(self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES))
         self.size = 0
 
