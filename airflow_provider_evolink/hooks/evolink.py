@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import uuid
 from collections.abc import Callable, Mapping
@@ -32,7 +33,6 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks import async_pool
 from airflow_provider_evolink.hooks.async_pool import ASYNC_POOL_SIZE, PoolKey, SharedAsyncClient
-from airflow_provider_evolink.hooks.files import upload
 from airflow_provider_evolink.hooks.responses import (
     api_error,
     parse_model,
@@ -108,8 +108,8 @@ class EvoLinkHook(BaseHook):
         self._files_client: httpx.Client | None = None
         self._shared: SharedAsyncClient | None = None
         self._shared_key: PoolKey | None = None
-        #: (method, URL) → the request built for it on the shared client: a trigger reads one URL for hours.
-        self._arequests: dict[tuple[str, httpx.URL], httpx.Request] = {}
+        #: (method, path) → the request built for it on the shared client: a trigger reads one URL for hours.
+        self._arequests: dict[tuple[str, str], httpx.Request] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(evolink_conn_id={self.evolink_conn_id!r})"
@@ -246,13 +246,13 @@ class EvoLinkHook(BaseHook):
         settings = await self.asettings()
         policy = settings.retry_policy
         transport_errors = async_pool.async_transport_errors()
-        url = async_pool.api_url(settings.base_url, path)
-        if (request := self._arequests.get((method, url))) is None:
+        if (request := self._arequests.get((method, path))) is None:
             # Built once and sent at every read: merging the client's headers, URL and timeout into a request
             # is a sixth of a read's CPU. The shared client may have been made by a hook with another timeout:
             # each request carries its own.
+            url = async_pool.api_url(settings.base_url, path)
             request = shared.client.build_request(method, url, timeout=http_timeout(settings.timeout))
-            self._arequests[(method, url)] = request
+            self._arequests[(method, path)] = request
 
         async def attempt() -> tuple[_ModelT, httpx.Response]:
             if shared.paused_until:  # only a 429/503 ever sets it: no coroutine per request otherwise
@@ -339,6 +339,8 @@ class EvoLinkHook(BaseHook):
         :raises EvoLinkAPIError: a non-2xx answer. :raises EvoLinkTransportError: no answer.
         """
         from airflow.sdk.log import mask_secret
+
+        from airflow_provider_evolink.hooks.files import upload  # when a file is uploaded: DAG files do not pay for it
 
         uploaded = upload(
             self.files_client(), source, file_name=file_name, upload_path=upload_path, settings=self.settings
@@ -431,6 +433,12 @@ def _parse_credits(response: httpx.Response) -> Credits:
 def _task_path(evolink_task_id: str) -> str:
     if not isinstance(evolink_task_id, str) or not evolink_task_id.strip():
         raise EvoLinkConfigError(f"evolink_task_id must be a non-empty string, got {evolink_task_id!r}")
+    return _quoted_task_path(evolink_task_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted_task_path(evolink_task_id: str) -> str:
+    """The path of a task, quoted once: a trigger reads the same task for hours."""
     return f"/v1/tasks/{quote(evolink_task_id.strip(), safe='')}"
 
 

@@ -33,12 +33,6 @@ from airflow_provider_evolink.models import (
 )
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.submission import XCOM_SUBMISSION, summarize
-from airflow_provider_evolink.submission_state import (
-    SubmissionState,
-    request_fingerprint,
-    stored_usage,
-    try_sequence,
-)
 from airflow_provider_evolink.transfers.evolink_to_storage import check_destinations_downstream
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
@@ -56,6 +50,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_evolink.inputs import ResolvedInputs
+    from airflow_provider_evolink.submission_state import SubmissionState
 
 __all__ = ["EvoLinkGenerateVideoOperator"]
 
@@ -346,6 +341,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 "task_state_store is not available in this context: crash recovery is off for this run "
                 "(a retry cannot reconnect to the EvoLink task and submits a new one)"
             )
+        # Imported when a try submits, as the input resolution is: DAG files do not pay for it.
+        from airflow_provider_evolink.submission_state import SubmissionState, request_fingerprint, try_sequence
+
         sequence = try_sequence(context.get("ti"), self.retries)
         # The request as the user wrote it (URIs), never the links made for it: those differ on every try.
         state = SubmissionState(store, request_fingerprint(request.to_api_json()), sequence)
@@ -480,6 +478,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 
     def _reserved_usage(self, context: Context) -> Usage | None:
         """The create answer's ``usage``: from this try, else as an earlier try or the deferring half stored it."""
+        from airflow_provider_evolink.submission_state import stored_usage
+
         if self._usage is None and (stored := stored_usage(context.get("task_state_store"))) is not None:
             self._usage = Usage.model_validate(stored)
         return self._usage

@@ -61,8 +61,6 @@ from airflow_provider_evolink.links.storage import StoredVideoLink
 from airflow_provider_evolink.models import TaskDetail, TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.submission import find_submission
-from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
-from airflow_provider_evolink.transfers.body import iter_body
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
@@ -123,7 +121,9 @@ class _PartFile:
         # formatting per write (a sixth of the CPU of a download) and would report the temporary name as an
         # output. move() in commit() still reports the final object to hook lineage.
         # Hashed as it is queued and written on a helper thread (BackgroundWriter): the download does not wait
-        # for the disk or the S3 part upload.
+        # for the disk or the S3 part upload. Imported here, when a save starts: DAG files do not pay for it.
+        from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
+
         self._out = BackgroundWriter(self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES))
         self.size = 0
 
@@ -389,7 +389,9 @@ class EvoLinkToStorageOperator(BaseOperator):
 
     def _stream(self, response: httpx.Response, download: _Download) -> None:
         # The network's own chunks, past h11 (body.py): a chunk size would hold bytes back to fill a chunk, and a
-        # cut-off body would lose them.
+        # cut-off body would lose them. Imported here, as the writer is: DAG files do not pay for it.
+        from airflow_provider_evolink.transfers.body import iter_body
+
         part = download.open_part()
         for chunk in iter_body(response):
             if self._stop_requested:

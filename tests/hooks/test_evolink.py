@@ -867,6 +867,29 @@ async def test_an_async_connection_dropped_mid_body_is_retried(server: FakeEvoLi
     assert len(server.received) == 2
 
 
+async def test_async_answers_are_read_whole_and_decoded_like_httpx_would(server: FakeEvoLink, async_conn: str) -> None:
+    # The shared client reads each answer whole in its transport: a compressed one must still be decoded,
+    # and one that cannot be decoded must still be an unreadable answer, not a bare httpx error.
+    import gzip
+
+    async def gzipped(request: web.Request) -> web.StreamResponse:
+        body = gzip.compress(json.dumps(DONE).encode())
+        return web.Response(body=body, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+
+    async def garbled(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=b"not gzip", headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+
+    server.script.append(gzipped)
+    server.default = garbled
+    hook = EvoLinkHook(evolink_conn_id=async_conn)
+    try:
+        assert (await hook.aget_task(TASK_ID)).status is TaskStatus.COMPLETED
+        with pytest.raises(EvoLinkResponseError, match=r"GET /v1/tasks/.*unreadable answer \(DecodingError"):
+            await hook.aget_task(TASK_ID)
+    finally:
+        await hook.aclose()
+
+
 async def test_async_connect_errors_are_transport_errors(evolink_connection: Callable[..., str]) -> None:
     # A port nothing listens on (bound, then closed).
     import socket
