@@ -7,7 +7,15 @@ from collections.abc import Callable
 
 import pytest
 
-from airflow_provider_evolink.pacing import BLIND_FACTOR, JITTER, MAX_FACTOR, PollPacer, next_delay, usable_estimate
+from airflow_provider_evolink.pacing import (
+    BLIND_FACTOR,
+    GRID,
+    JITTER,
+    MAX_FACTOR,
+    PollPacer,
+    next_delay,
+    usable_estimate,
+)
 
 POLL = 8.0
 ESTIMATE = 300.0
@@ -30,7 +38,8 @@ def wait(
     progress_at: Callable[[float], int], *, adaptive: bool, estimated_time: float | None = ESTIMATE
 ) -> list[float]:
     """Read times of one whole wait (seconds since creation) until a read shows the task done; no jitter."""
-    pacer = PollPacer(POLL, estimated_time=estimated_time, adaptive=adaptive, rng=_NoJitter())
+    now = 0.0
+    pacer = PollPacer(POLL, estimated_time=estimated_time, adaptive=adaptive, rng=_NoJitter(), clock=lambda: now)
     now = pacer.first_delay()
     reads = [now]
     while (progress := progress_at(now)) < 100:
@@ -133,3 +142,36 @@ def test_adaptive_delays_carry_jitter_and_the_first_read_a_random_offset() -> No
 @pytest.mark.parametrize(("value", "expected"), [(300, 300.0), (0, None), (-5, None), (None, None), (True, None)])
 def test_only_a_positive_estimate_paces_reads(value: object, expected: float | None) -> None:
     assert usable_estimate(value) == expected  # type: ignore[arg-type]
+
+
+def on_grid(now: float, delay: float) -> bool:
+    lines = (now + delay) / (GRID * POLL)
+    return abs(lines - round(lines)) < 1e-6
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_every_wake_up_lands_on_a_grid_line_shared_by_every_wait(adaptive: bool) -> None:
+    # Waits of one event loop read the same clock: whenever each computes its delay, its wake-up falls on a
+    # multiple of GRID x poll_interval, so waits due about the same time wake in the same loop iteration.
+    for seed in range(50):
+        now = 1000.0 + seed * 0.0137
+        rng, clock = random.Random(seed), (lambda at=now: at)
+        pacer = PollPacer(POLL, estimated_time=ESTIMATE, adaptive=adaptive, rng=rng, clock=clock)
+        first = pacer.first_delay()
+        after = pacer.delay_after(80, created=0.0, now=240.0)
+        failed = pacer.retry_delay()
+
+        assert all(on_grid(now, delay) for delay in (first, after, failed))
+        assert 0 <= first <= (BLIND_FACTOR if adaptive else 1) * POLL
+        assert POLL * (1 - JITTER) <= failed <= POLL * (1 + JITTER)
+        expected = 30 if adaptive else POLL  # adaptive: 80 % after 240 s, 60 s left, half of it
+        assert expected * (1 - JITTER) <= after <= expected * (1 + JITTER)
+
+
+def test_grid_lines_keep_the_jitter_spread() -> None:
+    # Moving to a grid line must not gather every wait onto one line: the jitter still spreads them.
+    now = 500.0
+    delays = [PollPacer(POLL, rng=random.Random(seed), clock=lambda: now).retry_delay() for seed in range(200)]
+
+    assert len({round(delay, 6) for delay in delays}) >= 2
+    assert abs(sum(delays) / len(delays) - POLL) < 0.05 * POLL

@@ -363,7 +363,6 @@ class EvoLinkTaskTrigger(BaseTrigger):
         while (remaining := self.end_time - time.time()) > 0:
             # Sleeping past the deadline would overshoot it; the read at the deadline is the last chance.
             await retry.asleep(min(delay, remaining))
-            delay = pacer.retry_delay()
             try:
                 detail = await hook.aget_task(self.evolink_task_id)
             except EvoLinkError as error:
@@ -372,7 +371,8 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 outage = outage or await self._outage_tolerance(hook)
                 if (wait := _tolerated(outage, error)) is None:
                     return EvoLinkTaskEvent.from_error(self.evolink_task_id, error, failing_for=outage.failing_for)
-                delay = max(delay, wait)
+                # Drawn now, not before the read: the pacer puts the wake-up on a grid line counted from now.
+                delay = max(pacer.retry_delay(), wait)
                 continue
             if outage is not None:
                 outage.recovered()

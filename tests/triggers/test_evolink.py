@@ -22,6 +22,7 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import TaskDetail
+from airflow_provider_evolink.pacing import GRID
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger
 
 TASK_ID = "task-unified-1700000000-abcdefgh"
@@ -290,6 +291,39 @@ async def test_transient_errors_are_tolerated_and_the_span_restarts_after_a_good
 
     assert event["status"] == "success"
     assert len(reads) == 6
+
+
+@pytest.mark.usefixtures("tolerant_connection")
+async def test_every_read_starts_on_a_grid_line_even_after_a_slow_failed_read(
+    monkeypatch: pytest.MonkeyPatch, virtual_time: VirtualTime
+) -> None:
+    # Triggers of one triggerer wake on shared grid lines (GRID x poll_interval on the loop's clock), so reads
+    # due about the same time share a loop iteration. The wait after a read is drawn when the read has ended:
+    # one drawn before it would be off the grid by the read's own time.
+    steps: list[dict[str, Any] | BaseException] = [
+        EvoLinkServerError(503),
+        {"status": "processing", "progress": 10, "created": int(time.time()) - 30},
+        EvoLinkTransportError("dropped"),
+        {"status": "completed", "results": [RESULT_URL]},
+    ]
+    started: list[float] = []
+
+    async def slow_read(self: EvoLinkHook, evolink_task_id: str) -> TaskDetail:
+        started.append(virtual_time.now)
+        virtual_time.now += 0.37  # the answer takes a while
+        step = steps[len(started) - 1]
+        if isinstance(step, BaseException):
+            raise step
+        return TaskDetail.model_validate({"id": evolink_task_id, **step})
+
+    monkeypatch.setattr(EvoLinkHook, "aget_task", slow_read)
+
+    [event] = await run_to_events(make_trigger(poll_interval=8.0, end_time=time.time() + 3600))
+
+    assert event["status"] == "success"
+    assert len(started) == 4
+    lines = [at / (GRID * 8.0) for at in started]
+    assert all(abs(line - round(line)) < 1e-6 for line in lines), started
 
 
 @pytest.mark.usefixtures("tolerant_connection")
