@@ -3,8 +3,8 @@
 The emulator runs in this (driver) process on a background thread; for each scenario and client pattern a fresh
 child process creates N tasks and waits for all of them in one event loop:
 
-* ``trigger``: N real ``EvoLinkTaskTrigger`` objects (shared async client, httpx over aiohttp), reads paced by
-  progress and ``estimated_time`` (the default);
+* ``trigger``: N real ``EvoLinkTaskTrigger`` objects (one shared aiohttp pool), reads paced by progress and
+  ``estimated_time`` (the default);
 * ``trigger-fixed``: the same with ``adaptive_polling=False``: a read every ``poll_interval`` ± 10 %, as every
   provider in the field polls (the "before" of issue 13);
 * ``aiohttp-per-poll``: an ``aiohttp.ClientSession`` per poll (the dbt Cloud / HttpTrigger pattern), fixed
@@ -164,7 +164,6 @@ def _warm_up() -> None:
     """Import and build everything a long-running triggerer has already imported and built."""
     import aiohttp  # noqa: F401
     import httpx  # noqa: F401
-    import httpx_aiohttp  # noqa: F401
 
     from airflow_provider_evolink.models import TaskDetail
     from airflow_provider_evolink.triggers.evolink import EvoLinkTaskTrigger  # noqa: F401

@@ -12,27 +12,34 @@ import asyncio
 import functools
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 
 from airflow_provider_evolink import retry
-from airflow_provider_evolink.hooks.settings import USER_AGENT, BearerAuth, ConnectionSettings, http_timeout
+from airflow_provider_evolink.hooks.settings import USER_AGENT, ConnectionSettings, http_timeout, tls_context
+
+if TYPE_CHECKING:  # aiohttp is imported when a trigger first reads: DAG files do not pay for it
+    import aiohttp
+    import yarl
 
 __all__ = [
     "ASYNC_CONNECTION_TTL",
     "ASYNC_POOL_SIZE",
+    "KEEPALIVE_SECONDS",
     "PoolKey",
     "SharedAsyncClient",
-    "api_url",
     "async_transport_errors",
     "cached_settings",
     "join",
     "leave",
+    "request_timeout",
 ]
 
 #: Connections one shared async client may open (all triggers of a triggerer share them).
 ASYNC_POOL_SIZE = 64
+#: Seconds an idle pooled connection stays open (httpx's default, which the pool had before it was aiohttp's own).
+KEEPALIVE_SECONDS = 5.0
 #: Seconds an event loop reuses a connection one of its hooks resolved. Thousands of triggers deferred together
 #: would otherwise each look it up (with Airflow's defaults the secrets backends are rebuilt per lookup, and in a
 #: triggerer each lookup is a round trip to the API server). A hook keeps what it resolved for its whole life
@@ -44,15 +51,54 @@ PoolKey = tuple[asyncio.AbstractEventLoop, tuple[str, str]]
 
 
 class SharedAsyncClient:
-    """One async client and the hooks using it; ``paused_until`` (event-loop time) holds every sharer back."""
+    """One aiohttp session (the connection pool) and the hooks using it; ``paused_until`` (event-loop time) holds
+    every sharer back.
+
+    Reads go to aiohttp directly (:meth:`get`) and come back as a finished ``httpx.Response``, so answers and errors
+    are read by the same code as the workers' (``hooks/responses.py``). httpx's client layers (send, auth flow,
+    redirects, an adapter converting headers and timeouts) ran at every read of every trigger: 14 % of the trigger's
+    CPU in the profile (``benchmarks/README.md``).
+    """
 
     def __init__(self, settings: ConnectionSettings) -> None:
-        self.client: httpx.AsyncClient = _new_async_client(settings)
+        self.session = _new_session(settings)
         self.users = 0
         self.paused_until = 0.0  # retry.monotonic() time
+        # HTTP(S)_PROXY / NO_PROXY, read once: aiohttp's trust_env would look them (and ~/.netrc) up in a thread
+        # at every request.
+        self._proxy, self._proxy_auth = _env_proxy(settings.base_url)
 
     def __repr__(self) -> str:
         return f"SharedAsyncClient(users={self.users})"
+
+    async def get(self, url: yarl.URL, request: httpx.Request, timeouts: aiohttp.ClientTimeout) -> httpx.Response:
+        """``GET url``, read whole: the answer as an ``httpx.Response`` of ``request`` (the same URL), its body
+        decoded as httpx would (``Content-Encoding``).
+
+        :raises aiohttp.ClientError | asyncio.TimeoutError: no answer, or a connection dropped mid-answer.
+        :raises httpx.DecodingError: a body its ``Content-Encoding`` cannot decode.
+        """
+        async with self.session.get(
+            url,
+            allow_redirects=False,
+            auto_decompress=False,  # httpx decodes below, as on the workers' path
+            timeout=timeouts,
+            proxy=self._proxy,
+            proxy_auth=self._proxy_auth,
+        ) as answer:
+            try:
+                body = await answer.read()  # releases the connection to the pool
+            except BaseException:
+                answer.close()  # a half-read answer leaves the connection unusable
+                raise
+        extensions = {"reason_phrase": answer.reason.encode()} if answer.reason else {}
+        return httpx.Response(
+            answer.status, headers=answer.raw_headers, content=body, request=request, extensions=extensions
+        )
+
+    async def aclose(self) -> None:
+        """Close the pool's connections."""
+        await self.session.close()
 
     async def wait_if_paused(self) -> None:
         """Sleep until a pause another sharer's 429/503 started is over."""
@@ -118,92 +164,42 @@ async def cached_settings(conn_id: str, resolve: Callable[[], Awaitable[Connecti
         return settings
 
 
-@functools.lru_cache(maxsize=4096)
-def api_url(base_url: str, path: str) -> httpx.URL:
-    """The absolute URL of an API path, parsed once: a trigger reads the same URL for hours, and httpx's
-    pure-Python parsing and merging of a relative URL costs up to a tenth of a poll's CPU."""
-    return httpx.URL(base_url + path)
-
-
 @functools.cache
 def async_transport_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "no usable answer" on the async path."""
-    # httpx_aiohttp maps most aiohttp errors to httpx ones, but not all (e.g. a malformed HTTP answer):
-    # whatever is left is still "no usable answer", never a bare aiohttp traceback.
+    """Exceptions of :meth:`SharedAsyncClient.get` that mean "no usable answer"."""
+    import aiohttp
+
+    return (aiohttp.ClientError, asyncio.TimeoutError)
+
+
+@functools.lru_cache(maxsize=64)
+def request_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """:func:`~.settings.http_timeout` in aiohttp's terms: ``connect`` covers the wait for a pooled connection."""
+    import aiohttp
+
+    timeout = http_timeout(seconds)
+    return aiohttp.ClientTimeout(sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool)
+
+
+def _env_proxy(base_url: str) -> tuple[yarl.URL | None, aiohttp.BasicAuth | None]:
+    """The proxy ``HTTP(S)_PROXY``/``NO_PROXY`` name for ``base_url`` (as httpx's ``trust_env`` found it), or none."""
+    import yarl
+    from aiohttp.helpers import get_env_proxy_for_url
+
     try:
-        import aiohttp
-    except ImportError:  # pragma: no cover - httpx-aiohttp depends on it
-        return (httpx.TransportError, asyncio.TimeoutError)
-    return (httpx.TransportError, aiohttp.ClientError, asyncio.TimeoutError)
+        return get_env_proxy_for_url(yarl.URL(base_url))
+    except LookupError:
+        return None, None
 
 
-class _NoCookies(httpx.Cookies):
-    """A cookie jar that stays empty. The API sets no cookies, and httpx would otherwise wrap every answer in
-    ``urllib`` request/response objects to look for some (a tenth of a poll's CPU)."""
+def _new_session(settings: ConnectionSettings) -> aiohttp.ClientSession:
+    """The pool of a shared client: at most :data:`ASYNC_POOL_SIZE` connections, idle ones closed after
+    :data:`KEEPALIVE_SECONDS`, the provider's TLS context, bearer auth and User-Agent on every request, no cookies
+    (the API sets none). Module-level so tests can wrap it."""
+    import aiohttp
 
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-_NO_COOKIES = _NoCookies()
-
-
-@functools.cache
-def _async_client_class() -> type[httpx.AsyncClient]:
-    from httpx_aiohttp import HttpxAiohttpClient
-    from httpx_aiohttp.transport import AiohttpResponseStream, AiohttpTransport, map_aiohttp_exceptions
-
-    class WholeBodyTransport(AiohttpTransport):
-        """httpx-aiohttp's transport, reading each answer whole before handing it to httpx. API answers are
-        small JSON documents, and reading them through httpx's streaming layers (four async generators and a
-        close per answer) cost more CPU than aiohttp's read itself."""
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            response = await super().handle_async_request(request)
-            assert isinstance(response.stream, AiohttpResponseStream)  # what the parent class always returns
-            answer = response.stream._aiohttp_response
-            try:
-                with map_aiohttp_exceptions():
-                    body = await answer.read()  # releases the connection to the pool
-            except BaseException:
-                answer.close()  # a half-read answer leaves the connection unusable
-                raise
-            response.stream = httpx.ByteStream(body)
-            response.read()  # decodes a Content-Encoding as httpx would; the client's own read has nothing left to do
-            return response
-
-    class EvoLinkAsyncClient(HttpxAiohttpClient):
-        """httpx's API over aiohttp's transport (answers read whole, see ``WholeBodyTransport``), without a cookie
-        jar (see :class:`_NoCookies`)."""
-
-        def _init_transport(  # type: ignore[override]  # httpx passes every argument by name
-            self, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any
-        ) -> httpx.AsyncBaseTransport:
-            return transport or WholeBodyTransport(**kwargs)
-
-        def _init_proxy_transport(  # type: ignore[override]  # httpx passes every argument by name
-            self, proxy: httpx.Proxy, **kwargs: Any
-        ) -> httpx.AsyncBaseTransport:
-            return WholeBodyTransport(proxy=proxy, **kwargs)
-
-        @property  # type: ignore[override]
-        def cookies(self) -> httpx.Cookies:
-            return _NO_COOKIES
-
-        @cookies.setter
-        def cookies(self, cookies: Any) -> None:
-            raise TypeError("the EvoLink API client keeps no cookies")
-
-    return EvoLinkAsyncClient
-
-
-def _new_async_client(settings: ConnectionSettings) -> httpx.AsyncClient:
-    """The shared async client: httpx's API over aiohttp's transport (``benchmarks/trigger_scale.py`` measured
-    it against httpx's own). Module-level so tests can swap in a plain ``httpx.AsyncClient``."""
-    return _async_client_class()(
-        base_url=settings.base_url,
-        auth=BearerAuth(settings.api_key),
-        headers={"User-Agent": USER_AGENT},
-        timeout=http_timeout(settings.timeout),
-        limits=httpx.Limits(max_connections=ASYNC_POOL_SIZE, max_keepalive_connections=ASYNC_POOL_SIZE),
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=ASYNC_POOL_SIZE, keepalive_timeout=KEEPALIVE_SECONDS, ssl=tls_context()),
+        headers={"Authorization": f"Bearer {settings.api_key}", "User-Agent": USER_AGENT},
+        cookie_jar=aiohttp.DummyCookieJar(),
     )

@@ -62,6 +62,8 @@ from airflow_provider_evolink.models import (
 )
 
 if TYPE_CHECKING:
+    import aiohttp
+    import yarl
     from airflow.sdk import ObjectStoragePath
 
 __all__ = ["ASYNC_POOL_SIZE", "DEFAULT_BASE_URL", "USER_AGENT", "EvoLinkHook"]
@@ -108,8 +110,9 @@ class EvoLinkHook(BaseHook):
         self._files_client: httpx.Client | None = None
         self._shared: SharedAsyncClient | None = None
         self._shared_key: PoolKey | None = None
-        #: (method, path) → the request built for it on the shared client: a trigger reads one URL for hours.
-        self._arequests: dict[tuple[str, str], httpx.Request] = {}
+        #: path → (its URL for aiohttp, the httpx request answers are read against, the timeouts): a trigger reads one
+        #: URL for hours.
+        self._atargets: dict[str, tuple[yarl.URL, httpx.Request, aiohttp.ClientTimeout]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(evolink_conn_id={self.evolink_conn_id!r})"
@@ -180,7 +183,7 @@ class EvoLinkHook(BaseHook):
         """Give up this hook's share; return the shared client if this hook was its last user."""
         shared, self._shared = self._shared, None
         shared_key, self._shared_key = self._shared_key, None
-        self._arequests.clear()
+        self._atargets.clear()
         if shared is None or shared_key is None:
             return None
         return async_pool.leave(shared, shared_key)
@@ -205,7 +208,7 @@ class EvoLinkHook(BaseHook):
             self._release_share()  # another loop's client: forget it, it cannot be awaited from here
             return
         if (last := self._release_share()) is not None:
-            await last.client.aclose()
+            await last.aclose()
 
     # ------------------------------------------------------------------ transport
     def _send(
@@ -237,41 +240,41 @@ class EvoLinkHook(BaseHook):
 
         return policy.call(attempt, method=method)
 
-    async def _asend(
-        self, method: str, path: str, *, parse: Callable[[httpx.Response], _ModelT]
-    ) -> tuple[_ModelT, httpx.Response]:
-        """Async :meth:`_send` (no body) through the shared client; a 429/503 ``Retry-After`` pauses every
+    async def _aget(self, path: str, *, parse: Callable[[httpx.Response], _ModelT]) -> _ModelT:
+        """Async :meth:`_send` of a ``GET`` through the shared client; a 429/503 ``Retry-After`` pauses every
         sharer."""
         shared = await self._aclient()
         settings = await self.asettings()
         policy = settings.retry_policy
         transport_errors = async_pool.async_transport_errors()
-        if (request := self._arequests.get((method, path))) is None:
-            # Built once and sent at every read: merging the client's headers, URL and timeout into a request
-            # is a sixth of a read's CPU. The shared client may have been made by a hook with another timeout:
-            # each request carries its own.
-            url = async_pool.api_url(settings.base_url, path)
-            request = shared.client.build_request(method, url, timeout=http_timeout(settings.timeout))
-            self._arequests[(method, path)] = request
+        if (target := self._atargets.get(path)) is None:
+            # Built once and read at every poll: a trigger reads one URL for hours. The shared client may have been
+            # made by a hook with another timeout: each request carries its own.
+            import yarl
 
-        async def attempt() -> tuple[_ModelT, httpx.Response]:
+            text = settings.base_url + path
+            target = (yarl.URL(text), httpx.Request("GET", text), async_pool.request_timeout(settings.timeout))
+            self._atargets[path] = target
+        url, request, timeouts = target
+
+        async def attempt() -> _ModelT:
             if shared.paused_until:  # only a 429/503 ever sets it: no coroutine per request otherwise
                 await shared.wait_if_paused()
             try:
-                response = await shared.client.send(request)
+                response = await shared.get(url, request, timeouts)
             except transport_errors as error:
-                raise transport_error(method, path, error, settings.api_key) from None
+                raise transport_error("GET", path, error, settings.api_key) from None
             except httpx.RequestError as error:  # e.g. an undecodable content-encoding
-                raise unreadable(method, path, error, settings.api_key) from None
+                raise unreadable("GET", path, error, settings.api_key) from None
             if not response.is_success:
                 refused = api_error(response, settings.api_key)
                 if refused.status_code in _PAUSE_STATUSES and refused.retry_after:
                     # One 429 slows every trigger sharing this client, not only the one that got it.
                     shared.pause(min(refused.retry_after, policy.max_wait))
                 raise refused
-            return parse(response), response
+            return parse(response)
 
-        return await policy.acall(attempt, method=method)
+        return await policy.acall(attempt, method="GET")
 
     # ------------------------------------------------------------------ API
     def create_video_generation(
@@ -369,8 +372,7 @@ class EvoLinkHook(BaseHook):
 
     async def aget_task(self, evolink_task_id: str) -> TaskDetail:
         """Async :meth:`get_task` for triggers: async connection lookup, shared async client, no sync I/O."""
-        detail, _ = await self._asend("GET", _task_path(evolink_task_id), parse=_task_parser(evolink_task_id))
-        return detail
+        return await self._aget(_task_path(evolink_task_id), parse=_task_parser(evolink_task_id))
 
     def get_credits(self, *, max_retries: int | None = None) -> Credits:
         """Credit balances: ``GET /v1/credits`` (``docs/evolink-api.md``, "Credits").

@@ -17,12 +17,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 import respx
 from aiohttp import web
 from fakes import VirtualTime
-from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import ValidationError
 
 from airflow_provider_evolink import __version__, retry
@@ -43,7 +43,7 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks import async_pool
 from airflow_provider_evolink.hooks.evolink import DEFAULT_BASE_URL, EvoLinkHook
-from airflow_provider_evolink.hooks.settings import USER_AGENT, BearerAuth, ConnectionSettings
+from airflow_provider_evolink.hooks.settings import USER_AGENT, ConnectionSettings
 from airflow_provider_evolink.models import KlingO3ReferenceToVideoRequest, TaskStatus
 
 API_KEY = "sk-SENTINEL-7f3a9c2e51-never-print-me"
@@ -744,16 +744,15 @@ async def test_the_shared_async_client_is_shared_on_one_loop_and_closed_after_th
     assert shared is not None
     assert shared is second._shared
     assert shared.users == 2
-    assert isinstance(shared.client, httpx.AsyncClient)
-    assert isinstance(shared.client, HttpxAiohttpClient)
+    assert isinstance(shared.session, aiohttp.ClientSession)
     loop = asyncio.get_running_loop()
     await first.aclose()
-    assert not shared.client.is_closed
+    assert not shared.session.closed
     assert shared.users == 1
     await first.aclose()  # twice is harmless
     assert shared.users == 1
     await second.aclose()
-    assert shared.client.is_closed
+    assert shared.session.closed
     assert not async_pool._SHARED.get(loop)
     assert len(server.received) == 2
     # A closed hook can be used again: it joins (here: makes) a new shared client.
@@ -902,49 +901,52 @@ async def test_async_connect_errors_are_transport_errors(evolink_connection: Cal
         await hook.aclose()
 
 
-# ============================================================================ async: swapped client factory
-@pytest.fixture
-def plain_async_client(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the shared client a plain ``httpx.AsyncClient`` so respx can intercept it."""
-
-    def factory(settings: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=settings.base_url,
-            auth=BearerAuth(settings.api_key),
-            headers={"User-Agent": USER_AGENT},
-        )
-
-    monkeypatch.setattr(async_pool, "_new_async_client", factory)
-
-
-@pytest.mark.usefixtures("plain_async_client")
-async def test_async_status_mapping_with_respx(evolink_connection: Callable[..., str], api: respx.MockRouter) -> None:
-    hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, API_KEY, "evolink_test", max_retries=1))
-    route = api.get(f"/v1/tasks/{TASK_ID}").respond(403, json=envelope(403, code="permission_denied"))
+async def test_async_status_mapping_and_auth(server: FakeEvoLink, async_conn: str) -> None:
+    server.default = respond(403, envelope(403, code="permission_denied"))
+    hook = EvoLinkHook(evolink_conn_id=async_conn)
     try:
         with pytest.raises(EvoLinkPermissionDeniedError, match="permission_denied"):
             await hook.aget_task(TASK_ID)
     finally:
         await hook.aclose()
-    assert route.call_count == 1
-    assert route.calls.last.request.headers["Authorization"] == f"Bearer {API_KEY}"
+    [received] = server.received
+    assert received.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert received.headers["User-Agent"] == USER_AGENT
 
 
-@pytest.mark.usefixtures("plain_async_client")
 def test_one_hook_can_be_used_from_successive_event_loops(
-    evolink_connection: Callable[..., str], api: respx.MockRouter
+    evolink_connection: Callable[..., str], emulator: Any
 ) -> None:
-    hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, API_KEY, "evolink_test"))
-    api.get(f"/v1/tasks/{TASK_ID}").respond(200, json=TASK)
-    assert asyncio.run(hook.aget_task(TASK_ID)).id == TASK_ID
-    assert asyncio.run(hook.aget_task(TASK_ID)).id == TASK_ID
+    conn_id = evolink_connection(emulator.base_url, emulator.api_key, "evolink_loops")
+    hook = EvoLinkHook(evolink_conn_id=conn_id)
+    task_id = hook.create_video_generation(
+        KlingO3ReferenceToVideoRequest(prompt="a cat", video_url=f"{emulator.base_url}/samples/reference.mp4")
+    ).id
+    assert asyncio.run(hook.aget_task(task_id)).id == task_id
+    assert asyncio.run(hook.aget_task(task_id)).id == task_id
 
     async def read_and_close() -> None:
-        await hook.aget_task(TASK_ID)
+        await hook.aget_task(task_id)
         await hook.aclose()
 
     asyncio.run(read_and_close())
     assert hook._shared is None
+
+
+async def test_async_reads_go_through_an_http_proxy_named_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, evolink_connection: Callable[..., str], server: FakeEvoLink
+) -> None:
+    # httpx's clients honour HTTP(S)_PROXY (trust_env); the shared aiohttp pool reads it once, not per request.
+    monkeypatch.setenv("HTTP_PROXY", server.base_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection("http://api.evolink.test", API_KEY, "evolink_proxied"))
+    try:
+        assert (await hook.aget_task(TASK_ID)).id == TASK_ID
+    finally:
+        await hook.aclose()
+    [received] = server.received  # the proxy got the request for the API host, with its absolute URL
+    assert received.headers["Host"] == "api.evolink.test"
 
 
 async def test_reprs_of_the_async_side_hide_the_key(server: FakeEvoLink, async_conn: str) -> None:
@@ -952,7 +954,7 @@ async def test_reprs_of_the_async_side_hide_the_key(server: FakeEvoLink, async_c
     try:
         await hook.aget_task(TASK_ID)
         assert hook._shared is not None
-        for text in (repr(hook), repr(hook._shared), repr(hook._shared.client), repr(hook._shared.client.auth)):
+        for text in (repr(hook), repr(hook._shared), repr(hook._shared.session)):
             assert API_KEY not in text
     finally:
         await hook.aclose()
