@@ -35,9 +35,8 @@ import re
 import uuid
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 import httpx
@@ -58,7 +57,7 @@ from airflow_provider_evolink.exceptions import (
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.hooks.responses import parse_retry_after
 from airflow_provider_evolink.links.storage import StoredVideoLink
-from airflow_provider_evolink.models import TaskDetail, TaskStatus
+from airflow_provider_evolink.models import TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.submission import find_submission
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
@@ -67,6 +66,8 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
     from pydantic import JsonValue
+
+    from airflow_provider_evolink.response_models import TaskDetail
 
 __all__ = ["EvoLinkToStorageOperator", "check_destinations_downstream"]
 
@@ -91,8 +92,7 @@ _SAFE_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
 
 
-@dataclass(frozen=True)
-class _StoredFile:
+class _StoredFile(NamedTuple):
     """One stored result: its URI, size in bytes and sha256 hex digest."""
 
     uri: str
