@@ -827,3 +827,17 @@ def test_the_next_try_aborts_the_upload_a_killed_try_left_on_s3_and_no_other(
             assert hashlib.sha256(stored.read()).hexdigest() == large_emulator.result_sha256(large_task)
     finally:
         target.fs.abort_mpu(bucket, key, stranger)
+
+
+def test_an_s3_save_reports_the_stored_object_to_hook_lineage_and_not_its_marker(
+    large_task: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import lineage
+
+    collector = lineage.HookLineageCollector()
+    monkeypatch.setattr(lineage, "get_hook_lineage_collector", lambda: collector)
+
+    [uri] = operator(f"s3://aws_moto@{s3_bucket}/lineage/{large_task}", large_task).execute({})
+
+    assert [info.asset.uri for info in collector.collected_assets.outputs] == [uri]
+    assert collector.collected_assets.inputs == []  # no temporary object moved from
