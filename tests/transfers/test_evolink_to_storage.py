@@ -436,11 +436,17 @@ def test_streams_to_memory(emulator: Any, memory_folder: str) -> None:
     assert [p.name for p in ObjectStoragePath(memory_folder).iterdir()] == [stored.name]
 
 
-def test_streams_to_s3_with_the_connection_from_storage_conn_id(emulator: Any, s3_bucket: str) -> None:
+def test_streams_to_s3_with_the_connection_from_storage_conn_id(
+    emulator: Any, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     evolink_task_id = create_task(emulator)
     destination = f"s3://{s3_bucket}/{evolink_task_id}/videos"
+    calls = s3_calls(monkeypatch)
 
     uris = operator(destination, evolink_task_id, storage_conn_id="aws_moto").execute({})
+
+    # Smaller than one part: one PutObject of the final key once complete, no upload, no marker, no copy.
+    assert [call for call in calls if call not in {"head_object", "list_objects_v2", "get_object"}] == ["put_object"]
 
     assert uris == [f"s3://aws_moto@{s3_bucket}/{evolink_task_id}/videos/{evolink_task_id}.mp4"]
     folder = ObjectStoragePath(destination, conn_id="aws_moto")
