@@ -847,3 +847,18 @@ def test_an_s3_save_reports_the_stored_object_to_hook_lineage_and_not_its_marker
 
     assert [info.asset.uri for info in collector.collected_assets.outputs] == [uri]
     assert collector.collected_assets.inputs == []  # no temporary object moved from
+
+
+def test_a_marker_left_after_its_upload_completed_is_deleted_by_the_next_try(emulator: Any, s3_bucket: str) -> None:
+    # Killed between completing the upload and deleting its marker: the upload ID no longer exists.
+    evolink_task_id = create_task(emulator)
+    destination = f"s3://aws_moto@{s3_bucket}/completed/{evolink_task_id}"
+    context = {"ti": SaveTaskInstance()}
+    owner = evolink_to_storage._try_owner(context)
+    marker = ObjectStoragePath(f"{destination}/.{evolink_task_id}.mp4.upload-{owner}")
+    marker.write_bytes(b"an-upload-that-is-gone")
+
+    [uri] = operator(destination, evolink_task_id).execute(context)
+
+    assert [path.name for path in ObjectStoragePath(destination).iterdir()] == [f"{evolink_task_id}.mp4"]
+    assert hashlib.sha256(ObjectStoragePath(uri).read_bytes()).hexdigest() == emulator.result_sha256(evolink_task_id)
