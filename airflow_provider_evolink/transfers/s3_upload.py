@@ -40,9 +40,9 @@ __all__ = ["MAX_PARTS_IN_FLIGHT", "PART_BYTES", "S3FinalUpload", "is_s3", "marke
 #: Bytes per multipart part (S3's minimum, 5 MiB): the part buffers are most of a store's memory.
 PART_BYTES = 5 << 20
 #: Parts that may upload at once: a full part is sent when at most one fewer is still uploading, so with 2 one part
-#: uploads while the next fills. Into moto, 1 GiB: 1.03 × ``put_file`` at a peak RSS growth of 51.1 MB with 2,
-#: 1.00 × at 41.1 MB with 1 (one run each, ``benchmarks/README.md``, session 4); against S3 itself, where each part
-#: waits a network round trip, overlapping them matters more than on a loopback server.
+#: uploads while the next fills. Into moto (1 GiB, one run each, ``benchmarks/README.md``, session 4) 2 and 1 were
+#: as fast (1.03 × and 1.00 × ``put_file``); against S3 itself, where each part waits a network round trip,
+#: overlapping them matters more than on a loopback server.
 MAX_PARTS_IN_FLIGHT = 2
 
 
@@ -92,17 +92,26 @@ class S3FinalUpload:
         self._path = target.path
         self._marker = marker_path(target, owner).path
         self._bucket, self._key, _ = self._fs.split_path(target.path)
-        self._chunks: list[bytes] = []
-        self._buffered = 0
+        # The part being filled, and the buffers of sent parts, reused once their upload is done: at most
+        # MAX_PARTS_IN_FLIGHT + 1 part buffers for the whole result, filled in place (no copy to build a part).
+        self._buffer = bytearray(PART_BYTES)
+        self._filled = 0
+        self._spare: list[bytearray] = []
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
-        self._in_flight: deque[tuple[int, Future[dict[str, Any]]]] = deque()
+        self._in_flight: deque[tuple[int, bytearray, Future[dict[str, Any]]]] = deque()
 
     def write(self, chunk: bytes) -> int:
-        self._chunks.append(chunk)
-        self._buffered += len(chunk)
-        while self._buffered >= PART_BYTES:
-            self._send(final=False)
+        view = memoryview(chunk)
+        while view:
+            piece = view[: PART_BYTES - self._filled]
+            self._buffer[self._filled : self._filled + len(piece)] = piece
+            self._filled += len(piece)
+            view = view[len(piece) :]
+            if self._filled == PART_BYTES:  # every part but the last is PART_BYTES long (as R2 requires)
+                self._send(self._buffer)
+                self._buffer = self._spare.pop() if self._spare else bytearray(PART_BYTES)
+                self._filled = 0
         return len(chunk)
 
     def flush(self) -> None:
@@ -114,13 +123,13 @@ class S3FinalUpload:
 
     def complete(self) -> None:
         """Send what is left and make the object visible: complete the upload (or put a small object whole)."""
+        rest = self._buffer[: self._filled]
+        self._filled = 0
         if self._upload_id is None:
-            data = b"".join(self._chunks)
-            self._chunks, self._buffered = [], 0
-            self._fs.call_s3("put_object", Bucket=self._bucket, Key=self._key, Body=data)
+            self._fs.call_s3("put_object", Bucket=self._bucket, Key=self._key, Body=rest)
         else:
-            if self._buffered:
-                self._send(final=True)
+            if rest:
+                self._send(rest)
             self._wait(0)
             self._fs.call_s3(
                 "complete_multipart_upload",
@@ -135,30 +144,25 @@ class S3FinalUpload:
 
     def abort(self) -> None:
         """Throw the upload away (its parts are deleted) and its marker with it."""
-        self._chunks, self._buffered = [], 0
+        self._filled = 0
         while self._in_flight:  # a part still uploading would be stored after the abort
             with suppress(Exception):
-                self._in_flight.popleft()[1].result()
+                self._in_flight.popleft()[2].result()
         if self._upload_id is not None:
             upload_id, self._upload_id = self._upload_id, None
             with suppress(FileNotFoundError):
                 self._fs.abort_mpu(self._bucket, self._key, upload_id)
             self._fs.rm_file(self._marker)
 
-    def _send(self, *, final: bool) -> None:
-        data = b"".join(self._chunks)
-        if self._fs.fixed_upload_size and not final:  # e.g. Cloudflare R2: every part but the last the same size
-            data, rest = data[:PART_BYTES], data[PART_BYTES:]
-            self._chunks, self._buffered = [rest], len(rest)
-        else:
-            self._chunks, self._buffered = [], 0
+    def _send(self, data: bytearray) -> None:
+        """Upload ``data`` as the next part (not changed until its upload is done), beginning the upload first."""
         if self._upload_id is None:
             self._start()
         number = len(self._parts) + len(self._in_flight) + 1
         call = self._fs._call_s3(
             "upload_part", Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=data
         )
-        self._in_flight.append((number, asyncio.run_coroutine_threadsafe(call, self._fs.loop)))
+        self._in_flight.append((number, data, asyncio.run_coroutine_threadsafe(call, self._fs.loop)))
         self._wait(MAX_PARTS_IN_FLIGHT - 1)
 
     def _start(self) -> None:
@@ -169,9 +173,11 @@ class S3FinalUpload:
     def _wait(self, most: int) -> None:
         """Wait until at most ``most`` parts are in flight, oldest first."""
         while len(self._in_flight) > most:
-            number, future = self._in_flight[0]
+            number, data, future = self._in_flight[0]
             answer = future.result()
             self._in_flight.popleft()
+            if len(data) == PART_BYTES:
+                self._spare.append(data)
             part = {"PartNumber": number, "ETag": answer["ETag"]}
             if "ChecksumSHA256" in answer:
                 part["ChecksumSHA256"] = answer["ChecksumSHA256"]
