@@ -6,6 +6,9 @@ pages and ``docs/evolink-api.md``'s "Where the documents disagree".
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -13,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from airflow_provider_evolink import models
 from airflow_provider_evolink.models import (
     Credits,
     CreditsResponse,
@@ -768,3 +772,29 @@ def test_credit_usage_subtracts_a_reported_partial_refund_from_the_reservation()
 def test_credit_usage_without_any_usage_knows_nothing_unless_refunded() -> None:
     assert credit_usage(None)["credits"] is None
     assert credit_usage(None, TaskStatus.FAILED)["credits"] == 0.0
+
+
+def test_dag_facing_modules_leave_the_answer_models_unbuilt_until_a_task_reads_one() -> None:
+    """A DAG file never reads an answer: importing what it uses must not define the response models (a fifth of
+    the provider's import cost, ``benchmarks/import_cost.py``), while ``models.TaskDetail`` and the others still
+    resolve to the classes the hook returns."""
+    code = (
+        "import json, sys\n"
+        "import airflow_provider_evolink.operators.evolink, airflow_provider_evolink.sensors.evolink\n"
+        "import airflow_provider_evolink.transfers.evolink_to_storage, airflow_provider_evolink.triggers.evolink\n"
+        "import airflow_provider_evolink.hooks.evolink, airflow_provider_evolink.plugins.gallery\n"
+        "before = 'airflow_provider_evolink.response_models' in sys.modules\n"
+        "from airflow_provider_evolink.models import TaskDetail\n"
+        "print(json.dumps([before, TaskDetail.__module__]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, "airflow_provider_evolink.response_models"]
+
+
+def test_every_answer_model_is_importable_from_models() -> None:
+    import airflow_provider_evolink.response_models as response_models
+
+    for name in response_models.__all__:
+        assert getattr(models, name) is getattr(response_models, name)
+    with pytest.raises(AttributeError, match="no attribute 'NotAModel'"):
+        models.NotAModel  # noqa: B018

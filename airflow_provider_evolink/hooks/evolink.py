@@ -13,7 +13,6 @@ Where the rest lives: connection settings in :mod:`.settings`, the triggers' sha
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import os
 import uuid
@@ -50,19 +49,12 @@ from airflow_provider_evolink.hooks.settings import (
     settings_from_connection,
     tls_context,
 )
-from airflow_provider_evolink.models import (
-    Credits,
-    CreditsResponse,
-    EvoLinkRequest,
-    TaskDetail,
-    UploadedFile,
-    VideoGenerationTask,
-    has_unresolved_inputs,
-    parse_request,
-)
+from airflow_provider_evolink.models import EvoLinkRequest, has_unresolved_inputs, parse_request
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_evolink.response_models import Credits, TaskDetail, UploadedFile, VideoGenerationTask
 
 __all__ = ["ASYNC_POOL_SIZE", "DEFAULT_BASE_URL", "USER_AGENT", "EvoLinkHook"]
 
@@ -222,7 +214,7 @@ class EvoLinkHook(BaseHook):
         settings = self.settings
         policy = settings.retry_policy
         if max_retries is not None:
-            policy = dataclasses.replace(policy, max_retries=max_retries)
+            policy = policy._replace(max_retries=max_retries)
 
         def attempt() -> tuple[_ModelT, httpx.Response]:
             try:
@@ -292,6 +284,8 @@ class EvoLinkHook(BaseHook):
         :raises EvoLinkResponseError: a 2xx answer without a readable task (the task may exist; retry with
             the same ``idempotency_key`` to get it back).
         """
+        from airflow_provider_evolink.response_models import VideoGenerationTask
+
         parsed = parse_request(request)
         if has_unresolved_inputs(parsed):
             raise EvoLinkConfigError(
@@ -405,6 +399,8 @@ class EvoLinkHook(BaseHook):
 def _task_parser(evolink_task_id: str) -> Callable[[httpx.Response], TaskDetail]:
     """Parse a task detail and check it describes the task asked for: a proxy or cache mixing up answers must
     not end a wait, or start a download, with another task's detail."""
+    from airflow_provider_evolink.response_models import TaskDetail
+
     expected = evolink_task_id.strip()
 
     def parse(response: httpx.Response) -> TaskDetail:
@@ -420,6 +416,8 @@ def _task_parser(evolink_task_id: str) -> Callable[[httpx.Response], TaskDetail]
 
 
 def _parse_credits(response: httpx.Response) -> Credits:
+    from airflow_provider_evolink.response_models import CreditsResponse
+
     envelope = parse_model(CreditsResponse, response)
     if not envelope.success or envelope.data is None:
         reason = envelope.failure_reason

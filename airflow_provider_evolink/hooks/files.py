@@ -38,7 +38,7 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks.responses import api_error, transport_error
 from airflow_provider_evolink.hooks.settings import ConnectionSettings
-from airflow_provider_evolink.models import UploadedFile, UploadResponse
+from airflow_provider_evolink.response_models import UploadedFile, UploadResponse
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from airflow_provider_evolink.exceptions import (
     EvoLinkTransportError,
     api_error_for_status,
 )
-from airflow_provider_evolink.models import ApiErrorBody
 
 __all__ = ["api_error", "parse_model", "parse_retry_after", "request_id", "scrub", "transport_error", "unreadable"]
 
@@ -60,6 +59,8 @@ def request_id(response: httpx.Response) -> str | None:
 def api_error(response: httpx.Response, secret: str | None = None) -> EvoLinkAPIError:
     """One :class:`EvoLinkAPIError` subclass for any non-2xx answer, the error envelope or not (e.g. a proxy's
     HTML page); ``secret`` is scrubbed from every field taken from the body."""
+    from airflow_provider_evolink.response_models import ApiErrorBody
+
     error_class = api_error_for_status(response.status_code)
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     try:

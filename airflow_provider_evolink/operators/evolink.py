@@ -22,15 +22,7 @@ from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
 from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.models import (
-    EvoLinkRequest,
-    TaskDetail,
-    TaskStatus,
-    Usage,
-    credit_usage,
-    estimate_credits,
-    parse_request,
-)
+from airflow_provider_evolink.models import EvoLinkRequest, TaskStatus, credit_usage, estimate_credits, parse_request
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.submission import XCOM_SUBMISSION, summarize
 from airflow_provider_evolink.transfers.evolink_to_storage import check_destinations_downstream
@@ -50,6 +42,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_evolink.inputs import ResolvedInputs
+    from airflow_provider_evolink.response_models import TaskDetail, Usage
     from airflow_provider_evolink.submission_state import SubmissionState
 
 __all__ = ["EvoLinkGenerateVideoOperator"]
@@ -478,6 +471,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 
     def _reserved_usage(self, context: Context) -> Usage | None:
         """The create answer's ``usage``: from this try, else as an earlier try or the deferring half stored it."""
+        from airflow_provider_evolink.response_models import Usage
         from airflow_provider_evolink.submission_state import stored_usage
 
         if self._usage is None and (stored := stored_usage(context.get("task_state_store"))) is not None:

@@ -19,7 +19,6 @@ from airflow.sdk.exceptions import AirflowSensorTimeout
 from airflow_provider_evolink.airflow_errors import airflow_exception
 from airflow_provider_evolink.exceptions import EvoLinkError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.models import TaskDetail
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.triggers.evolink import (
@@ -34,6 +33,8 @@ from airflow_provider_evolink.triggers.evolink import (
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_evolink.response_models import TaskDetail
 
 __all__ = ["EvoLinkTaskSensor"]
 

@@ -41,9 +41,8 @@ import re
 import uuid
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 import httpx
@@ -64,7 +63,7 @@ from airflow_provider_evolink.exceptions import (
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.hooks.responses import parse_retry_after
 from airflow_provider_evolink.links.storage import StoredVideoLink
-from airflow_provider_evolink.models import TaskDetail, TaskStatus
+from airflow_provider_evolink.models import TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.submission import find_submission
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
@@ -74,6 +73,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from pydantic import JsonValue
 
+    from airflow_provider_evolink.response_models import TaskDetail
     from airflow_provider_evolink.transfers.background_writer import Writable
 
 __all__ = ["EvoLinkToStorageOperator", "check_destinations_downstream"]
@@ -100,8 +100,7 @@ _SAFE_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
 
 
-@dataclass(frozen=True)
-class _StoredFile:
+class _StoredFile(NamedTuple):
     """One stored result: its URI, size in bytes and sha256 hex digest."""
 
     uri: str

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -30,9 +30,12 @@ from airflow_provider_evolink.exceptions import (
     EvoLinkTransportError,
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.models import TaskDetail, TaskStatus
+from airflow_provider_evolink.models import TaskStatus
 from airflow_provider_evolink.pacing import PollPacer
 from airflow_provider_evolink.retry import OutageTolerance
+
+if TYPE_CHECKING:
+    from airflow_provider_evolink.response_models import TaskDetail
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
