@@ -11,7 +11,7 @@ streamed blob of that size (``--result-size-bytes``). The same result URL is the
   minus the resident set size just before ``execute``;
 * with ``--s3`` (default on): by s3fs's own ``put_file`` of the same bytes from local disk into a bucket of
   moto's S3 server (its own process; the S3 reference), and by the operator saving to ``s3://`` on that server
-  (download, multipart upload of the temporary object, server-side move into place).
+  (download and multipart upload of the final key, completed once the byte count is checked).
 
 Printed: median seconds and MiB/s of each, the operator/reference throughput ratios (targets ≥ 0.8) and the
 operator's worst peak RSS growth (target ≤ 64 MB, at every size and store: memory flat in file size). Every

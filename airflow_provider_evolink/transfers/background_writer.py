@@ -14,24 +14,34 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from typing import IO
+from typing import Any, Protocol
 
-__all__ = ["BackgroundWriter"]
+__all__ = ["BackgroundWriter", "Writable"]
 
 #: Chunks (up to 1 MiB each from the socket) that may wait for the helper thread: under one S3 part.
 DEFAULT_MAX_PENDING = 4
 
 
+class Writable(Protocol):
+    """What the helper thread writes to: a binary file object (local file, fsspec writer) or an S3 upload."""
+
+    def write(self, chunk: bytes, /) -> Any: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class BackgroundWriter:
     """Hash chunks as they come and write them to ``out`` on a helper thread, in order.
 
-    :param out: a binary file object (local file or fsspec writer); :meth:`close` closes it.
+    :param out: a binary file object (local file or fsspec writer) or an S3 upload; :meth:`close` closes it.
     :param max_pending: chunks that may wait for the helper before :meth:`write` blocks.
     :raises OSError: (or whatever ``out.write`` raised) from :meth:`write` or :meth:`close`, once the helper
         failed to write; later chunks are dropped.
     """
 
-    def __init__(self, out: IO[bytes], max_pending: int = DEFAULT_MAX_PENDING) -> None:
+    def __init__(self, out: Writable, max_pending: int = DEFAULT_MAX_PENDING) -> None:
         self._out = out
         self._digest = hashlib.sha256()
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=max_pending)

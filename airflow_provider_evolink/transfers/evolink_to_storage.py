@@ -14,15 +14,21 @@ How one result is stored::
       │ first answer: name from Content-Type / URL path; delete what a killed try of this task instance left;
       │   an existing file of the same size → done
       ▼
-    stream its chunks ──▶ <folder>/.<name>.part-<id>   (bytes counted, sha256 updated; <id>: a digest of the
-      │                                                 DAG, run, task and map index, the same for every try)
+    stream its chunks (bytes counted, sha256 updated) into
+      │   S3:          a multipart upload of <folder>/<name> itself, parts sent while the download goes on, its
+      │                ID kept in <folder>/.<name>.upload-<id> (``s3_upload.py``; S3 shows no object before the
+      │                upload completes)
+      │   other stores: <folder>/.<name>.part-<id>
+      │   (<id>: a digest of the DAG, run, task and map index, the same for every try)
       │ cut off (RemoteProtocolError, ReadError, ... or fewer bytes than Content-Length)
       │   └──▶ resume (at once after progress) or restart: GET again with ``Range: bytes=<n>-`` (206 appends;
-      │        200 restarts at zero)
+      │        200 restarts at zero: the temporary object is emptied, the S3 upload aborted and begun again)
       ▼ byte count == Content-Length
-    commit: .<name>.part-<id> ──▶ <folder>/<name>   (a rename on local disks, copy + delete on object stores)
-      any failure: the temporary object is deleted, so no partial file is ever visible; after a SIGKILL (no
-      cleanup runs) the next try of the same task instance finds it by its name and deletes it
+    commit: S3: complete the upload (the object appears whole); other stores: move .<name>.part-<id> ──▶
+      <folder>/<name> (a rename on local disks, copy + delete on object stores)
+      any failure: the temporary object is deleted or the upload aborted, so no partial file is ever visible;
+      after a SIGKILL (no cleanup runs) the next try of the same task instance finds the temporary object by
+      its name, or the upload by its marker, and deletes or aborts it
 """
 
 from __future__ import annotations
@@ -68,15 +74,17 @@ if TYPE_CHECKING:
     from pydantic import JsonValue
 
     from airflow_provider_evolink.response_models import TaskDetail
+    from airflow_provider_evolink.transfers.background_writer import Writable
 
 __all__ = ["EvoLinkToStorageOperator", "check_destinations_downstream"]
 
 #: Bytes read at a time when hashing an existing file: memory stays flat whatever the file size.
 CHUNK_BYTES = 1 << 20
-#: Buffer of object-store writers (bytes; one multipart part). s3fs buffers 50 MiB by default; S3's 5 MiB minimum
-#: part keeps a download's memory small: the peak RSS growth of a 1 GiB store into moto's S3 went from 73.5 MB
-#: with 8 MiB parts (and 8 queued chunks) to 47.8 MB, at the same speed (``benchmarks/README.md``, session 3).
-#: Local files ignore it.
+#: Buffer of the temporary object's writer on object stores other than S3 (bytes; one multipart part where the store
+#: has them; S3 has its own, ``s3_upload.PART_BYTES``). fsspec writers buffer 50 MiB by default; 5 MiB keeps a
+#: download's memory small: the peak RSS growth of a 1 GiB store into moto's S3 through this writer went from
+#: 73.5 MB with 8 MiB parts (and 8 queued chunks) to 47.8 MB, at the same speed (``benchmarks/README.md``,
+#: session 3). Local files ignore it.
 WRITE_BLOCK_BYTES = 5 << 20
 #: How long EvoLink result links stay valid (``docs/evolink-api.md``, "Results").
 RESULT_LINK_LIFETIME = timedelta(hours=24)
@@ -100,8 +108,29 @@ class _StoredFile(NamedTuple):
     sha256: str
 
 
-class _PartFile:
-    """The temporary object beside ``target`` that one result streams into, with its size and sha256 so far.
+class _Sink:
+    """Where one result streams, with its size and sha256 so far: hashed as it is queued and written on a helper
+    thread (``BackgroundWriter``), so the download does not wait for the disk or the S3 part upload."""
+
+    size: int
+
+    def _open(self) -> None:
+        # Imported here, when a save starts: DAG files do not pay for it.
+        from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
+
+        self._out = BackgroundWriter(self._writer())
+        self.size = 0
+
+    def _writer(self) -> Writable:
+        raise NotImplementedError
+
+    def write(self, chunk: bytes) -> None:
+        self._out.write(chunk)
+        self.size += len(chunk)
+
+
+class _PartFile(_Sink):
+    """The temporary object beside ``target`` that one result streams into (every store but S3).
 
     fsspec commits a writer on close even when writing failed, so nothing is ever written to ``target``
     itself: :meth:`commit` moves a complete file into place, :meth:`discard` deletes an incomplete one.
@@ -116,20 +145,11 @@ class _PartFile:
         """``<folder>/.<name>.part-<owner>``: hidden, and found again by the next try of the same owner."""
         return target.parent / f".{target.name}.part-{owner}"
 
-    def _open(self) -> None:
+    def _writer(self) -> Writable:
         # The filesystem's own writer, not ObjectStoragePath.open: its lineage wrapper costs a path
         # formatting per write (a sixth of the CPU of a download) and would report the temporary name as an
         # output. move() in commit() still reports the final object to hook lineage.
-        # Hashed as it is queued and written on a helper thread (BackgroundWriter): the download does not wait
-        # for the disk or the S3 part upload. Imported here, when a save starts: DAG files do not pay for it.
-        from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
-
-        self._out = BackgroundWriter(self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES))
-        self.size = 0
-
-    def write(self, chunk: bytes) -> None:
-        self._out.write(chunk)
-        self.size += len(chunk)
+        return self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES)
 
     def restart(self) -> None:
         """Empty the file (reopening truncates it on every store; object stores cannot seek back)."""
@@ -151,6 +171,45 @@ class _PartFile:
             log.warning("Could not delete the temporary file %s: %s", self.path, error)
 
 
+class _FinalUpload(_Sink):
+    """S3: one result streams into an upload of ``target`` itself, invisible until :meth:`commit` completes it
+    (``s3_upload.py``): no temporary object, so no server-side copy."""
+
+    def __init__(self, target: ObjectStoragePath, owner: str) -> None:
+        self.target, self._owner = target, owner
+        self._open()
+
+    def _writer(self) -> Writable:
+        from airflow_provider_evolink.transfers.s3_upload import S3FinalUpload
+
+        self._upload = S3FinalUpload(self.target, self._owner)
+        return self._upload
+
+    def restart(self) -> None:
+        """Throw the upload away and start another (S3 cannot take back a part's bytes)."""
+        with suppress(Exception):
+            self._out.close()
+        self._upload.abort()
+        self._open()
+
+    def commit(self, target: ObjectStoragePath) -> _StoredFile:
+        """Complete the upload: the object appears whole at ``target``."""
+        from airflow.sdk.lineage import get_hook_lineage_collector
+
+        sha256 = self._out.close()
+        self._upload.complete()
+        get_hook_lineage_collector().add_output_asset(context=target, uri=str(target))
+        return _StoredFile(str(target), self.size, sha256)
+
+    def discard(self, log: Any) -> None:
+        with suppress(Exception):
+            self._out.close()
+        try:
+            self._upload.abort()
+        except Exception as error:  # the original failure matters more; say what is left behind
+            log.warning("Could not abort the upload of %s: %s", self.target, error)
+
+
 class EvoLinkToStorageOperator(BaseOperator):
     """
     Store the result files of a completed EvoLink task in a folder of any Airflow object storage.
@@ -158,10 +217,14 @@ class EvoLinkToStorageOperator(BaseOperator):
     The task is read fresh (``GET /v1/tasks/{id}``) and must be ``completed``. Each result URL is streamed,
     chunk by chunk as the network delivers it (memory flat in file size), to a temporary object beside the
     target, its byte count checked against ``Content-Length``, then moved into place; a failure deletes the
-    temporary object, so the folder never shows a partial file. A body cut off mid-stream resumes with an
+    temporary object, so the folder never shows a partial file. On S3, where an object appears only once its
+    upload completes, the result streams into a multipart upload of the target itself, completed only after
+    the byte count is checked and aborted on any failure: the same guarantee without a server-side copy (see
+    ``transfers/s3_upload.py``). A body cut off mid-stream resumes with an
     HTTP ``Range`` request at once; attempts without progress back off (honouring ``Retry-After``) for up to the
-    EvoLink connection's ``outage_tolerance``. The temporary object of a try killed without cleanup is found and
-    deleted by the next try of the same task instance, never one of another run or task. Result hosts
+    EvoLink connection's ``outage_tolerance``. The temporary object (S3: the incomplete upload) of a try killed
+    without cleanup is found and deleted by the next try of the same task instance, never one of another run or
+    task. Result hosts
     never receive the API key, and result URLs are masked in logs and kept out of error messages (they are
     signed links).
 
@@ -282,7 +345,7 @@ class EvoLinkToStorageOperator(BaseOperator):
 
         Input: the EvoLink task's results, named without their signed part; outputs: the stored files (the
         URIs of the Asset events) with their size in bytes (``outputStatistics``). The temporary ``.part-``
-        objects never appear. See :mod:`airflow_provider_evolink.openlineage.facets`.
+        objects and S3's ``.upload-`` markers never appear. See :mod:`airflow_provider_evolink.openlineage.facets`.
         """
         from airflow_provider_evolink.openlineage.facets import storage_lineage
 
@@ -290,7 +353,7 @@ class EvoLinkToStorageOperator(BaseOperator):
 
     def on_kill(self) -> None:
         # Called from the SIGTERM handler in the task's own thread: stop at the next chunk, so the normal
-        # failure path deletes the temporary object instead of leaving it behind.
+        # failure path deletes the temporary object (aborts the S3 upload) instead of leaving it behind.
         self._stop_requested = True
 
     # ------------------------------------------------------------------ validation
@@ -339,7 +402,7 @@ class EvoLinkToStorageOperator(BaseOperator):
     def _store(self, client: httpx.Client, download: _Download) -> _StoredFile:
         """Stream one result into its folder, resuming at once after progress and
         backing off through failures for the connection's ``outage_tolerance``; see the module docstring. Any
-        failure, a kill included, deletes the temporary object."""
+        failure, a kill included, deletes the temporary object (aborts the S3 upload)."""
         try:
             while True:
                 before = download.received
@@ -447,15 +510,16 @@ class EvoLinkToStorageOperator(BaseOperator):
 
 
 class _Download:
-    """One result's download across attempts: what is fetched and where it goes, the temporary object, the
-    bytes announced, why the last attempt fell short, and how long attempts have been failing.
+    """One result's download across attempts: what is fetched and where it goes, what it streams into (the
+    temporary object, or on S3 the upload of the target), the bytes announced, why the last attempt fell short,
+    and how long attempts have been failing.
 
     :param url: the signed result link (never logged).
     :param number: the result's 1-based position in ``task.results``.
     :param task: the completed task detail.
     :param folder: the destination folder.
-    :param owner: the temporary object's suffix, the same for every try of one task instance (see
-        :func:`_try_owner`).
+    :param owner: the suffix of the temporary object (S3: of the upload's marker), the same for every try of one
+        task instance (see :func:`_try_owner`).
     """
 
     def __init__(self, url: str, number: int, task: TaskDetail, folder: ObjectStoragePath, owner: str) -> None:
@@ -464,14 +528,14 @@ class _Download:
         #: How long attempts without progress may fail (the connection's ``outage_tolerance``).
         self.outage = OutageTolerance(self.label)
         self.target: ObjectStoragePath | None = None
-        self.part: _PartFile | None = None
+        self.part: _PartFile | _FinalUpload | None = None
         self.total: int | None = None  # bytes, from Content-Length or Content-Range
         self.cause = ""
         self.error: EvoLinkResultHostError | None = None
 
     @property
     def received(self) -> int:
-        """Bytes in the temporary object so far."""
+        """Bytes written so far."""
         return self.part.size if self.part else 0
 
     def request_headers(self) -> dict[str, str]:
@@ -480,26 +544,40 @@ class _Download:
         return {"Accept-Encoding": "identity"} | resume
 
     def remove_stale(self, target: ObjectStoragePath, log: Any) -> None:
-        """Delete the temporary object an earlier, killed try of this task instance left beside ``target``."""
+        """Delete what an earlier, killed try of this task instance left for ``target``: its temporary object,
+        or on S3 its incomplete upload (``s3_upload.py``)."""
+        from airflow_provider_evolink.transfers.s3_upload import is_s3, remove_stale_upload
+
+        if is_s3(target.fs):
+            if (upload_id := remove_stale_upload(target, self.owner)) is not None:
+                log.warning(
+                    "%s: aborted upload %s of %s, left incomplete by an earlier try that was stopped",
+                    self.label,
+                    upload_id,
+                    target,
+                )
+            return
         stale = _PartFile.path_for(target, self.owner)
         if stale.exists():
             log.warning("%s: removing %s, left behind by an earlier try that was stopped", self.label, stale)
             stale.unlink(missing_ok=True)
 
     def start(self, target: ObjectStoragePath) -> None:
-        """The first answer named the file: open its temporary object."""
-        self.target = target
-        self.part = _PartFile(target, self.owner)
+        """The first answer named the file: open its upload (S3) or temporary object (every other store)."""
+        from airflow_provider_evolink.transfers.s3_upload import is_s3
 
-    def open_part(self) -> _PartFile:
+        self.target = target
+        self.part = (_FinalUpload if is_s3(target.fs) else _PartFile)(target, self.owner)
+
+    def open_part(self) -> _PartFile | _FinalUpload:
         if self.part is None:
-            raise RuntimeError(f"{self.label}: no temporary object to write to")
+            raise RuntimeError(f"{self.label}: nothing open to write to")
         return self.part
 
     def continues(self, offset: int, size: int | None, log: Any) -> bool:
-        """Whether this body (starting at byte ``offset`` of a file of ``size`` bytes) continues the temporary
-        object. When the host ignored or misread the Range, or the file changed, the object is emptied: a body
-        from byte 0 is then streamed from the start, any other is refused (``False``)."""
+        """Whether this body (starting at byte ``offset`` of a file of ``size`` bytes) continues what was written.
+        When the host ignored or misread the Range, or the file changed, that is thrown away: a body from byte 0
+        is then streamed from the start, any other is refused (``False``)."""
         part = self.open_part()
         if offset != part.size or (None not in (self.total, size) and size != self.total):
             requested = part.size

@@ -214,7 +214,7 @@ def test_the_api_and_result_clients_share_one_loaded_ca_bundle(
 
     from airflow_provider_evolink.hooks.settings import tls_context
 
-    tls_context()  # the process's one load
+    tls_context()  # the process's one context (its CA bundle loads at the first HTTPS handshake: test_tls.py)
     loads: list[object] = []
     real_load = ssl.SSLContext.load_verify_locations
 

@@ -436,11 +436,17 @@ def test_streams_to_memory(emulator: Any, memory_folder: str) -> None:
     assert [p.name for p in ObjectStoragePath(memory_folder).iterdir()] == [stored.name]
 
 
-def test_streams_to_s3_with_the_connection_from_storage_conn_id(emulator: Any, s3_bucket: str) -> None:
+def test_streams_to_s3_with_the_connection_from_storage_conn_id(
+    emulator: Any, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     evolink_task_id = create_task(emulator)
     destination = f"s3://{s3_bucket}/{evolink_task_id}/videos"
+    calls = s3_calls(monkeypatch)
 
     uris = operator(destination, evolink_task_id, storage_conn_id="aws_moto").execute({})
+
+    # Smaller than one part: one PutObject of the final key once complete, no upload, no marker, no copy.
+    assert [call for call in calls if call not in {"head_object", "list_objects_v2", "get_object"}] == ["put_object"]
 
     assert uris == [f"s3://aws_moto@{s3_bucket}/{evolink_task_id}/videos/{evolink_task_id}.mp4"]
     folder = ObjectStoragePath(destination, conn_id="aws_moto")
@@ -623,20 +629,236 @@ def test_the_next_try_removes_what_a_killed_try_left_on_local_disk_and_nothing_e
     assert hashlib.sha256(stored).hexdigest() == emulator.result_sha256(evolink_task_id)
 
 
-def test_the_next_try_removes_what_a_killed_try_left_on_s3(
-    emulator: Any, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    evolink_task_id = create_task(emulator)
-    destination = f"s3://aws_moto@{s3_bucket}/killed/{evolink_task_id}"
-    folder = ObjectStoragePath(destination)
-    context = {"ti": SaveTaskInstance()}
+# ------------------------------------------------------------------------------- S3: no copy, no half object
+LARGE_BYTES = (12 << 20) + 1234  # three 5 MiB parts, the last one short
 
-    killed_try(monkeypatch, operator(destination, evolink_task_id), context, mid_stream=False)
-    [left] = [path.name for path in folder.iterdir()]
-    assert left.startswith(f".{evolink_task_id}.mp4.part-")  # a listed object, billed for storage
+
+@pytest.fixture(scope="module")
+def large_emulator() -> Iterator[Any]:
+    """An emulator whose results are 12 MiB blobs: several multipart parts on S3."""
+    from airflow_provider_evolink.emulator import EvoLinkEmulator
+
+    with EvoLinkEmulator(processing_seconds=0.0, result_size_bytes=LARGE_BYTES) as emu:
+        yield emu
+
+
+@pytest.fixture
+def large_task(large_emulator: Any, evolink_connection: Callable[..., str]) -> str:
+    evolink_connection(large_emulator.base_url, large_emulator.api_key)
+    return create_task(large_emulator)
+
+
+def s3_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the S3 API calls s3fs makes from now on (every call goes through ``_call_s3``, or its sync
+    wrapper ``call_s3``)."""
+    from fsspec.asyn import sync_wrapper
+    from s3fs import S3FileSystem
+
+    calls: list[str] = []
+    real = S3FileSystem._call_s3
+
+    async def recording(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(method)
+        return await real(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(S3FileSystem, "_call_s3", recording)
+    monkeypatch.setattr(S3FileSystem, "call_s3", sync_wrapper(recording))
+    return calls
+
+
+def uploads_of(target: ObjectStoragePath) -> list[str]:
+    """IDs of the incomplete multipart uploads of exactly ``target``'s key."""
+    bucket, key, _ = target.fs.split_path(target.path)
+    answer = target.fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=key)
+    return [upload["UploadId"] for upload in answer.get("Uploads", []) if upload["Key"] == key]
+
+
+def test_a_large_result_cut_off_on_every_attempt_streams_into_its_s3_key_without_a_copy(
+    large_emulator: Any, large_task: str, s3_bucket: str, no_backoff: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    destination = f"s3://aws_moto@{s3_bucket}/resumed/{large_task}"
+    calls = s3_calls(monkeypatch)
+    large_emulator.set_faults(rate_cutoff=1.0)  # every body stops halfway: each resume gets half of what is left
+    try:
+        [uri] = operator(destination, large_task).execute({})
+    finally:
+        large_emulator.set_faults(rate_cutoff=0.0)
+
+    statuses = [r["status"] for r in result_requests(large_emulator, large_task)]
+    assert len(statuses) > 3
+    assert statuses == [200] + [206] * (len(statuses) - 1)
+    stored = ObjectStoragePath(uri)
+    assert stored.stat()["size"] == LARGE_BYTES
+    with stored.open("rb") as body:
+        assert hashlib.sha256(body.read()).hexdigest() == large_emulator.result_sha256(large_task)
+    # Streamed into the final key in parts and completed once: no temporary object copied into place.
+    assert calls.count("upload_part") == 3
+    assert calls.count("complete_multipart_upload") == 1
+    assert "copy_object" not in calls
+    assert "upload_part_copy" not in calls
+    assert [path.name for path in ObjectStoragePath(destination).iterdir()] == [stored.name]  # marker deleted
+    assert uploads_of(stored) == []
+
+
+def big_body() -> bytes:
+    return bytes(range(256)) * (LARGE_BYTES // 256) + bytes(LARGE_BYTES % 256)
+
+
+@pytest.mark.parametrize("ending", ["cut-off", "short"])
+def test_an_s3_save_that_fails_shows_no_object_and_leaves_no_upload(
+    api: respx.MockRouter, s3_bucket: str, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    destination = f"s3://aws_moto@{s3_bucket}/failed-{ending}"
+    target = ObjectStoragePath(f"{destination}/{TASK_ID}.mp4")
+    url = f"{CDN}/big.mp4"
+    mock_task(api, [url])
+    data = big_body()
+    seen_during_the_stream: list[tuple[bool, int]] = []
+
+    def first_answer(request: httpx.Request) -> httpx.Response:
+        # 7 MiB of 12: one part sent to S3; then the body stops, cut off or short of its Content-Length.
+        sent = data[: 7 << 20]
+        stream = CutStream(sent) if ending == "cut-off" else httpx.ByteStream(sent)
+        return httpx.Response(200, headers={"content-length": str(len(data))}, stream=stream)
+
+    def expired(request: httpx.Request) -> httpx.Response:
+        seen_during_the_stream.append((target.exists(), len(uploads_of(target))))
+        return httpx.Response(410)
+
+    api.get(url).mock(side_effect=[first_answer, expired])
+
+    with pytest.raises(AirflowFailException, match="HTTP 410"):
+        operator(destination).execute({})
+
+    assert seen_during_the_stream == [(False, 1)]  # an upload of the key was under way, and no object
+    assert not target.exists()
+    assert uploads_of(target) == []  # aborted
+    assert not ObjectStoragePath(destination).exists() or list(ObjectStoragePath(destination).iterdir()) == []
+
+
+def test_a_host_that_ignores_range_restarts_the_s3_upload_from_zero(
+    api: respx.MockRouter, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    destination = f"s3://aws_moto@{s3_bucket}/restarted"
+    url = f"{CDN}/big.mp4"
+    mock_task(api, [url])
+    data = big_body()
+    headers = {"content-length": str(len(data))}
+    api.get(url).mock(
+        side_effect=[
+            httpx.Response(200, headers=headers, stream=CutStream(data[: 7 << 20])),
+            httpx.Response(200, headers=headers, content=data),  # the Range ignored: the whole file again
+        ]
+    )
+    calls = s3_calls(monkeypatch)
+
+    [uri] = operator(destination).execute({})
+
+    stored = ObjectStoragePath(uri)
+    assert stored.read_bytes() == data
+    assert calls.count("create_multipart_upload") == 2
+    assert calls.count("abort_multipart_upload") == 1
+    assert uploads_of(stored) == []
+    assert [path.name for path in ObjectStoragePath(destination).iterdir()] == [stored.name]
+
+
+KILLED_TRY = """
+import os, signal, sys, time
+from airflow.sdk import ObjectStoragePath
+from airflow_provider_evolink.transfers import body
+from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
+
+destination, evolink_task_id = sys.argv[1:]
+target = ObjectStoragePath(f"{destination}/{evolink_task_id}.mp4")
+real_iter_body = body.iter_body
+
+
+def killed_once_a_part_is_stored(response):
+    sent = 0
+    for chunk in real_iter_body(response):
+        yield chunk
+        sent += len(chunk)
+        if sent >= 11 << 20:  # two parts handed over: wait until S3 holds one, then die without any cleanup
+            bucket, key, _ = target.fs.split_path(target.path)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                uploads = target.fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=key).get("Uploads", [])
+                ours = [u["UploadId"] for u in uploads if u["Key"] == key]
+                parts = [target.fs.call_s3("list_parts", Bucket=bucket, Key=key, UploadId=u) for u in ours]
+                if any(answer.get("Parts") for answer in parts):
+                    os.kill(os.getpid(), signal.SIGKILL)
+            sys.exit("no upload of the final key holds a part")
+
+
+body.iter_body = killed_once_a_part_is_stored
+
+
+class SaveTaskInstance:
+    dag_id, run_id, task_id, map_index = "evolink_demo", "manual__2026-11-30", "save", -1
+
+
+EvoLinkToStorageOperator(task_id="store", evolink_task_id=evolink_task_id, destination=destination).execute(
+    {"ti": SaveTaskInstance()}
+)
+"""
+
+
+def test_the_next_try_aborts_the_upload_a_killed_try_left_on_s3_and_no_other(
+    large_emulator: Any, large_task: str, s3_bucket: str
+) -> None:
+    import subprocess
+    import sys
+
+    destination = f"s3://aws_moto@{s3_bucket}/killed/{large_task}"
+    target = ObjectStoragePath(f"{destination}/{large_task}.mp4")
+    bucket, key, _ = target.fs.split_path(target.path)
+    # Another task instance's upload of the same key, with its own marker: not this task instance's to touch.
+    stranger = target.fs.call_s3("create_multipart_upload", Bucket=bucket, Key=key)["UploadId"]
+    stranger_marker = ObjectStoragePath(f"{destination}/.{large_task}.mp4.upload-0123456789abcdef")
+    stranger_marker.write_bytes(stranger.encode())
+    try:
+        killed = subprocess.run(
+            [sys.executable, "-c", KILLED_TRY, destination, large_task], capture_output=True, timeout=120
+        )
+        assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+        assert len(uploads_of(target)) == 2  # the killed try's, billed for its parts, and the stranger's
+        assert not target.exists()
+
+        [uri] = operator(destination, large_task).execute({"ti": SaveTaskInstance()})
+
+        assert uploads_of(target) == [stranger]
+        names = sorted(path.name for path in ObjectStoragePath(destination).iterdir())
+        assert names == sorted([stranger_marker.name, target.name])  # the killed try's marker is gone
+        with ObjectStoragePath(uri).open("rb") as stored:
+            assert hashlib.sha256(stored.read()).hexdigest() == large_emulator.result_sha256(large_task)
+    finally:
+        target.fs.abort_mpu(bucket, key, stranger)
+
+
+def test_an_s3_save_reports_the_stored_object_to_hook_lineage_and_not_its_marker(
+    large_task: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import lineage
+
+    collector = lineage.HookLineageCollector()
+    monkeypatch.setattr(lineage, "get_hook_lineage_collector", lambda: collector)
+
+    [uri] = operator(f"s3://aws_moto@{s3_bucket}/lineage/{large_task}", large_task).execute({})
+
+    assert [info.asset.uri for info in collector.collected_assets.outputs] == [uri]
+    assert collector.collected_assets.inputs == []  # no temporary object moved from
+
+
+def test_a_marker_left_after_its_upload_completed_is_deleted_by_the_next_try(emulator: Any, s3_bucket: str) -> None:
+    # Killed between completing the upload and deleting its marker: the upload ID no longer exists.
+    evolink_task_id = create_task(emulator)
+    destination = f"s3://aws_moto@{s3_bucket}/completed/{evolink_task_id}"
+    context = {"ti": SaveTaskInstance()}
+    owner = evolink_to_storage._try_owner(context)
+    marker = ObjectStoragePath(f"{destination}/.{evolink_task_id}.mp4.upload-{owner}")
+    marker.write_bytes(b"an-upload-that-is-gone")
 
     [uri] = operator(destination, evolink_task_id).execute(context)
 
-    assert [path.name for path in folder.iterdir()] == [f"{evolink_task_id}.mp4"]
-    with ObjectStoragePath(uri).open("rb") as stored:
-        assert hashlib.sha256(stored.read()).hexdigest() == emulator.result_sha256(evolink_task_id)
+    assert [path.name for path in ObjectStoragePath(destination).iterdir()] == [f"{evolink_task_id}.mp4"]
+    assert hashlib.sha256(ObjectStoragePath(uri).read_bytes()).hexdigest() == emulator.result_sha256(evolink_task_id)
