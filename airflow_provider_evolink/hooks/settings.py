@@ -159,9 +159,10 @@ class DeferredTrustContext(ssl.SSLContext):
 
 @functools.cache
 def tls_context() -> ssl.SSLContext:
-    """The TLS settings every sync client of the process shares (:class:`DeferredTrustContext`): built once,
-    the CA bundle loaded at the first HTTPS connection. Each ``httpx.Client`` would otherwise load the bundle
-    itself, 25 ms each, and a transfer makes two (API and result host)."""
+    """The TLS settings every client of the process shares, the sync ones and the triggers' aiohttp pool
+    (:class:`DeferredTrustContext`): built once, the CA bundle loaded at the first HTTPS connection. Each
+    ``httpx.Client`` would otherwise load the bundle itself, 25 ms each, and a transfer makes two (API and result
+    host)."""
     return DeferredTrustContext.create()
 
 

@@ -200,3 +200,28 @@ def test_the_deferred_context_ends_up_as_httpx_defaults(fresh_tls: None) -> None
         reference.minimum_version,
         reference.maximum_version,
     )
+
+
+async def test_the_triggers_shared_pool_verifies_certificates_with_the_same_context(
+    fresh_tls: None,
+    pki: Pki,
+    serve: Callable[..., str],
+    evolink_connection: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_provider_evolink.exceptions import EvoLinkResponseError, EvoLinkTransportError
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_file))
+    good = serve(pki.server("server", ["127.0.0.1"]))
+    other_name = serve(pki.server("other", ["files.example.test"]))
+    trusted = EvoLinkHook(evolink_connection(good, "sk-test", "evolink_tls_good", max_retries=0))
+    wrong = EvoLinkHook(evolink_connection(other_name, "sk-test", "evolink_tls_wrong", max_retries=0))
+    try:
+        # The handshake passes and the answer is read ("ok" is no task detail, hence the response error).
+        with pytest.raises(EvoLinkResponseError, match="unexpected answer"):
+            await trusted.aget_task("task-unified-1")
+        with pytest.raises(EvoLinkTransportError, match="CERTIFICATE_VERIFY_FAILED"):
+            await wrong.aget_task("task-unified-1")
+    finally:
+        await trusted.aclose()
+        await wrong.aclose()
