@@ -83,36 +83,18 @@ __all__ = [
     "parse_request",
 ]
 
-#: The answer models, defined in :mod:`airflow_provider_evolink.response_models` and given by this module's
-#: ``__getattr__`` on first use, so that parsing a DAG file does not build them.
-_RESPONSE_MODELS = frozenset(
-    {
-        "ApiErrorBody",
-        "ApiErrorDetail",
-        "CreditBalance",
-        "Credits",
-        "CreditsResponse",
-        "TaskDetail",
-        "TaskError",
-        "TaskInfo",
-        "UploadResponse",
-        "UploadedFile",
-        "Usage",
-        "VideoGenerationTask",
-    }
-)
-
 
 def __getattr__(name: str) -> Any:
-    """``models.TaskDetail`` and the other answer models, imported from :mod:`.response_models` when first asked
-    for.
+    """``models.TaskDetail`` and the other answer models (``response_models.__all__``), imported from
+    :mod:`.response_models` when first asked for, so that parsing a DAG file does not build them.
 
     :raises AttributeError: ``name`` is neither defined here nor an answer model.
     """
-    if name in _RESPONSE_MODELS:
+    if name[:1].isupper():  # class names only: a probe for ``__wrapped__`` or the like imports nothing
         from airflow_provider_evolink import response_models
 
-        return getattr(response_models, name)
+        if name in response_models.__all__:
+            return getattr(response_models, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
