@@ -4,6 +4,11 @@ The async HTTP clients that triggers share: one per event loop, base URL and API
 Thousands of triggers in one triggerer poll through one bounded connection pool instead of opening a client each,
 and a 429's ``Retry-After`` slows every trigger sharing it. Everything here is a per-process optimisation: no
 state that matters lives in it (a trigger may be re-created in another triggerer at any time).
+
+The pool is an ``aiohttp.ClientSession`` (the library of the dbt Cloud and HTTP providers' async hooks), read
+without httpx's client layers: they cost a read more CPU than the aiohttp-session-per-poll pattern of those
+providers (``benchmarks/README.md``, session 4). Answers still come back as ``httpx.Response``, so the workers'
+sync path (httpx) and the triggers' share one reading of answers and errors (:mod:`.responses`).
 """
 
 from __future__ import annotations
