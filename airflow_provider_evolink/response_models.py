@@ -167,10 +167,10 @@ class Credits(_Response):
         return self.user.remaining_credits
 
 
-class ApiErrorDetail(_Response):
-    code: Annotated[str | None, BeforeValidator(_code_to_str)] = None
-    message: str | None = None
-    type: str | None = None
+class ApiErrorDetail(TaskError):
+    """``error`` of the error envelope: a failed task's ``code``, ``message`` and ``type``, and the ``param`` at
+    fault."""
+
     param: str | None = None
 
 

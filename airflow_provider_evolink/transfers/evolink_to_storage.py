@@ -128,6 +128,19 @@ class _Sink:
         self._out.write(chunk)
         self.size += len(chunk)
 
+    def _drop(self) -> None:
+        """Delete what was written so far."""
+        raise NotImplementedError
+
+    def discard(self, log: Any) -> None:
+        """Throw away what was written after a failure: nothing is left at or beside the target."""
+        with suppress(Exception):
+            self._out.close()
+        try:
+            self._drop()
+        except Exception as error:  # the original failure matters more; say what is left behind
+            log.warning("Could not remove %s: %s", self, error)
+
 
 class _PartFile(_Sink):
     """The temporary object beside ``target`` that one result streams into (every store but S3).
@@ -140,10 +153,21 @@ class _PartFile(_Sink):
         self.path = self.path_for(target, owner)
         self._open()
 
+    def __str__(self) -> str:
+        return f"the temporary file {self.path}"
+
     @staticmethod
     def path_for(target: ObjectStoragePath, owner: str) -> ObjectStoragePath:
         """``<folder>/.<name>.part-<owner>``: hidden, and found again by the next try of the same owner."""
         return target.parent / f".{target.name}.part-{owner}"
+
+    @classmethod
+    def remove_stale(cls, target: ObjectStoragePath, owner: str, label: str, log: Any) -> None:
+        """Delete the temporary object an earlier, killed try of ``owner`` left beside ``target``."""
+        stale = cls.path_for(target, owner)
+        if stale.exists():
+            log.warning("%s: removing %s, left behind by an earlier try that was stopped", label, stale)
+            stale.unlink(missing_ok=True)
 
     def _writer(self) -> Writable:
         # The filesystem's own writer, not ObjectStoragePath.open: its lineage wrapper costs a path
@@ -162,13 +186,8 @@ class _PartFile(_Sink):
         self.path.move(target)
         return _StoredFile(str(target), self.size, sha256)
 
-    def discard(self, log: Any) -> None:
-        with suppress(Exception):
-            self._out.close()
-        try:
-            self.path.unlink(missing_ok=True)
-        except Exception as error:  # the original failure matters more; say what is left behind
-            log.warning("Could not delete the temporary file %s: %s", self.path, error)
+    def _drop(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 class _FinalUpload(_Sink):
@@ -178,6 +197,22 @@ class _FinalUpload(_Sink):
     def __init__(self, target: ObjectStoragePath, owner: str) -> None:
         self.target, self._owner = target, owner
         self._open()
+
+    def __str__(self) -> str:
+        return f"the upload of {self.target}"
+
+    @staticmethod
+    def remove_stale(target: ObjectStoragePath, owner: str, label: str, log: Any) -> None:
+        """Abort the upload of ``target`` an earlier, killed try of ``owner`` left incomplete."""
+        from airflow_provider_evolink.transfers.s3_upload import remove_stale_upload
+
+        if (upload_id := remove_stale_upload(target, owner)) is not None:
+            log.warning(
+                "%s: aborted upload %s of %s, left incomplete by an earlier try that was stopped",
+                label,
+                upload_id,
+                target,
+            )
 
     def _writer(self) -> Writable:
         from airflow_provider_evolink.transfers.s3_upload import S3FinalUpload
@@ -201,13 +236,16 @@ class _FinalUpload(_Sink):
         get_hook_lineage_collector().add_output_asset(context=target, uri=str(target))
         return _StoredFile(str(target), self.size, sha256)
 
-    def discard(self, log: Any) -> None:
-        with suppress(Exception):
-            self._out.close()
-        try:
-            self._upload.abort()
-        except Exception as error:  # the original failure matters more; say what is left behind
-            log.warning("Could not abort the upload of %s: %s", self.target, error)
+    def _drop(self) -> None:
+        self._upload.abort()
+
+
+def _sink_class(target: ObjectStoragePath) -> type[_PartFile | _FinalUpload]:
+    """Where a result for ``target`` streams: an upload of ``target`` itself on S3 (``s3_upload.py``), a temporary
+    object beside it on every other store."""
+    from airflow_provider_evolink.transfers.s3_upload import is_s3
+
+    return _FinalUpload if is_s3(target.fs) else _PartFile
 
 
 class EvoLinkToStorageOperator(BaseOperator):
@@ -544,30 +582,13 @@ class _Download:
         return {"Accept-Encoding": "identity"} | resume
 
     def remove_stale(self, target: ObjectStoragePath, log: Any) -> None:
-        """Delete what an earlier, killed try of this task instance left for ``target``: its temporary object,
-        or on S3 its incomplete upload (``s3_upload.py``)."""
-        from airflow_provider_evolink.transfers.s3_upload import is_s3, remove_stale_upload
-
-        if is_s3(target.fs):
-            if (upload_id := remove_stale_upload(target, self.owner)) is not None:
-                log.warning(
-                    "%s: aborted upload %s of %s, left incomplete by an earlier try that was stopped",
-                    self.label,
-                    upload_id,
-                    target,
-                )
-            return
-        stale = _PartFile.path_for(target, self.owner)
-        if stale.exists():
-            log.warning("%s: removing %s, left behind by an earlier try that was stopped", self.label, stale)
-            stale.unlink(missing_ok=True)
+        """Remove what an earlier, killed try of this task instance left for ``target``."""
+        _sink_class(target).remove_stale(target, self.owner, self.label, log)
 
     def start(self, target: ObjectStoragePath) -> None:
-        """The first answer named the file: open its upload (S3) or temporary object (every other store)."""
-        from airflow_provider_evolink.transfers.s3_upload import is_s3
-
+        """The first answer named the file: open what it streams into."""
         self.target = target
-        self.part = (_FinalUpload if is_s3(target.fs) else _PartFile)(target, self.owner)
+        self.part = _sink_class(target)(target, self.owner)
 
     def open_part(self) -> _PartFile | _FinalUpload:
         if self.part is None:
