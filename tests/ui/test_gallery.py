@@ -127,7 +127,8 @@ def test_gallery_shows_the_new_video_and_plays_and_seeks_it(page: Any) -> None:
 
 def test_the_save_task_instance_tab_plays_its_video_and_no_login_gets_401(page: Any, airflow_ui: Any) -> None:
     page.goto(f"/dags/{REFERENCE}/runs/{RUN_ID}/tasks/save")
-    page.get_by_role("link", name="EvoLink videos").last.click()
+    # The task instance's tab, not the nav menu's item of the same name (the tabs render after the page).
+    page.locator("a[href$='/plugin/evolink-task-videos']").click()
     tab = page.frame_locator("iframe").first
 
     expect(tab.locator("#title")).to_have_text("EvoLink videos of this task instance")
