@@ -29,7 +29,7 @@ from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStora
 
 # EvoLink's own client polls every 8 s; the demo and the tests shorten it against the emulator.
 POLL_SECONDS = float(os.environ.get("EVOLINK_POLL_INTERVAL", "8"))
-VIDEOS = Asset("evolink/motion_control")  # one event per saved video, with its size and sha256
+VIDEOS = Asset("evolink/motion_control")  # one event per saved video, with its size and CRC32C
 #: A 5 s dance shipped with the DAG: a local file on every worker that has the DAG folder.
 SAMPLE_VIDEO = Path(__file__).parent / "samples" / "dance.mp4"
 

@@ -13,7 +13,7 @@ The transfer's ``extra`` (see ``EvoLinkToStorageOperator``)::
     {"source": "evolink", "evolink_task_id": str, "model": str | None, "prompt": str | None,
      "duration": int | None, "resolution": str | None, "bytes": int,
      "usage": {"credits_reserved": float | None, "billing_rule": str | None, ...} | None,
-     "files": [{"uri": str, "bytes": int, "sha256": str}, ...]}
+     "files": [{"uri": str, "bytes": int, "crc32c": str}, ...]}   # or "sha256": the transfer's ``checksum``
 """
 
 from __future__ import annotations
@@ -53,11 +53,12 @@ class VideoFilter:
 
 @dataclass(frozen=True)
 class StoredFile:
-    """One file of an EvoLink Asset event: the URI the transfer recorded, its size (bytes) and sha256."""
+    """One file of an EvoLink Asset event: the URI the transfer recorded, its size (bytes) and checksum, as
+    ``"<algorithm>:<value>"`` (``"crc32c:…"`` or ``"sha256:…"``; ``None`` if the event has neither)."""
 
     uri: str
     size: int | None
-    sha256: str | None
+    checksum: str | None
 
 
 def _evolink_events(readable_dag_ids: Collection[str]) -> Select:
@@ -140,11 +141,17 @@ def _files(extra: Any) -> list[StoredFile]:
     for item in files if isinstance(files, list) else []:
         uri = item.get("uri") if isinstance(item, dict) else None
         if isinstance(uri, str) and uri:
-            size, sha256 = item.get("bytes"), item.get("sha256")
-            stored.append(
-                StoredFile(uri, size if isinstance(size, int) else None, sha256 if isinstance(sha256, str) else None)
-            )
+            size = item.get("bytes")
+            stored.append(StoredFile(uri, size if isinstance(size, int) else None, _checksum(item)))
     return stored
+
+
+def _checksum(item: dict[str, Any]) -> str | None:
+    """``"<algorithm>:<value>"`` of a file entry (events written before CRC32C carry ``sha256``)."""
+    for name in ("crc32c", "sha256"):
+        if isinstance(value := item.get(name), str) and value:
+            return f"{name}:{value}"
+    return None
 
 
 def video_cards(event: AssetEvent, asset_name: str) -> list[dict[str, Any]]:

@@ -2,8 +2,8 @@
 Poster frames: the first keyframe of a stored video as a small JPEG, made once and cached.
 
 PyAV is imported only here, when a poster is first needed. The cache is a folder the plugin owns on the API
-server (``[evolink] gallery_cache_folder``, default ``$AIRFLOW_HOME/evolink-gallery``), keyed by the file's
-sha256 (from the Asset event) or its URI and size, so a replaced object gets a new poster. Several API servers
+server (``[evolink] gallery_cache_folder``, default ``$AIRFLOW_HOME/evolink-gallery``), keyed by the file's URI,
+size and checksum (from the Asset event), so a replaced object gets a new poster. Several API servers
 each keep their own cache: it is only an optimisation.
 """
 
@@ -44,7 +44,7 @@ def poster(stored: StoredFile, path: ObjectStoragePath) -> Path:
 
     :raises PosterUnavailable: see the class.
     """
-    key = stored.sha256 or hashlib.sha256(f"{stored.uri}\0{stored.size}".encode()).hexdigest()
+    key = hashlib.sha256(f"{stored.uri}\0{stored.size}\0{stored.checksum}".encode()).hexdigest()
     cached = cache_folder() / f"{key}.jpg"
     if cached.is_file():
         return cached

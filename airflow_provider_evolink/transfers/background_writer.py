@@ -1,20 +1,23 @@
-"""Writing a download on a helper thread, hashing it on the reading one: the store off the download's hot path.
+"""Writing a download on a helper thread, checksumming it on the reading one: the store off the download's hot path.
 
-The task's thread reads the result from the socket and feeds each chunk to sha256; a helper thread writes it to
-the temporary object. Socket reads, hashlib (on chunks over 2 KiB), file writes and s3fs uploads (they wait on
-fsspec's IO thread) all release the GIL, so reading and hashing overlap with the store: on S3 the download goes
-on while a multipart part uploads. Hashing on the helper instead, after its write, was slower: 1 GiB to local
-disk at 264–452 MiB/s against 800–819 MiB/s side by side (``benchmarks/README.md``, session 3), as the helper
-then had a whole core's work (about 0.66 s of sha256 and 0.3 s of writes per GiB) while the reading thread
-waited for it. At most ``max_pending`` chunks wait for the helper, so memory stays flat in the file size.
+The task's thread reads the result from the socket and feeds each chunk to the checksum (``checksums.py``); a
+helper thread writes it to the temporary object. Socket reads, checksums (google-crc32c, and hashlib on chunks
+over 2 KiB), file writes and s3fs uploads (they wait on fsspec's IO thread) all release the GIL, so reading and
+checksumming overlap with the store: on S3 the download goes on while a multipart part uploads. Hashing sha256
+on the helper instead, after its write, was slower: 1 GiB to local disk at 264–452 MiB/s against 800–819 MiB/s
+side by side (``benchmarks/README.md``, session 3), as the helper then had a whole core's work (about 0.66 s of
+sha256 and 0.3 s of writes per GiB) while the reading thread waited for it. At most ``max_pending`` chunks wait
+for the helper, so memory stays flat in the file size.
 """
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import threading
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from airflow_provider_evolink.transfers.checksums import Checksum
 
 __all__ = ["BackgroundWriter", "Writable"]
 
@@ -33,17 +36,18 @@ class Writable(Protocol):
 
 
 class BackgroundWriter:
-    """Hash chunks as they come and write them to ``out`` on a helper thread, in order.
+    """Checksum chunks as they come and write them to ``out`` on a helper thread, in order.
 
     :param out: a binary file object (local file or fsspec writer) or an S3 upload; :meth:`close` closes it.
+    :param checksum: a new running checksum (``checksums.new_checksum``), fed every chunk.
     :param max_pending: chunks that may wait for the helper before :meth:`write` blocks.
     :raises OSError: (or whatever ``out.write`` raised) from :meth:`write` or :meth:`close`, once the helper
         failed to write; later chunks are dropped.
     """
 
-    def __init__(self, out: Writable, max_pending: int = DEFAULT_MAX_PENDING) -> None:
+    def __init__(self, out: Writable, checksum: Checksum, max_pending: int = DEFAULT_MAX_PENDING) -> None:
         self._out = out
-        self._digest = hashlib.sha256()
+        self._checksum = checksum
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=max_pending)
         self._error: BaseException | None = None
         self._closed = False
@@ -51,9 +55,9 @@ class BackgroundWriter:
         self._thread.start()
 
     def write(self, chunk: bytes) -> None:
-        """Hash ``chunk`` (bytes, not changed afterwards) and queue it for writing."""
+        """Checksum ``chunk`` (bytes, not changed afterwards) and queue it for writing."""
         self._raise_if_failed()
-        self._digest.update(chunk)
+        self._checksum.update(chunk)
         self._queue.put(chunk)
 
     def flush(self) -> None:
@@ -63,7 +67,7 @@ class BackgroundWriter:
         self._out.flush()
 
     def close(self) -> str:
-        """Write what is queued, close ``out`` and stop the helper; the sha256 hex digest of every chunk.
+        """Write what is queued, close ``out`` and stop the helper; the checksum's value over every chunk.
 
         Safe to call twice (the second call only returns the digest).
         """
@@ -75,7 +79,7 @@ class BackgroundWriter:
                 self._out.close()
             finally:
                 self._raise_if_failed()
-        return self._digest.hexdigest()
+        return self._checksum.value()
 
     def _run(self) -> None:
         while (chunk := self._queue.get()) is not None:

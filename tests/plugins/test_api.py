@@ -374,3 +374,21 @@ def test_the_ui_lists_the_nav_entry_and_the_task_instance_tab(api_client: Any, a
     assert views["nav"]["href"] == "evolink/videos"
     assert "{TASK_ID}" in views["task_instance"]["href"]
     assert evolink["fastapi_apps"][0]["url_prefix"] == "/evolink"
+
+
+def test_a_file_replaced_by_one_of_the_same_size_gets_its_own_poster(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_evolink.plugins import catalog, posters
+
+    monkeypatch.setenv("AIRFLOW__EVOLINK__GALLERY_CACHE_FOLDER", str(tmp_path))
+    monkeypatch.setattr(posters, "first_keyframe_jpeg", lambda path: b"\xff\xd8\xff poster")
+    # An event written before CRC32C became the default carries sha256; both name the file's content.
+    before = catalog._files({"files": [{"uri": "file:///v/a.mp4", "bytes": 10, "sha256": "ab" * 32}]})
+    after = catalog._files({"files": [{"uri": "file:///v/a.mp4", "bytes": 10, "crc32c": "4waSgw=="}]})
+
+    assert [stored.checksum for stored in before + after] == [f"sha256:{'ab' * 32}", "crc32c:4waSgw=="]
+    path = ObjectStoragePath("file:///v/a.mp4")
+    assert posters.poster(before[0], path) != posters.poster(after[0], path)

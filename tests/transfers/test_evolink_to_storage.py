@@ -6,11 +6,13 @@ over real HTTP into ``file://``, ``memory://`` and ``s3://`` (moto's server).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import google_crc32c
 import httpcore
 import httpx
 import pytest
@@ -53,6 +55,11 @@ def task_detail(results: list[str], status: str = "completed", **fields: Any) ->
 
 def operator(destination: str | ObjectStoragePath, evolink_task_id: str = TASK_ID, **kwargs: Any) -> Any:
     return EvoLinkToStorageOperator(task_id="store", evolink_task_id=evolink_task_id, destination=destination, **kwargs)
+
+
+def crc32c(data: bytes) -> str:
+    """CRC32C as S3 and GCS show it: base64 of its four big-endian bytes."""
+    return base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -323,6 +330,11 @@ def test_a_literal_destination_that_cannot_work_fails_the_dag_not_a_paid_run(des
         operator(destination)
 
 
+def test_a_checksum_that_is_not_offered_fails_the_dag() -> None:
+    with pytest.raises(ValueError, match="checksum must be one of 'crc32c', 'sha256', got 'md5'"):
+        operator("/videos", checksum="md5")
+
+
 def test_a_rendered_destination_that_cannot_work_fails_once_before_anything_is_fetched(
     api: respx.MockRouter,
 ) -> None:
@@ -403,8 +415,7 @@ def test_streams_to_a_local_folder_byte_identical_and_playable(emulator: Any, tm
     stored = folder / f"{evolink_task_id}.mp4"
     assert uris == [f"file://{stored}"]
     assert leftovers(folder) == [stored.name]
-    sha256 = hashlib.sha256(stored.read_bytes()).hexdigest()
-    assert sha256 == emulator.result_sha256(evolink_task_id)
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == emulator.result_sha256(evolink_task_id)
     with av.open(str(stored)) as container:
         assert container.duration / av.time_base == pytest.approx(O3_REQUEST["duration"], abs=0.1)
     requests = result_requests(emulator, evolink_task_id)
@@ -420,8 +431,8 @@ def test_streams_to_a_local_folder_byte_identical_and_playable(emulator: Any, tm
         "resolution": None,
         "usage": None,
         "bytes": stored.stat().st_size,
-        "sha256": sha256,
-        "files": [{"uri": uris[0], "bytes": stored.stat().st_size, "sha256": sha256}],
+        "crc32c": crc32c(stored.read_bytes()),
+        "files": [{"uri": uris[0], "bytes": stored.stat().st_size, "crc32c": crc32c(stored.read_bytes())}],
     }
 
 
@@ -518,7 +529,7 @@ def test_expired_links_fail_naming_the_task(evolink_connection: Callable[..., st
 
 def test_a_rerun_keeps_a_same_size_file_and_refuses_a_different_one(emulator: Any, tmp_path: Path) -> None:
     evolink_task_id = create_task(emulator)
-    op = operator(str(tmp_path), evolink_task_id, outlets=[Asset("videos")])
+    op = operator(str(tmp_path), evolink_task_id, outlets=[Asset("videos")], checksum="sha256")
     first = op.execute({"outlet_events": OutletEventAccessors()})
     stored = tmp_path / f"{evolink_task_id}.mp4"
     before = stored.stat()
@@ -528,7 +539,9 @@ def test_a_rerun_keeps_a_same_size_file_and_refuses_a_different_one(emulator: An
 
     after = stored.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not rewritten
+    # The kept file is read once for the checksum the operator was asked for.
     assert events[Asset("videos")].extra["sha256"] == emulator.result_sha256(evolink_task_id)
+    assert "crc32c" not in events[Asset("videos")].extra
 
     stored.write_bytes(b"someone else's file")
     with pytest.raises(AirflowFailException, match="exists with 19 bytes"):
@@ -565,7 +578,7 @@ def test_a_large_result_streams_past_the_http_parser_with_the_right_bytes(
     stored = tmp_path / f"{evolink_task_id}.mp4"  # a blob under a .mp4 link path
     assert stored.stat().st_size == (8 << 20) + 12345
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == expected
-    assert events[Asset("videos")].extra["sha256"] == expected
+    assert events[Asset("videos")].extra["crc32c"] == crc32c(stored.read_bytes())
     # Only what arrived with the headers went through h11; the other 8 MiB came straight off the socket.
     assert len(parsed) == 1
     assert leftovers(tmp_path) == [stored.name]
