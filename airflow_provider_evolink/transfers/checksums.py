@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, get_args
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
-__all__ = ["CHECKSUMS", "Checksum", "ChecksumName", "file_checksum", "new_checksum"]
+__all__ = ["CHECKSUMS", "Checksum", "ChecksumName", "crc32c_text", "file_checksum", "new_checksum"]
 
 ChecksumName = Literal["crc32c", "sha256"]
 #: The algorithms ``EvoLinkToStorageOperator(checksum=...)`` accepts; the first is the default.
@@ -37,17 +37,23 @@ class Checksum(Protocol):
     def value(self) -> str: ...
 
 
+def crc32c_text(crc: int) -> str:
+    """A CRC32C as S3 (``ChecksumCRC32C``) and GCS (``crc32c``) show it: the base64 of its four big-endian bytes."""
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
+
+
 class _Crc32c:
     def __init__(self) -> None:
         import google_crc32c  # imported when a save starts: DAG files do not pay for it
 
-        self._checksum = google_crc32c.Checksum()
+        self._extend = google_crc32c.extend
+        self._crc = 0
 
     def update(self, data: bytes, /) -> None:
-        self._checksum.update(data)
+        self._crc = self._extend(self._crc, data)
 
     def value(self) -> str:
-        return base64.b64encode(self._checksum.digest()).decode()
+        return crc32c_text(self._crc)
 
 
 class _Sha256:

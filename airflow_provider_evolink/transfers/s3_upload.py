@@ -20,6 +20,13 @@ the safety net for that (and for any client's abandoned uploads).
 Parts (``PART_BYTES``, S3's minimum) are sent on fsspec's event loop while the download goes on, up to
 ``MAX_PARTS_IN_FLIGHT`` at once; a result smaller than one part is sent with a single ``PutObject`` once it is
 complete (no upload, no marker).
+
+Every request that carries bytes carries their CRC32C (``ChecksumCRC32C``, the checksum the transfer also puts in
+its Asset events by default, ``checksums.py``): each part's own, and the whole object's on ``PutObject`` and on
+``CompleteMultipartUpload`` of an upload begun with ``ChecksumType=FULL_OBJECT``. S3 refuses a part or an object
+whose bytes do not match (``BadDigest``), so what arrives is what was downloaded, and ``HeadObject`` with
+``ChecksumMode=ENABLED`` then shows the same CRC32C as the Asset event. It also spares botocore its own CRC32 of
+every part (its default since 1.36).
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ from collections import deque
 from concurrent.futures import Future
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
+
+import google_crc32c
+
+from airflow_provider_evolink.transfers.checksums import crc32c_text
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -99,15 +110,21 @@ class S3FinalUpload:
         self._spare: list[bytearray] = []
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
-        self._in_flight: deque[tuple[int, bytearray, Future[dict[str, Any]]]] = deque()
+        self._in_flight: deque[tuple[int, bytearray, str, Future[dict[str, Any]]]] = deque()
+        # CRC32C (as ints) of every byte written, and of the part being filled.
+        self._crc = self._part_crc = 0
 
     def write(self, chunk: bytes) -> int:
-        view = memoryview(chunk)
-        while view:
-            piece = view[: PART_BYTES - self._filled]
-            self._buffer[self._filled : self._filled + len(piece)] = piece
-            self._filled += len(piece)
-            view = view[len(piece) :]
+        """Copy ``chunk`` into the part being filled; a full part is sent."""
+        self._crc = google_crc32c.extend(self._crc, chunk)
+        start = 0
+        while start < len(chunk):
+            end = min(len(chunk), start + PART_BYTES - self._filled)
+            # google-crc32c reads only ``bytes``; a slice of all of ``chunk`` is ``chunk`` itself, not a copy.
+            self._part_crc = google_crc32c.extend(self._part_crc, chunk[start:end])
+            self._buffer[self._filled : self._filled + end - start] = memoryview(chunk)[start:end]
+            self._filled += end - start
+            start = end
             if self._filled == PART_BYTES:  # every part but the last is PART_BYTES long (as R2 requires)
                 self._send(self._buffer)
                 self._buffer = self._spare.pop() if self._spare else bytearray(PART_BYTES)
@@ -125,8 +142,16 @@ class S3FinalUpload:
         """Send what is left and make the object visible: complete the upload (or put a small object whole)."""
         rest = self._buffer[: self._filled]
         self._filled = 0
+        whole = crc32c_text(self._crc)
         if self._upload_id is None:
-            self._fs.call_s3("put_object", Bucket=self._bucket, Key=self._key, Body=rest)
+            self._fs.call_s3(
+                "put_object",
+                Bucket=self._bucket,
+                Key=self._key,
+                Body=rest,
+                ChecksumAlgorithm="CRC32C",
+                ChecksumCRC32C=whole,
+            )
         else:
             if rest:
                 self._send(rest)
@@ -137,6 +162,8 @@ class S3FinalUpload:
                 Key=self._key,
                 UploadId=self._upload_id,
                 MultipartUpload={"Parts": self._parts},
+                ChecksumCRC32C=whole,
+                ChecksumType="FULL_OBJECT",
             )
             self._upload_id = None  # complete: nothing for abort() to throw away
             self._fs.rm_file(self._marker)
@@ -147,7 +174,7 @@ class S3FinalUpload:
         self._filled = 0
         while self._in_flight:  # a part still uploading would be stored after the abort
             with suppress(Exception):
-                self._in_flight.popleft()[2].result()
+                self._in_flight.popleft()[3].result()
         if self._upload_id is not None:
             upload_id, self._upload_id = self._upload_id, None
             with suppress(FileNotFoundError):
@@ -159,26 +186,36 @@ class S3FinalUpload:
         if self._upload_id is None:
             self._start()
         number = len(self._parts) + len(self._in_flight) + 1
+        crc, self._part_crc = crc32c_text(self._part_crc), 0
         call = self._fs._call_s3(
-            "upload_part", Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=data
+            "upload_part",
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=data,
+            ChecksumCRC32C=crc,
         )
-        self._in_flight.append((number, data, asyncio.run_coroutine_threadsafe(call, self._fs.loop)))
+        self._in_flight.append((number, data, crc, asyncio.run_coroutine_threadsafe(call, self._fs.loop)))
         self._wait(MAX_PARTS_IN_FLIGHT - 1)
 
     def _start(self) -> None:
-        upload = self._fs.call_s3("create_multipart_upload", Bucket=self._bucket, Key=self._key)
+        upload = self._fs.call_s3(
+            "create_multipart_upload",
+            Bucket=self._bucket,
+            Key=self._key,
+            ChecksumAlgorithm="CRC32C",
+            ChecksumType="FULL_OBJECT",
+        )
         self._upload_id = upload["UploadId"]
         self._fs.pipe_file(self._marker, upload["UploadId"].encode())
 
     def _wait(self, most: int) -> None:
         """Wait until at most ``most`` parts are in flight, oldest first."""
         while len(self._in_flight) > most:
-            number, data, future = self._in_flight[0]
+            number, data, crc, future = self._in_flight[0]
             answer = future.result()
             self._in_flight.popleft()
             if len(data) == PART_BYTES:
                 self._spare.append(data)
-            part = {"PartNumber": number, "ETag": answer["ETag"]}
-            if "ChecksumSHA256" in answer:
-                part["ChecksumSHA256"] = answer["ChecksumSHA256"]
-            self._parts.append(part)
+            self._parts.append({"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32C": crc})

@@ -453,8 +453,11 @@ def test_streams_to_s3_with_the_connection_from_storage_conn_id(
     evolink_task_id = create_task(emulator)
     destination = f"s3://{s3_bucket}/{evolink_task_id}/videos"
     calls = s3_calls(monkeypatch)
+    events = OutletEventAccessors()
 
-    uris = operator(destination, evolink_task_id, storage_conn_id="aws_moto").execute({})
+    uris = operator(destination, evolink_task_id, storage_conn_id="aws_moto", outlets=[Asset("videos")]).execute(
+        {"outlet_events": events}
+    )
 
     # Smaller than one part: one PutObject of the final key once complete, no upload, no marker, no copy.
     assert [call for call in calls if call not in {"head_object", "list_objects_v2", "get_object"}] == ["put_object"]
@@ -462,9 +465,18 @@ def test_streams_to_s3_with_the_connection_from_storage_conn_id(
     assert uris == [f"s3://aws_moto@{s3_bucket}/{evolink_task_id}/videos/{evolink_task_id}.mp4"]
     folder = ObjectStoragePath(destination, conn_id="aws_moto")
     assert [p.name for p in folder.iterdir()] == [f"{evolink_task_id}.mp4"]
-    assert hashlib.sha256(ObjectStoragePath(uris[0]).read_bytes()).hexdigest() == emulator.result_sha256(
-        evolink_task_id
-    )
+    body = ObjectStoragePath(uris[0]).read_bytes()
+    assert hashlib.sha256(body).hexdigest() == emulator.result_sha256(evolink_task_id)
+    # S3 was given the CRC32C to check the body against, and shows the one the Asset event carries.
+    assert s3_checksum(ObjectStoragePath(uris[0]))[0] == crc32c(body)
+    assert events[Asset("videos")].extra["crc32c"] == crc32c(body)
+
+
+def s3_checksum(stored: ObjectStoragePath) -> tuple[str, str]:
+    """(``ChecksumCRC32C``, ``ChecksumType``) S3 reports for an object (moto computes it from the bytes stored)."""
+    bucket, key, _ = stored.fs.split_path(stored.path)
+    head = stored.fs.call_s3("head_object", Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    return head.get("ChecksumCRC32C"), head.get("ChecksumType")
 
 
 def test_a_cut_off_download_resumes_with_range_against_the_emulator(
@@ -679,6 +691,22 @@ def s3_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
+def part_checksums(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(``ChecksumCRC32C`` sent, CRC32C of the bytes sent) of each ``UploadPart`` s3fs makes from now on."""
+    from s3fs import S3FileSystem
+
+    parts: list[tuple[str, str]] = []
+    real = S3FileSystem._call_s3
+
+    async def recording(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "upload_part":
+            parts.append((kwargs.get("ChecksumCRC32C", ""), crc32c(bytes(kwargs["Body"]))))
+        return await real(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(S3FileSystem, "_call_s3", recording)
+    return parts
+
+
 def uploads_of(target: ObjectStoragePath) -> list[str]:
     """IDs of the incomplete multipart uploads of exactly ``target``'s key."""
     bucket, key, _ = target.fs.split_path(target.path)
@@ -691,6 +719,7 @@ def test_a_large_result_cut_off_on_every_attempt_streams_into_its_s3_key_without
 ) -> None:
     destination = f"s3://aws_moto@{s3_bucket}/resumed/{large_task}"
     calls = s3_calls(monkeypatch)
+    parts = part_checksums(monkeypatch)
     large_emulator.set_faults(rate_cutoff=1.0)  # every body stops halfway: each resume gets half of what is left
     try:
         [uri] = operator(destination, large_task).execute({})
@@ -703,7 +732,13 @@ def test_a_large_result_cut_off_on_every_attempt_streams_into_its_s3_key_without
     stored = ObjectStoragePath(uri)
     assert stored.stat()["size"] == LARGE_BYTES
     with stored.open("rb") as body:
-        assert hashlib.sha256(body.read()).hexdigest() == large_emulator.result_sha256(large_task)
+        data = body.read()
+    assert hashlib.sha256(data).hexdigest() == large_emulator.result_sha256(large_task)
+    # Each part and the whole object were sent with their CRC32C (S3 refuses bytes that do not match it); S3 keeps
+    # the whole object's, which moto computes from the bytes it joined.
+    assert len(parts) == 3
+    assert all(sent == actual for sent, actual in parts)
+    assert s3_checksum(stored) == (crc32c(data), "FULL_OBJECT")
     # Streamed into the final key in parts and completed once: no temporary object copied into place.
     assert calls.count("upload_part") == 3
     assert calls.count("complete_multipart_upload") == 1
@@ -769,6 +804,7 @@ def test_a_host_that_ignores_range_restarts_the_s3_upload_from_zero(
 
     stored = ObjectStoragePath(uri)
     assert stored.read_bytes() == data
+    assert s3_checksum(stored) == (crc32c(data), "FULL_OBJECT")  # the restarted upload's CRC32C starts from zero
     assert calls.count("create_multipart_upload") == 2
     assert calls.count("abort_multipart_upload") == 1
     assert uploads_of(stored) == []
