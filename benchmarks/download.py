@@ -382,7 +382,7 @@ def main() -> None:
         f"download: emulator blob -> EvoLinkToStorageOperator vs a reference per store, median of {args.repeat}; "
         f"{os.cpu_count()} cores; load avg before {load_before}, after {load_after}"
     )
-    header = f"{'size':>9}  {'store':<11}{'reference':<15}{'ref s':>7}{'ref MiB/s':>10}{'op s':>7}{'op MiB/s':>9}"
+    header = f"{'size':>9}  {'store':<12}{'reference':<15}{'ref s':>7}{'ref MiB/s':>10}{'op s':>7}{'op MiB/s':>9}"
     print(header + f"{'op CPU s':>9}{'op/ref':>8}{'RSS MB':>8}")
     checks = []
     for result in results:
@@ -390,7 +390,7 @@ def main() -> None:
         for r in result["rows"]:
             ratio = r["reference_s"] / r["operator_s"]
             print(
-                f"{mib:>5.0f} MiB  {r['store']:<11}{r['reference']:<15}{r['reference_s']:>7.2f}"
+                f"{mib:>5.0f} MiB  {r['store']:<12}{r['reference']:<15}{r['reference_s']:>7.2f}"
                 f"{mib / r['reference_s']:>10.0f}{r['operator_s']:>7.2f}{mib / r['operator_s']:>9.0f}"
                 f"{r['operator_cpu_s']:>9.2f}{ratio:>8.2f}{r['rss_growth_mb']:>8.1f}"
             )
