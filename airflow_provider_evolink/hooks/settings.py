@@ -120,8 +120,6 @@ class DeferredTrustContext(ssl.SSLContext):
     def create(cls) -> DeferredTrustContext:
         """The context, with the CA locations chosen from the environment now, as httpx does."""
         context = cls(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname, as create_default_context
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.check_hostname = True
         keylog = os.environ.get("SSLKEYLOGFILE")
         if keylog and not sys.flags.ignore_environment:
             context.keylog_filename = keylog

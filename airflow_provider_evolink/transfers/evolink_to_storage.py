@@ -66,7 +66,7 @@ from airflow_provider_evolink.links.storage import StoredVideoLink
 from airflow_provider_evolink.models import TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.submission import find_submission
-from airflow_provider_evolink.transfers.checksums import CHECKSUMS, file_checksum
+from airflow_provider_evolink.transfers.checksums import CHECKSUMS, file_checksum, new_checksum
 from airflow_provider_evolink.transfers.destinations import check_destination, is_template
 
 if TYPE_CHECKING:
@@ -118,7 +118,6 @@ class _Sink:
     def _open(self) -> None:
         # Imported here, when a save starts: DAG files do not pay for it.
         from airflow_provider_evolink.transfers.background_writer import BackgroundWriter
-        from airflow_provider_evolink.transfers.checksums import new_checksum
 
         self._out = BackgroundWriter(self._writer(), new_checksum(self.checksum_name))
         self.size = 0

@@ -207,28 +207,6 @@ def test_result_client_never_sends_the_api_key(hook: EvoLinkHook) -> None:
     assert route.calls.last.request.headers["User-Agent"].startswith("airflow-provider-evolink/")
 
 
-def test_the_api_and_result_clients_share_one_loaded_ca_bundle(
-    hook: EvoLinkHook, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import ssl
-
-    from airflow_provider_evolink.hooks.settings import tls_context
-
-    tls_context()  # the process's one context (its CA bundle loads at the first HTTPS handshake: test_tls.py)
-    loads: list[object] = []
-    real_load = ssl.SSLContext.load_verify_locations
-
-    def counting_load(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        loads.append(args or kwargs)
-        real_load(self, *args, **kwargs)
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting_load)
-    hook.get_conn()
-    hook.result_client().close()
-
-    assert loads == []
-
-
 def test_task_ids_are_validated_and_quoted(hook: EvoLinkHook, api: respx.MockRouter) -> None:
     with pytest.raises(EvoLinkConfigError, match="evolink_task_id"):
         hook.get_task("  ")
