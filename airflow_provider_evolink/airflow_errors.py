@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
+from airflow_provider_evolink.compat import AirflowException, AirflowFailException
 from airflow_provider_evolink.exceptions import EvoLinkError
 
 __all__ = ["airflow_exception", "fail_or_retry"]

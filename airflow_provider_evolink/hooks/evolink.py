@@ -24,6 +24,7 @@ import httpx
 import pydantic
 from airflow.sdk import BaseHook
 
+from airflow_provider_evolink.compat import aconnection_extra
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
     EvoLinkError,
@@ -133,7 +134,7 @@ class EvoLinkHook(BaseHook):
 
     async def _aresolve(self) -> ConnectionSettings:
         conn = await self.aget_connection(self.evolink_conn_id)
-        return settings_from_connection(conn, await conn.aextra_dejson(), self.evolink_conn_id)
+        return settings_from_connection(conn, await aconnection_extra(conn), self.evolink_conn_id)
 
     @property
     def base_url(self) -> str:

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 from airflow.sdk import BaseOperatorLink
 
 if TYPE_CHECKING:
-    from airflow.sdk.types import TaskInstanceKey
+    from airflow_provider_evolink.compat import TaskInstanceKey
 
 __all__ = ["StoredVideoLink", "console_url"]
 

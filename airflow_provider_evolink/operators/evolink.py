@@ -15,11 +15,16 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import pydantic
-from airflow.sdk import BaseOperator, conf
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import BaseOperator
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
+from airflow_provider_evolink.compat import (
+    AirflowFailException,
+    conf,
+    deserialize_trigger_kwargs,
+    serialize_trigger_kwargs,
+)
 from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import EvoLinkRequest, TaskStatus, credit_usage, estimate_credits, parse_request
@@ -310,11 +315,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     def _check_trigger_serializes(self) -> None:
         # Deferring with kwargs serde cannot encode would fail only after EvoLink took (and billed) the
         # request: check the exact kwargs, with a stand-in ID, while nothing is submitted yet.
-        from airflow.sdk import serde
-
         _, kwargs = self._trigger("task-unified-not-submitted-yet", end_time=time.time() + self.timeout).serialize()
         try:
-            round_trip = serde.deserialize(serde.serialize(kwargs))
+            round_trip = deserialize_trigger_kwargs(serialize_trigger_kwargs(kwargs))
         except Exception as error:
             raise AirflowFailException(
                 f"The trigger arguments cannot be serialized ({type(error).__name__}: {error}); nothing was submitted"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.plugins_manager import AirflowPlugin
+from airflow_provider_evolink.compat import AirflowPlugin
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping

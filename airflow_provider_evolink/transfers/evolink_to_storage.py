@@ -47,12 +47,12 @@ from urllib.parse import urlsplit
 
 import httpx
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 from fsspec.implementations.local import LocalFileSystem
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
+from airflow_provider_evolink.compat import AirflowFailException, get_hook_lineage_collector
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
     EvoLinkResponseError,
@@ -231,8 +231,6 @@ class _FinalUpload(_Sink):
 
     def commit(self, target: ObjectStoragePath) -> _StoredFile:
         """Complete the upload: the object appears whole at ``target``."""
-        from airflow.sdk.lineage import get_hook_lineage_collector
-
         checksum = self._out.close()
         self._upload.complete()
         get_hook_lineage_collector().add_output_asset(context=target, uri=str(target))

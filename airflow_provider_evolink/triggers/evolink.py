@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
-from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import airflow_exception
+from airflow_provider_evolink.compat import AirflowException
 from airflow_provider_evolink.exceptions import (
     EvoLinkAPIError,
     EvoLinkConfigError,
