@@ -7,8 +7,8 @@ around ``processing_seconds``; ``task_info.estimated_time`` may be right or wron
 linearly, stay at 0 until the end, or jump in quarters (:data:`PROGRESS_MODES`): the shapes the read pacing of
 the provider and its benchmark have to cope with.
 
-Sources: the create and task-detail shapes of ``openapi/*.openapi.yaml``; pricing, refunds and idempotency from
-``docs/evolink-api.md``.
+Sources: the create and task-detail shapes of ``airflow_provider_evolink/api_reference/openapi/*.openapi.yaml``;
+pricing, refunds and idempotency from ``airflow_provider_evolink/api_reference/evolink-api.md``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any
 
 from .schemas import DEFAULT_DURATION, KLING_O3_REFERENCE_TO_VIDEO, KLING_V3_MOTION_CONTROL
 
-#: Credits per second of output by model and quality (``docs/evolink-api.md``, "Pricing"). O3's ``4k`` has no published
-#: price: the emulator bills it like 1080p.
+#: Credits per second of output by model and quality (``airflow_provider_evolink/api_reference/evolink-api.md``,
+#: "Pricing"). O3's ``4k`` has no published price: the emulator bills it like 1080p.
 PRICES: dict[str, dict[str, float]] = {
     KLING_O3_REFERENCE_TO_VIDEO: {"720p": 8.1, "1080p": 10.8054, "4k": 10.8054},
     KLING_V3_MOTION_CONTROL: {"720p": 8.1648, "1080p": 10.88368},
