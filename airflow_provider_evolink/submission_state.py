@@ -28,7 +28,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow.sdk.execution_time.context import TaskStateStoreAccessor
+    from airflow_provider_evolink.state_store import StateStore
 
 __all__ = [
     "STATE_SUBMISSION",
@@ -58,7 +58,7 @@ def request_fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def stored_usage(store: TaskStateStoreAccessor | None) -> dict[str, Any] | None:
+def stored_usage(store: StateStore | None) -> dict[str, Any] | None:
     """The ``usage`` stored with the EvoLink task the current submission created, if any."""
     usage = store.get(STATE_USAGE) if store is not None else None
     return usage if isinstance(usage, dict) else None
@@ -85,7 +85,7 @@ class SubmissionState:
         so an unknown context never pays twice).
     """
 
-    def __init__(self, store: TaskStateStoreAccessor | None, request_sha256: str, sequence: int | None) -> None:
+    def __init__(self, store: StateStore | None, request_sha256: str, sequence: int | None) -> None:
         self._store = store
         self._request_sha256 = request_sha256
         self._sequence = sequence

@@ -8,6 +8,7 @@ error rules: ``airflow_provider_evolink/api_reference/evolink-api.md``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_evolink.inputs import ResolvedInputs
     from airflow_provider_evolink.models.responses import TaskDetail, Usage
+    from airflow_provider_evolink.state_store import StateStore
     from airflow_provider_evolink.submission_state import SubmissionState
 
 __all__ = ["EvoLinkGenerateVideoOperator"]
@@ -333,16 +335,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     # ------------------------------------------------------------------ submitting
     def _reconnect_or_submit(self, context: Context, request: EvoLinkRequest) -> tuple[str, TaskDetail | None]:
         """The EvoLink task ID to wait for, and its detail when an earlier try's task was reconnected to."""
-        store = context.get("task_state_store")
-        if store is None:
-            self.log.warning(
-                "task_state_store is not available in this context: crash recovery is off for this run "
-                "(a retry cannot reconnect to the EvoLink task and submits a new one)"
-            )
         # Imported when a try submits, as the input resolution is: DAG files do not pay for it.
         from airflow_provider_evolink.submission_state import SubmissionState, request_fingerprint, try_sequence
 
         sequence = try_sequence(context.get("ti"), self.retries)
+        store = self._submission_store(context, sequence)
         # The request as the user wrote it (URIs), never the links made for it: those differ on every try.
         state = SubmissionState(store, request_fingerprint(request.to_api_json()), sequence)
         if (stored_id := state.stored_task_id()) is not None:
@@ -365,6 +362,35 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
         self.log.info("EvoLink task ID: %s", task.id)
         return task.id, None
+
+    def _submission_store(self, context: Context, sequence: int | None) -> StateStore | None:
+        """This task instance's submission store; ``None`` (said in the log) when there is none, unless an earlier
+        try may have paid: then nothing finds that task again and submitting would pay twice, so it fails.
+
+        :raises AirflowFailException: no usable store on a retry of the same try sequence.
+        """
+        from airflow_provider_evolink.state_store import (
+            StateStoreUnavailable,
+            earlier_try_may_have_paid,
+            no_store_message,
+            submission_store,
+        )
+
+        try:
+            store = submission_store(context)
+            reason = "No submission store is available in this context (task_state_store)"
+        except StateStoreUnavailable as error:
+            store, reason = None, f"The submission store is unusable: {error}"
+        if store is not None:
+            return store
+        if earlier_try_may_have_paid(context.get("ti"), sequence):
+            raise AirflowFailException(no_store_message(reason))
+        self.log.warning(
+            "%s: crash recovery is off for this try (a retry cannot reconnect to its EvoLink task, and refuses "
+            "to submit a new one)",
+            reason,
+        )
+        return None
 
     # ------------------------------------------------------------------ media inputs
     def _resolve_inputs(self, request: EvoLinkRequest) -> ResolvedInputs:
@@ -477,10 +503,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     def _reserved_usage(self, context: Context) -> Usage | None:
         """The create answer's ``usage``: from this try, else as an earlier try or the deferring half stored it."""
         from airflow_provider_evolink.models.responses import Usage
+        from airflow_provider_evolink.state_store import StateStoreUnavailable, submission_store
         from airflow_provider_evolink.submission_state import stored_usage
 
-        if self._usage is None and (stored := stored_usage(context.get("task_state_store"))) is not None:
-            self._usage = Usage.model_validate(stored)
+        if self._usage is None:
+            with contextlib.suppress(StateStoreUnavailable):  # the usage is only reported: its absence is said
+                if (stored := stored_usage(submission_store(context))) is not None:
+                    self._usage = Usage.model_validate(stored)
         return self._usage
 
     # ------------------------------------------------------------------ OpenLineage
