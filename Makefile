@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv test lint browser bench demo clean
+.PHONY: venv test test-compat lint browser bench demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,22 @@ browser:
 test: lint browser
 	$(BIN)/python -m pytest
 
+# The suite (browser tests aside) on the oldest supported lines, each in its own uv virtualenv .venv-airflow-X;
+# prints each version's install and test wall time. `make test` covers the newest 3.3.
+COMPAT_AIRFLOW ?= 3.1.8 3.2.2 3.3.1
+COMPAT_PYTEST ?= -m "not browser" -p no:cacheprovider -q
+
+test-compat: $(STAMP)
+	@for version in $(COMPAT_AIRFLOW); do \
+		venv=.venv-airflow-$$version; start=$$(date +%s); \
+		test -x $$venv/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $$venv || exit 1; \
+		$(BIN)/uv pip install --python $$venv/bin/python --quiet -e ".[dev,emulator,s3]" "apache-airflow==$$version" \
+			|| exit 1; \
+		installed=$$(date +%s); \
+		$$venv/bin/python -m pytest $(COMPAT_PYTEST) || exit 1; \
+		echo "Airflow $$version: install $$((installed - start)) s, tests $$(($$(date +%s) - installed)) s"; \
+	done
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/trigger_scale.py
 	$(BIN)/python benchmarks/download.py
@@ -47,4 +63,4 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-airflow-* .pytest_cache .mypy_cache .ruff_cache

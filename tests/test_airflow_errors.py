@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_evolink.airflow_errors import airflow_exception, fail_or_retry
+from airflow_provider_evolink.compat import AirflowException, AirflowFailException
 from airflow_provider_evolink.exceptions import (
     EvoLinkAuthenticationError,
     EvoLinkConfigError,

@@ -20,7 +20,7 @@ EXPECTED_PARAMS = {
 
 @pytest.fixture(scope="module")
 def dagbag() -> Any:
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_names import DagBag
 
     return DagBag(dag_folder=str(EXAMPLE_DAGS))
 
@@ -64,7 +64,7 @@ def _form_requires(schema: dict[str, Any]) -> bool:
 
 def _server_params(dag: Any) -> Any:
     """The params as the API server (the trigger form and endpoint) has them: from the serialized DAG."""
-    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow_names import DagSerialization
 
     return DagSerialization.from_dict(DagSerialization.to_dict(dag)).params
 
@@ -98,7 +98,7 @@ def test_a_cleared_choice_is_refused_by_the_form_not_sent_as_null(dagbag: Any, d
 
 @pytest.mark.parametrize("dag_id", ["evolink_reference_to_video", "evolink_batch"])
 def test_an_out_of_range_duration_is_rejected_not_clamped(dagbag: Any, dag_id: str) -> None:
-    from airflow.sdk.exceptions import ParamValidationError
+    from airflow_names import ParamValidationError
 
     params = _server_params(dagbag.dags[dag_id])
     duration = params.get_param("duration")

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_evolink.compat import AirflowFailException
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
 

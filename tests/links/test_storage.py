@@ -64,7 +64,7 @@ def test_the_link_reads_the_stored_uris_of_the_task_instance(monkeypatch: pytest
 
 def test_the_transfer_shows_the_button_in_the_serialized_dag() -> None:
     from airflow.sdk import DAG
-    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow_names import DagSerialization
 
     with DAG("links") as dag:
         EvoLinkToStorageOperator(task_id="save", evolink_task_id=TASK, destination="s3://my-bucket/videos")

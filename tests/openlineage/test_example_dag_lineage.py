@@ -23,7 +23,10 @@ INPUT_TOKEN = "input-token-5f3a"
 _RUN_DAG = """
 import json, sys
 {prelude}
-from airflow.dag_processing.dagbag import DagBag
+try:
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:  # Airflow 3.1
+    from airflow.models.dagbag import DagBag
 dag = DagBag(dag_folder=sys.argv[2]).dags[sys.argv[3]]
 print("STATE=" + str(dag.test(run_conf=json.loads(sys.argv[1])).state))
 """

@@ -151,8 +151,7 @@ def test_generate_that_waited_outputs_its_results_without_the_signature(emulator
 
 
 def test_generate_that_submitted_nothing_names_no_evolink_task(emulator: Any) -> None:
-    from airflow.sdk.exceptions import AirflowFailException
-
+    from airflow_provider_evolink.compat import AirflowFailException
     from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
 
     operator = EvoLinkGenerateVideoOperator(task_id="generate", request=_o3(duration=99))

@@ -23,8 +23,8 @@ def test_the_readme_snippet_totals_a_runs_credits_counting_a_refunded_failure_as
     emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow import settings
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.db import initdb
+    from airflow_names import DagBag
 
     monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
     monkeypatch.setattr(settings, "DAGS_FOLDER", str(DAGS))

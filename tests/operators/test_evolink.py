@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+from airflow_names import TaskDeferred
 from fakes import FakeTaskInstance, FakeTaskStateStore, SimulatedCrash, context_of
 from structlog.testing import capture_logs
 
+from airflow_provider_evolink.compat import AirflowException, AirflowFailException
 from airflow_provider_evolink.models import KlingO3ReferenceToVideoRequest
 from airflow_provider_evolink.operators.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkGenerateVideoOperator
 from airflow_provider_evolink.submission_state import STATE_SUBMISSION, STATE_TASK_ID, STATE_USAGE
@@ -603,10 +604,10 @@ def dag_run(emulator: Any, evolink_connection_json: Callable[..., str]) -> Itera
     Depends on the session ``emulator`` so its connection is set first and restored afterwards.
     """
     from airflow import settings
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk.definitions import dag as dag_module
     from airflow.sdk.execution_time.context import TaskStateStoreAccessor
     from airflow.utils.db import initdb
+    from airflow_names import DagBag
 
     from airflow_provider_evolink.emulator import EvoLinkEmulator
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 from fakes import FakeTaskInstance, FakeTaskStateStore, SimulatedCrash, context_of
 
+from airflow_provider_evolink.compat import AirflowFailException
 from airflow_provider_evolink.emulator import EvoLinkEmulator, media
 from airflow_provider_evolink.exceptions import EvoLinkConfigError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook

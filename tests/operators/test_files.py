@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 from fakes import FakeTaskInstance, context_of
 
+from airflow_provider_evolink.compat import AirflowFailException
 from airflow_provider_evolink.emulator import EvoLinkEmulator, media
 from airflow_provider_evolink.operators.files import EvoLinkUploadFileOperator
 

@@ -35,10 +35,10 @@ class GalleryRuns:
 @pytest.fixture(scope="package")
 def gallery_runs(emulator: Any, s3_bucket: str, tmp_path_factory: pytest.TempPathFactory) -> GalleryRuns:
     from airflow import settings
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.models.asset import AssetEvent
     from airflow.utils.db import initdb
     from airflow.utils.session import create_session
+    from airflow_names import DagBag
     from sqlalchemy import delete
 
     folder = tmp_path_factory.mktemp("gallery-videos")

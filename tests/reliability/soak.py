@@ -120,7 +120,7 @@ class Triggerer:
         return future.result(timeout=self.bound_seconds + 10)
 
     async def _run(self, classpath: str, encoded_kwargs: Any) -> list[dict[str, Any]]:
-        from airflow.sdk.serde import deserialize
+        from airflow_provider_evolink.compat import deserialize_trigger_kwargs as deserialize
 
         trigger = _import(classpath)(**deserialize(encoded_kwargs))
         events: list[dict[str, Any]] = []
@@ -308,8 +308,8 @@ def _drop_client_disconnects(record: logging.LogRecord) -> bool:
 def _warm_up(folder: Path) -> None:
     """Import what the tasks use and resolve the storage once, so N threads do not queue on first imports."""
     from airflow.sdk import ObjectStoragePath
-    from airflow.sdk.serde import serialize
 
+    from airflow_provider_evolink.compat import serialize_trigger_kwargs as serialize
     from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator  # noqa: F401
     from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator  # noqa: F401
     from airflow_provider_evolink.triggers.evolink import EvoLinkTaskTrigger  # noqa: F401
@@ -332,9 +332,10 @@ def _run_generation(
 def _generate_try(gen: Generation, triggerer: Triggerer, conn_id: str, poll_interval: float) -> None:
     """One Airflow try of the generate task: execute, and when it defers, the trigger and execute_complete.
     Sets ``gen.evolink_task_id`` to what the task returns (its XCom ``return_value``)."""
-    from airflow.sdk.exceptions import TaskDeferred
-    from airflow.sdk.serde import deserialize, serialize
+    from airflow_names import TaskDeferred
 
+    from airflow_provider_evolink.compat import deserialize_trigger_kwargs as deserialize
+    from airflow_provider_evolink.compat import serialize_trigger_kwargs as serialize
     from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
 
     def operator() -> EvoLinkGenerateVideoOperator:
@@ -368,7 +369,7 @@ def _with_retries(gen: Generation, label: str, retries: int, attempt: Callable[[
     """Run ``attempt`` as Airflow runs a task with ``retries``: ``AirflowFailException`` ends it at once, any other
     exception is retried while tries are left. Each failed try is noted in ``gen.try_errors``; returns the outcome
     (``success``, ``<label>failed`` or ``<label>retries exhausted``)."""
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_provider_evolink.compat import AirflowFailException
 
     for try_number in range(1, retries + 2):
         if label:

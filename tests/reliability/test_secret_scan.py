@@ -55,8 +55,8 @@ def scanned_run(
     ``dag.test()`` runs the trigger (and writes its trigger row). Output is captured at the file-descriptor level.
     """
     from airflow import settings
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.db import initdb
+    from airflow_names import DagBag
 
     from airflow_provider_evolink.emulator import EvoLinkEmulator
 
@@ -328,9 +328,9 @@ def scanned_inputs_run(
 ) -> Iterator[ScannedInputsRun]:
     """One ``dag.test()`` of the motion-control DAG: its image a private S3 object, its video the local sample."""
     from airflow import settings
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk import ObjectStoragePath
     from airflow.utils.db import initdb
+    from airflow_names import DagBag
 
     from airflow_provider_evolink.emulator import EvoLinkEmulator, media
 

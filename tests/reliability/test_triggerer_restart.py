@@ -63,8 +63,8 @@ def _posts(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def recreate_like_the_triggerer(trigger: EvoLinkTaskTrigger) -> EvoLinkTaskTrigger:
     """What a (restarted or other) triggerer builds from the trigger row."""
     from airflow.models.trigger import Trigger
-    from airflow.sdk._shared.module_loading import import_string
     from airflow.serialization.decoders import smart_decode_trigger_kwargs
+    from airflow_names import import_string
 
     row = Trigger.from_object(trigger)
     kwargs = {
@@ -77,8 +77,10 @@ def recreate_like_the_triggerer(trigger: EvoLinkTaskTrigger) -> EvoLinkTaskTrigg
 
 def recreate_through_serde(trigger: EvoLinkTaskTrigger) -> EvoLinkTaskTrigger:
     """serialize() → serde → JSON text (as stored) → serde → the class named by the classpath."""
-    from airflow.sdk._shared.module_loading import import_string
-    from airflow.sdk.serde import deserialize, serialize
+    from airflow_names import import_string
+
+    from airflow_provider_evolink.compat import deserialize_trigger_kwargs as deserialize
+    from airflow_provider_evolink.compat import serialize_trigger_kwargs as serialize
 
     classpath, kwargs = trigger.serialize()
     stored = json.dumps(serialize(kwargs))

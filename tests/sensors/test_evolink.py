@@ -12,17 +12,11 @@ import httpx
 import pytest
 import respx
 from airflow.sdk import PokeReturnValue
-from airflow.sdk.exceptions import (
-    AirflowException,
-    AirflowFailException,
-    AirflowRescheduleException,
-    AirflowSensorTimeout,
-    AirflowSkipException,
-    TaskDeferred,
-)
+from airflow_names import AirflowRescheduleException, AirflowSkipException, TaskDeferred
 from fakes import VirtualTime
 from structlog.testing import capture_logs
 
+from airflow_provider_evolink.compat import AirflowException, AirflowFailException, AirflowSensorTimeout
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.sensors.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkTaskSensor
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger

@@ -18,10 +18,10 @@ import httpx
 import pytest
 import respx
 from airflow.sdk import Asset, ObjectStoragePath
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.execution_time.context import OutletEventAccessors
 from fakes import VirtualTime
 
+from airflow_provider_evolink.compat import AirflowFailException
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
     EvoLinkError,

@@ -7,11 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from airflow.sdk import BaseHook, serde
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk import BaseHook
 from fakes import VirtualTime
 from structlog.testing import capture_logs
 
+from airflow_provider_evolink.compat import (
+    AirflowException,
+    AirflowFailException,
+    deserialize_trigger_kwargs,
+    serialize_trigger_kwargs,
+)
 from airflow_provider_evolink.exceptions import (
     EvoLinkAuthenticationError,
     EvoLinkConfigError,
@@ -55,7 +60,7 @@ def test_serialize_round_trips_through_airflow_serde_with_the_same_deadline() ->
     trigger = make_trigger(poll_interval=8.0, end_time=end_time, estimated_time=300, adaptive_polling=False)
     classpath, kwargs = trigger.serialize()
 
-    restored_kwargs = serde.deserialize(serde.serialize(kwargs))
+    restored_kwargs = deserialize_trigger_kwargs(serialize_trigger_kwargs(kwargs))
     restored = EvoLinkTaskTrigger(**restored_kwargs)
 
     assert classpath == "airflow_provider_evolink.triggers.evolink.EvoLinkTaskTrigger"
@@ -84,7 +89,7 @@ def test_bad_arguments_are_refused_naming_the_argument(kwargs: dict[str, Any], n
 def test_event_payload_round_trips_through_parse_and_serde() -> None:
     event = EvoLinkTaskEvent("failed", TASK_ID, "service_error", True, "EvoLink task failed")
 
-    payload = serde.deserialize(serde.serialize(event.to_payload()))
+    payload = deserialize_trigger_kwargs(serialize_trigger_kwargs(event.to_payload()))
 
     assert set(payload) == EVENT_KEYS
     assert EvoLinkTaskEvent.parse(payload) == event
