@@ -28,7 +28,8 @@ pytest_plugins = ["airflow_standalone"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``@pytest.mark.airflow_min("3.3", reason=...)``: skip, saying so, on an older Airflow (``make test-compat``)."""
+    """``@pytest.mark.airflow_min("3.3", reason=...)`` / ``airflow_below("3.3", reason=...)``: skip, saying so, on
+    an Airflow outside the range (``make test-compat`` runs the older lines)."""
     from packaging.version import Version
 
     from airflow_provider_evolink.compat import AIRFLOW_VERSION
@@ -39,6 +40,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if running < Version(marker.args[0]):
                 why = marker.kwargs.get("reason", "a feature of that version")
                 item.add_marker(pytest.mark.skip(reason=f"needs Airflow >= {marker.args[0]}, this is {running}: {why}"))
+        for marker in item.iter_markers("airflow_below"):
+            if running >= Version(marker.args[0]):
+                why = marker.kwargs.get("reason", "what older lines do instead")
+                item.add_marker(pytest.mark.skip(reason=f"tests Airflow < {marker.args[0]}, this is {running}: {why}"))
 
 
 @pytest.fixture

@@ -50,21 +50,22 @@ class FakeTaskStateStore:
 
 class FakeTaskInstance:
     """The ``ti`` of a context: records ``xcom_push``; ``crash_on_push`` names a key whose push raises once.
-    ``max_tries`` is what Airflow sets: ``retries`` for a new task instance, raised by a Clear. ``dag_id``,
-    ``run_id``, ``task_id`` and ``map_index`` name the task instance."""
+    ``max_tries`` is what Airflow sets: ``retries`` for a new task instance, raised by a Clear; ``try_number``
+    counts the tries (1 for the first). ``dag_id``, ``run_id``, ``task_id`` and ``map_index`` name the task instance."""
 
     def __init__(
         self,
         *,
         crash_on_push: str | None = None,
         max_tries: int = 0,
+        try_number: int = 1,
         task_id: str = "task",
         run_id: str = "manual__test",
         dag_id: str = "test_dag",
         map_index: int = -1,
     ) -> None:
         self.xcoms: dict[str, Any] = {}
-        self.max_tries = max_tries
+        self.max_tries, self.try_number = max_tries, try_number
         self.dag_id, self.run_id, self.task_id, self.map_index = dag_id, run_id, task_id, map_index
         self._crash_on_push = crash_on_push
 

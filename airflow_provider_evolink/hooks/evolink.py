@@ -108,6 +108,20 @@ class EvoLinkHook(BaseHook):
         #: URL for hours.
         self._atargets: dict[str, tuple[yarl.URL, httpx.Request, aiohttp.ClientTimeout]] = {}
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form's hidden and relabelled fields, for Airflow 3.1 (3.2+ reads provider info)."""
+        from airflow_provider_evolink.hooks.connection_form import ui_field_behaviour
+
+        return ui_field_behaviour()
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The connection form's extra fields, for Airflow 3.1 (3.2+ reads provider info's ``conn-fields``)."""
+        from airflow_provider_evolink.hooks.connection_form import connection_form_widgets
+
+        return connection_form_widgets()
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(evolink_conn_id={self.evolink_conn_id!r})"
 

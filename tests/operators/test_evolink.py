@@ -605,21 +605,26 @@ def dag_run(emulator: Any, evolink_connection_json: Callable[..., str]) -> Itera
     """
     from airflow import settings
     from airflow.sdk.definitions import dag as dag_module
-    from airflow.sdk.execution_time.context import TaskStateStoreAccessor
     from airflow.utils.db import initdb
     from airflow_names import DagBag
 
+    from airflow_provider_evolink.compat import AIRFLOW_V_3_3_PLUS
     from airflow_provider_evolink.emulator import EvoLinkEmulator
+
+    if AIRFLOW_V_3_3_PLUS:
+        from airflow.sdk.execution_time.context import TaskStateStoreAccessor as store_class
+    else:  # the Variable store of Airflow 3.1/3.2 (airflow_provider_evolink/state_store.py)
+        from airflow_provider_evolink.state_store import _DocumentStore as store_class
 
     recorded = DagTestRun(run=None, emulator=None)
     run_inline_trigger = dag_module._run_inline_trigger
-    store_set = TaskStateStoreAccessor.set
+    store_set = store_class.set
 
     def recording_run_inline_trigger(trigger: Any, ti: Any) -> Any:
         recorded.triggers.append(trigger)
         return run_inline_trigger(trigger, ti)
 
-    def recording_store_set(self: TaskStateStoreAccessor, key: str, value: Any, **kwargs: Any) -> None:
+    def recording_store_set(self: Any, key: str, value: Any, **kwargs: Any) -> None:
         recorded.stored_keys.append(key)
         store_set(self, key, value, **kwargs)
 
@@ -628,7 +633,7 @@ def dag_run(emulator: Any, evolink_connection_json: Callable[..., str]) -> Itera
         patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
         patch.setattr(settings, "DAGS_FOLDER", str(DAGS))
         patch.setattr(dag_module, "_run_inline_trigger", recording_run_inline_trigger)
-        patch.setattr(TaskStateStoreAccessor, "set", recording_store_set)
+        patch.setattr(store_class, "set", recording_store_set)
         initdb()
         dag = DagBag(dag_folder=str(DAGS)).get_dag("evolink_submit_and_wait")
         recorded.emulator = emu
@@ -665,6 +670,7 @@ def test_dag_test_runs_mapped_submissions_then_deferrable_sensors_to_success(dag
     assert all(isinstance(trigger, EvoLinkTaskTrigger) for trigger in triggers)
 
 
+@pytest.mark.airflow_min("3.3", reason="task_state_store")
 def test_dag_test_provides_a_task_state_store_kept_after_success_for_its_try_sequence(dag_run: DagTestRun) -> None:
     from airflow.models.task_state_store import TaskStateStoreModel
     from airflow.utils.session import create_session
@@ -674,3 +680,17 @@ def test_dag_test_provides_a_task_state_store_kept_after_success_for_its_try_seq
 
     assert sorted(dag_run.stored_keys) == sorted([STATE_SUBMISSION, STATE_TASK_ID, STATE_USAGE] * 2)
     assert rows == 6  # the key, the task ID and the usage of both mapped task instances, until a Clear
+
+
+@pytest.mark.airflow_below("3.3", reason="Airflow 3.3+ keeps the submission in task_state_store")
+def test_dag_test_below_airflow_3_3_keeps_each_submission_in_a_variable_after_success(dag_run: DagTestRun) -> None:
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        stored = [json.loads(v.val) for v in session.query(Variable) if v.key.startswith("evolink_submission_")]
+
+    assert sorted(dag_run.stored_keys) == sorted([STATE_SUBMISSION, STATE_TASK_ID, STATE_USAGE] * 2)
+    assert sorted(
+        v["task_instance"]["map_index"] for v in stored if v["task_instance"]["run_id"] == dag_run.run.run_id
+    ) == [0, 1]
