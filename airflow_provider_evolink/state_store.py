@@ -128,6 +128,9 @@ class _VariableStore(_DocumentStore):
         )
         value = {"task_instance": self._ids, "values": document}
         Variable.set(self._key, value, description=description, serialize_json=True)
+        # Airflow 3.1/3.2's Variable.set logs a failed write and returns: read it back, so the POST never follows one.
+        if self._read() != document:
+            raise StateStoreUnavailable(f"{self.where} could not be written (Airflow's log above says why)")
 
     def _remove(self) -> None:
         from airflow.sdk import Variable

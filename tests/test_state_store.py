@@ -86,3 +86,53 @@ def test_a_first_try_without_a_store_submits_and_says_crash_recovery_is_off(
     evolink_task_id = _o3_operator(retries=1).execute(context_of(FakeTaskInstance(max_tries=1), None))
 
     assert evolink_task_id.startswith("task-unified-")
+
+
+class _Variables:
+    """Airflow 3.1/3.2's ``Variable`` as a dict; ``lose_writes`` makes ``set`` log-and-return like theirs on failure."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.lose_writes = False
+
+    def get(self, key: str, default: Any = None, deserialize_json: bool = False) -> Any:
+        return json.loads(self.values[key]) if key in self.values else default
+
+    def set(self, key: str, value: Any, description: str | None = None, serialize_json: bool = False) -> None:
+        if not self.lose_writes:
+            self.values[key] = json.dumps(value)
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+
+@pytest.fixture
+def variables(monkeypatch: pytest.MonkeyPatch) -> _Variables:
+    import airflow.sdk
+
+    fake = _Variables()
+    monkeypatch.setattr(state_store, "AIRFLOW_V_3_3_PLUS", False)
+    monkeypatch.delenv("AIRFLOW__EVOLINK__STATE_STORE_PATH", raising=False)
+    monkeypatch.setattr(airflow.sdk, "Variable", fake)
+    return fake
+
+
+def test_below_airflow_3_3_without_a_folder_each_task_instance_keeps_one_variable(variables: _Variables) -> None:
+    context = context_of(FakeTaskInstance(task_id="generate"), None)
+
+    submission_store(context).set("evolink_task_id", "task-unified-1")  # type: ignore[union-attr]
+    again = submission_store(context)
+
+    assert again is not None
+    assert again.get("evolink_task_id") == "task-unified-1"
+    ((key, value),) = variables.values.items()
+    assert key.startswith("evolink_submission_")
+    assert json.loads(value)["task_instance"]["task_id"] == "generate"
+
+
+def test_a_variable_write_that_airflow_only_logged_fails_before_anything_is_sent(variables: _Variables) -> None:
+    store = submission_store(context_of(FakeTaskInstance(), None))
+    variables.lose_writes = True
+
+    with pytest.raises(StateStoreUnavailable, match="could not be written"):
+        store.set("evolink_submission", {"idempotency_key": "k"})  # type: ignore[union-attr]
