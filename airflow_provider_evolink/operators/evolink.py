@@ -27,7 +27,7 @@ from airflow_provider_evolink.models.requests import EvoLinkRequest, parse_reque
 from airflow_provider_evolink.models.status import TaskStatus
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.submission import XCOM_SUBMISSION, summarize
-from airflow_provider_evolink.transfers.evolink_to_storage import check_destinations_downstream
+from airflow_provider_evolink.transfers.destinations import check_destinations_downstream
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
