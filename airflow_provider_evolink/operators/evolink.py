@@ -26,17 +26,23 @@ from airflow_provider_evolink.models.pricing import credit_usage, estimate_credi
 from airflow_provider_evolink.models.requests import EvoLinkRequest, parse_request
 from airflow_provider_evolink.models.status import TaskStatus
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
-from airflow_provider_evolink.submission import XCOM_SUBMISSION, summarize
 from airflow_provider_evolink.transfers.destinations import check_destinations_downstream
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
-    completed_detail_xcom,
     positive_seconds,
     progress_message,
     progress_step,
+)
+from airflow_provider_evolink.xcom import (
+    XCOM_SUBMISSION,
+    XCOM_TASK_DETAIL,
+    XCOM_TASK_ID,
+    XCOM_USAGE,
+    completed_detail,
+    submission_summary,
 )
 
 if TYPE_CHECKING:
@@ -45,7 +51,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_evolink.inputs import ResolvedInputs
     from airflow_provider_evolink.models.responses import TaskDetail, Usage
-    from airflow_provider_evolink.submission_state import SubmissionState
+    from airflow_provider_evolink.never_pay_twice import SubmissionState
 
 __all__ = ["EvoLinkGenerateVideoOperator"]
 
@@ -57,17 +63,8 @@ DEFAULT_INPUT_LINK_EXPIRATION = 6 * 3600
 #: The longest a SigV4-presigned S3 link may live (7 days); GCS V4 signing has the same cap.
 MAX_INPUT_LINK_EXPIRATION = 7 * 24 * 3600
 
-#: XCom key of the EvoLink task ID, pushed before any waiting (``return_value`` holds it too).
-XCOM_TASK_ID = "evolink_task_id"
-#: XCom key of the completed task detail (``wait_for_completion=True``).
-XCOM_TASK_DETAIL = "evolink_task"
-#: XCom key of the task's credits (:func:`~airflow_provider_evolink.models.credit_usage`), pushed after submitting
-#: and again when the task ends.
-XCOM_USAGE = "evolink_usage"
 #: Characters of the prompt the submission log line shows.
 _LOGGED_PROMPT_CHARS = 200
-#: States worth reconnecting to on a retry: the stored task is still going, or already done.
-_RECONNECTABLE = frozenset({TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.COMPLETED})
 
 
 def _prompt_for_log(request: EvoLinkRequest) -> str:
@@ -92,19 +89,20 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     EvoLink replays the first task if that POST got through. A request that changed since the stored submission
     is submitted as a new task. The stored submission belongs to the task instance's try sequence: it is kept after
     success (a kill between the end of ``execute`` and Airflow recording the success must not pay twice), and a
-    manual Clear, which starts a new try sequence, forgets it and generates anew (``submission_state.py``). Reads
+    manual Clear, which starts a new try sequence, forgets it and generates anew (``never_pay_twice.py``). Reads
     of a running or stored task outlast API outages for the connection's ``outage_tolerance`` (15 minutes by
     default). The key only closes the POST-to-ID window where EvoLink honours it (its own client relies on it; its
     docs do not promise it).
 
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
     any waiting, with a secret-free summary of the request under ``evolink_submission`` (prompt shortened,
-    model, duration, resolution and the ``evolink_usage`` credits: :mod:`airflow_provider_evolink.submission`;
-    the transfer copies it into its Asset events), and the task's credits under ``evolink_usage``
-    (:func:`~airflow_provider_evolink.models.credit_usage`). With ``wait_for_completion=True`` the completed task
-    detail is pushed under ``evolink_task``: ``id``, ``model``, ``status``, ``progress``, ``created``,
-    ``result_count``, ``task_info`` and ``usage`` (the same credits), without the signed result links
-    (:func:`~airflow_provider_evolink.triggers.evolink.completed_detail_xcom` has the exact shape).
+    model, duration, quality and the ``evolink_usage`` credits:
+    :func:`~airflow_provider_evolink.xcom.submission_summary`; the transfer copies it into its Asset events), and the
+    task's credits under ``evolink_usage`` (:func:`~airflow_provider_evolink.models.credit_usage`). With
+    ``wait_for_completion=True`` the completed task detail is pushed under ``evolink_task``: ``id``, ``model``,
+    ``status``, ``progress``, ``created``, ``result_count``, ``task_info`` and ``usage`` (the same credits), without the
+    signed result links (:func:`~airflow_provider_evolink.xcom.completed_detail` has the exact shape; every key:
+    :mod:`airflow_provider_evolink.xcom`).
 
     :param request: the create request: a request model (``KlingO3ReferenceToVideoRequest``,
         ``KlingV3MotionControlRequest``, ``VideoGenerationRequest``) or a dict routed by its ``model`` key.
@@ -220,7 +218,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
         usage = credit_usage(self._reserved_usage(context))
         context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
-        context["ti"].xcom_push(key=XCOM_SUBMISSION, value=summarize(request, evolink_task_id, usage))
+        context["ti"].xcom_push(key=XCOM_SUBMISSION, value=submission_summary(request, evolink_task_id, usage))
         if not self.wait_for_completion:
             return self._succeeded(context, evolink_task_id)
         event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None
@@ -337,20 +335,32 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 "(a retry cannot reconnect to the EvoLink task and submits a new one)"
             )
         # Imported when a try submits, as the input resolution is: DAG files do not pay for it.
-        from airflow_provider_evolink.submission_state import SubmissionState, request_fingerprint, try_sequence
+        from airflow_provider_evolink.never_pay_twice import (
+            SubmissionState,
+            reconnects_to,
+            request_fingerprint,
+            try_sequence,
+        )
 
         sequence = try_sequence(context.get("ti"), self.retries)
         # The request as the user wrote it (URIs), never the links made for it: those differ on every try.
         state = SubmissionState(store, request_fingerprint(request.to_api_json()), sequence)
         if (stored_id := state.stored_task_id()) is not None:
             detail = self._stored_task(stored_id)
-            if detail is not None and detail.status in _RECONNECTABLE:
+            if detail is not None and reconnects_to(detail.status):
                 self.log.info(
                     "Reconnecting to EvoLink task %s (%s) submitted by an earlier try: not submitting again",
                     stored_id,
                     detail.status.value,
                 )
                 return stored_id, detail
+            if detail is not None:
+                self.log.warning(
+                    "EvoLink task %s from an earlier try ended %s%s: submitting again with a new Idempotency-Key",
+                    stored_id,
+                    detail.status.value,
+                    f" [{detail.error.code}]" if detail.error and detail.error.code else "",
+                )
             state.forget_task()
         body, idempotency_key = self._replay(state, request) or self._new_submission(state, request)
         self.log.info("Submitting a %s generation, %s", request.model, _prompt_for_log(request))
@@ -421,13 +431,6 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 evolink_task_id,
             )
             return None
-        if detail.status not in _RECONNECTABLE:
-            self.log.warning(
-                "EvoLink task %s from an earlier try ended %s%s: submitting again with a new Idempotency-Key",
-                evolink_task_id,
-                detail.status.value,
-                f" [{detail.error.code}]" if detail.error and detail.error.code else "",
-            )
         return detail
 
     # ------------------------------------------------------------------ waiting and finishing
@@ -466,7 +469,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         from airflow_provider_evolink.openlineage import public_location
 
         usage = credit_usage(reserved, detail.status, detail.usage)
-        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail_xcom(detail, usage))
+        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail(detail, usage))
         context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
         self._result_locations = [public_location(url) for url in detail.results]
         return self._succeeded(context, event.evolink_task_id)
@@ -474,7 +477,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     def _reserved_usage(self, context: Context) -> Usage | None:
         """The create answer's ``usage``: from this try, else as an earlier try or the deferring half stored it."""
         from airflow_provider_evolink.models.responses import Usage
-        from airflow_provider_evolink.submission_state import stored_usage
+        from airflow_provider_evolink.never_pay_twice import stored_usage
 
         if self._usage is None and (stored := stored_usage(context.get("task_state_store"))) is not None:
             self._usage = Usage.model_validate(stored)
@@ -501,5 +504,5 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 
     def _succeeded(self, context: Context, evolink_task_id: str) -> str:
         # Nothing is cleared here: a kill before Airflow records the success must still find the task (a manual
-        # Clear starts a new try sequence, which forgets it; see submission_state.py).
+        # Clear starts a new try sequence, which forgets it; see never_pay_twice.py).
         return evolink_task_id

@@ -27,10 +27,10 @@ from airflow_provider_evolink.triggers.evolink import (
     DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
-    completed_detail_xcom,
     progress_message,
     progress_step,
 )
+from airflow_provider_evolink.xcom import completed_detail
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -47,7 +47,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     ``completed`` → returns (XCom ``return_value``) the task detail as a dict (``id``, ``model``, ``status``,
     ``progress``, ``created``, ``result_count``, ``task_info``, ``usage``: ``None`` here, the task detail does not
     carry it), without the signed result links: ``EvoLinkToStorageOperator`` re-reads them
-    (:func:`~airflow_provider_evolink.triggers.evolink.completed_detail_xcom` has the exact shape).
+    (:func:`~airflow_provider_evolink.xcom.completed_detail` has the exact shape).
     ``failed`` or ``cancelled`` → the sensor fails without retries, since the EvoLink task is over and
     re-reading it cannot change that; the message carries the error code and says whether resubmitting (clearing
     the submitting task) may succeed. With ``soft_fail=True`` it is skipped instead, as on a timeout. A
@@ -116,7 +116,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         if (detail := self._read()) is not None:
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 self._raise_for(event)
-                return PokeReturnValue(is_done=True, xcom_value=completed_detail_xcom(detail))
+                return PokeReturnValue(is_done=True, xcom_value=completed_detail(detail))
             if (step := progress_step(detail)) != self._last_step:
                 self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
                 self._last_step = step
@@ -181,7 +181,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         """
         self._raise_for(EvoLinkTaskEvent.parse(event))
         try:
-            return completed_detail_xcom(self.hook.get_task(self.evolink_task_id))
+            return completed_detail(self.hook.get_task(self.evolink_task_id))
         finally:
             self.hook.close()
 

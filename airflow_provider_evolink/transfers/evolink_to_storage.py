@@ -58,12 +58,12 @@ from airflow_provider_evolink.exceptions import (
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.links.storage import StoredVideoLink
 from airflow_provider_evolink.models.status import TaskStatus
-from airflow_provider_evolink.submission import find_submission
 from airflow_provider_evolink.transfers.checksums import CHECKSUMS, file_checksum
 from airflow_provider_evolink.transfers.destinations import DestinationTask, check_destination, is_template
 from airflow_provider_evolink.transfers.download import Download
 from airflow_provider_evolink.transfers.result_host import body_range, check_status, file_name, mask_url
 from airflow_provider_evolink.transfers.sinks import StoredFile, instance_digest
+from airflow_provider_evolink.xcom import find_submission
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -378,7 +378,7 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
             "source": "evolink",
             "prompt": submitted.get("prompt"),
             "duration": duration if duration is not None else submitted.get("duration"),
-            "resolution": submitted.get("resolution"),
+            "resolution": submitted.get("quality"),
             "usage": submitted.get("usage"),
             "bytes": sum(item.size for item in stored),
             self.checksum: stored[0].checksum if len(stored) == 1 else None,

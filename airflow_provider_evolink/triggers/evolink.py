@@ -43,7 +43,6 @@ __all__ = [
     "DEFER_BACKSTOP_SECONDS",
     "EvoLinkTaskEvent",
     "EvoLinkTaskTrigger",
-    "completed_detail_xcom",
     "positive_seconds",
     "progress_message",
     "progress_step",
@@ -240,32 +239,6 @@ class EvoLinkTaskEvent:
         """
         if self.status != "success":
             raise airflow_exception(self.message, retryable=self.retryable)
-
-
-def completed_detail_xcom(detail: TaskDetail, usage: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A completed task's detail as the JSON dict the sensor returns and the operator pushes as ``evolink_task``.
-
-    Signed result links never go into XCom (it is stored in plain text and shown to anyone who can read the DAG):
-    ``results`` is left out and only counted. Whoever needs the files re-reads the task, as
-    ``EvoLinkToStorageOperator`` does. Shape::
-
-        {"id": str, "model": str | None, "status": "completed", "progress": int,
-         "created": int | None,                 # epoch seconds
-         "result_count": int,                   # how many result files the task has
-         "task_info": {"can_cancel", "estimated_time", "video_duration"} | None,   # seconds
-         "usage": dict | None}                 # credits, as models.credit_usage gives them
-
-    :param usage: the task's credits (:func:`~airflow_provider_evolink.models.credit_usage` of the create answer's
-        ``usage``: ``POST /v1/videos/generations``; the task detail has none), when the caller has it.
-    :raises AirflowException: the detail is not ``completed`` (EvoLink reported completion, then something else).
-    """
-    if detail.status is not TaskStatus.COMPLETED:
-        raise AirflowException(f"EvoLink task {detail.id} was reported completed but now reads {detail.status.value}")
-    public = detail.model_dump(mode="json", include={"id", "model", "status", "progress", "created", "task_info"})
-    return public | {
-        "result_count": len(detail.results),
-        "usage": usage,
-    }
 
 
 class EvoLinkTaskTrigger(BaseTrigger):
