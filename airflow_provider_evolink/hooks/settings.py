@@ -4,7 +4,7 @@ What an ``evolink`` Airflow connection resolves to, and the HTTP client settings
 The connection (API reference: ``airflow_provider_evolink/api_reference/evolink-api.md``, "Authentication"):
 ``password`` = API key (required), ``host`` = API base URL, extras ``timeout`` (seconds per request), ``max_retries``
 (per request), ``outage_tolerance`` (seconds a wait or a save outlasts transient failures) and ``files_base_url`` (the
-files API host, default ``https://files-api.evolink.ai``). :func:`http_url` and
+files API host); every default is in ``defaults.py``. :func:`http_url` and
 :func:`number_extra` check any further host or number extra the same way, so a second host (e.g. a files API)
 is one more field of :class:`ConnectionSettings`.
 """
@@ -25,8 +25,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from airflow_provider_evolink import __version__
+from airflow_provider_evolink.defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_FILES_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_OUTAGE_TOLERANCE,
+    DEFAULT_TIMEOUT,
+)
 from airflow_provider_evolink.exceptions import EvoLinkConfigError
-from airflow_provider_evolink.retry import DEFAULT_MAX_RETRIES, DEFAULT_OUTAGE_TOLERANCE, OutageTolerance, RetryPolicy
+from airflow_provider_evolink.retry import OutageTolerance, RetryPolicy
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -47,11 +54,6 @@ __all__ = [
     "tls_context",
 ]
 
-DEFAULT_BASE_URL = "https://api.evolink.ai"
-#: EvoLink's files API host (connection extra ``files_base_url``), where uploads go.
-DEFAULT_FILES_BASE_URL = "https://files-api.evolink.ai"
-#: Seconds allowed for one HTTP read/write (connection extra ``timeout``).
-DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"airflow-provider-evolink/{__version__}"
 
 

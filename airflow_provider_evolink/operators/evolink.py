@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 from airflow.sdk import BaseOperator, conf
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
+from airflow_provider_evolink.defaults import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
 from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models.pricing import credit_usage, estimate_credits
@@ -28,7 +28,6 @@ from airflow_provider_evolink.models.status import TaskStatus
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.transfers.destinations import check_destinations_downstream
 from airflow_provider_evolink.triggers.evolink import (
-    DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
@@ -90,9 +89,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     is submitted as a new task. The stored submission belongs to the task instance's try sequence: it is kept after
     success (a kill between the end of ``execute`` and Airflow recording the success must not pay twice), and a
     manual Clear, which starts a new try sequence, forgets it and generates anew (``never_pay_twice.py``). Reads
-    of a running or stored task outlast API outages for the connection's ``outage_tolerance`` (15 minutes by
-    default). The key only closes the POST-to-ID window where EvoLink honours it (its own client relies on it; its
-    docs do not promise it).
+    of a running or stored task outlast API outages for the connection's ``outage_tolerance``
+    (:data:`~airflow_provider_evolink.defaults.DEFAULT_OUTAGE_TOLERANCE`). The key only closes the POST-to-ID window
+    where EvoLink honours it (its own client relies on it; its docs do not promise it).
 
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
     any waiting, with a secret-free summary of the request under ``evolink_submission`` (prompt shortened,
@@ -153,7 +152,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         wait_for_completion: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float = 3600.0,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
         max_credits: float | None = None,
         adaptive_polling: bool = True,
         input_link_expiration: int = DEFAULT_INPUT_LINK_EXPIRATION,
@@ -199,11 +198,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 
     # ------------------------------------------------------------------ execution
     def execute(self, context: Context) -> str:
-        request = self._validated_request()
-        self._check_budget(request)
-        self._check_destinations(context)
-        if self.wait_for_completion and self.deferrable:
-            self._check_trigger_serializes()
+        # Bad input fails the same on every retry: refused before any POST, without spending Airflow retries.
+        with fail_or_retry():
+            request = self._validated_request()
+            self._check_budget(request)
+            self._check_destinations(context)
+            if self.wait_for_completion and self.deferrable:
+                self._check_trigger_serializes()
         try:
             # 400/401/402/403/409 or a bad connection answer the same on every retry: spend none on them.
             # Retryable errors propagate: the next try reconnects, or replays the stored Idempotency-Key.
@@ -262,9 +263,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 f"{'.'.join(str(part) for part in problem['loc']) or 'request'}: {problem['msg']}"
                 for problem in error.errors(include_url=False)
             )
-            raise AirflowFailException(f"Invalid EvoLink request (nothing was submitted): {problems}") from None
+            raise EvoLinkConfigError(f"Invalid EvoLink request (nothing was submitted): {problems}") from None
         except TypeError as error:
-            raise AirflowFailException(f"Invalid EvoLink request (nothing was submitted): {error}") from None
+            raise EvoLinkConfigError(f"Invalid EvoLink request (nothing was submitted): {error}") from None
 
     def _check_budget(self, request: EvoLinkRequest) -> None:
         estimate = estimate_credits(request)
@@ -272,7 +273,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         if estimate is None:
             self.log.info("No price known for model %s at %s: the cost cannot be estimated", request.model, quality)
             if self.max_credits is not None:
-                raise AirflowFailException(
+                raise EvoLinkConfigError(
                     f"max_credits={self.max_credits:g} is set but model {request.model!r} at {quality} has no known "
                     "price, so the cost cannot be checked: refusing to submit (fail closed). Remove max_credits to "
                     "submit without a budget check."
@@ -285,7 +286,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             quality,
         )
         if self.max_credits is not None and estimate > self.max_credits:
-            raise AirflowFailException(
+            raise EvoLinkConfigError(
                 f"Estimated cost {estimate:g} credits exceeds max_credits={self.max_credits:g} "
                 f"({request.model} at {quality}): nothing was submitted"
             )
@@ -295,7 +296,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         try:
             check_destinations_downstream(self, context)
         except EvoLinkConfigError as error:
-            raise AirflowFailException(f"{error}; nothing was submitted") from error
+            raise EvoLinkConfigError(f"{error}; nothing was submitted") from None
 
     def _trigger(self, evolink_task_id: str, *, end_time: float) -> EvoLinkTaskTrigger:
         return EvoLinkTaskTrigger(
@@ -316,11 +317,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         try:
             round_trip = serde.deserialize(serde.serialize(kwargs))
         except Exception as error:
-            raise AirflowFailException(
+            raise EvoLinkConfigError(
                 f"The trigger arguments cannot be serialized ({type(error).__name__}: {error}); nothing was submitted"
             ) from None
         if round_trip != kwargs:
-            raise AirflowFailException(
+            raise EvoLinkConfigError(
                 f"The trigger arguments do not survive serialization ({kwargs!r} came back as {round_trip!r}); "
                 "nothing was submitted"
             )

@@ -18,12 +18,12 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from airflow_provider_evolink.airflow_errors import airflow_exception
+from airflow_provider_evolink.defaults import DEFAULT_POLL_INTERVAL
 from airflow_provider_evolink.exceptions import EvoLinkError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.triggers.evolink import (
-    DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
@@ -52,7 +52,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     re-reading it cannot change that; the message carries the error code and says whether resubmitting (clearing
     the submitting task) may succeed. With ``soft_fail=True`` it is skipped instead, as on a timeout. A
     400/401/403/404 answer fails at once; transient errors that outlast the hook's retries
-    are tolerated for the connection's ``outage_tolerance`` (15 minutes by default; in ``reschedule`` mode each
+    are tolerated for the connection's ``outage_tolerance`` (``defaults.py``; in ``reschedule`` mode each
     poke starts afresh, so only ``timeout`` bounds them), then fail with Airflow retries allowed.
 
     Deferrable mode reads the task once, and defers to :class:`EvoLinkTaskTrigger` only if it is still running;

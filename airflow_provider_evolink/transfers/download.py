@@ -30,7 +30,7 @@ class Download:
 
     :param url: the signed result link (never logged).
     :param number: the result's 1-based position in ``task.results``.
-    :param task: the completed task detail.
+    :param detail: the completed task detail.
     :param folder: the destination folder.
     :param instance_digest: the suffix of the temporary object (S3: of the upload's marker), the same for every try of
         one task instance (:func:`~airflow_provider_evolink.transfers.sinks.instance_digest`).
@@ -41,14 +41,15 @@ class Download:
         self,
         url: str,
         number: int,
-        task: TaskDetail,
+        detail: TaskDetail,
         folder: ObjectStoragePath,
         instance_digest: str,
         checksum_name: ChecksumName,
     ) -> None:
-        self.url, self.number, self.task, self.folder, self.instance_digest = url, number, task, folder, instance_digest
+        self.url, self.number, self.detail, self.folder = url, number, detail, folder
+        self.instance_digest = instance_digest
         self.checksum_name = checksum_name
-        self.label = f"result {number} of {len(task.results)} of EvoLink task {task.id}"
+        self.label = f"result {number} of {len(detail.results)} of EvoLink task {detail.id}"
         #: How long attempts without progress may fail (the connection's ``outage_tolerance``).
         self.outage = OutageTolerance(self.label)
         self.target: ObjectStoragePath | None = None

@@ -44,13 +44,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
-from airflow.sdk.exceptions import AirflowFailException
 from fsspec.implementations.local import LocalFileSystem
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
+from airflow_provider_evolink.asset_extra import asset_extra
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
+    EvoLinkError,
     EvoLinkResultHostError,
     EvoLinkTaskNotFinishedError,
     EvoLinkTransportError,
@@ -68,7 +69,6 @@ from airflow_provider_evolink.xcom import find_submission
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
-    from pydantic import JsonValue
 
     from airflow_provider_evolink.models.responses import TaskDetail
     from airflow_provider_evolink.transfers.checksums import ChecksumName
@@ -100,22 +100,12 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
     ``_2``, … for several; ``<ext>`` comes from the result's ``Content-Type``, else its URL path, else ``mp4``
     (so a video result is ``<evolink_task_id>.mp4``).
 
-    When the operator has Asset ``outlets``, each one's event gets ``extra``::
-
-        {"evolink_task_id": str, "model": str | None, "source": "evolink",
-         "prompt": str | None,      # shortened to 200 characters
-         "duration": int | None,    # seconds of video (task detail, else the request)
-         "resolution": str | None,  # the request's quality, e.g. "720p"
-         "usage": dict | None,      # credits at submission (models.credit_usage): credits_reserved, ...
-         "bytes": int,              # total size of the stored files, in bytes
-         "crc32c": str | None,      # the file's checksum; None when the task had several results
-         "files": [{"uri": str, "bytes": int, "crc32c": str}, ...]}   # one entry per file, in result order
-
-    The checksum's key is the ``checksum`` algorithm: ``"crc32c"`` (the default) is the base64 of the CRC32C's
-    four big-endian bytes, as S3 (``ChecksumCRC32C``) and GCS (``crc32c``) show it; ``"sha256"`` is a hex digest.
-
-    ``prompt``, ``resolution`` and ``usage`` come from the ``evolink_submission`` XCom of the upstream
-    ``EvoLinkGenerateVideoOperator`` that created the task (``None`` when no direct upstream task recorded one).
+    When the operator has Asset ``outlets``, each one's event gets ``extra``: the EvoLink task ID, model, prompt,
+    duration, ``quality``, credits at submission, total bytes, the checksum and one entry per stored file (the
+    shape and the keys: :mod:`airflow_provider_evolink.asset_extra`; the former key ``resolution`` is still
+    written beside ``quality``). Prompt, quality and credits come from the ``evolink_submission`` XCom of the
+    upstream ``EvoLinkGenerateVideoOperator`` that created the task (``None`` when no direct upstream task recorded
+    one).
     The "EvoLink videos" UI plugin shows these events as a gallery.
 
     The task instance gets a **Stored video** button (:class:`~airflow_provider_evolink.links.storage.StoredVideoLink`)
@@ -198,25 +188,25 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
         settings = hook.settings
         try:
             reading = settings.outage_tolerance_for(f"Reading EvoLink task {evolink_task_id}", log=self.log)
-            task = reading.call(lambda: hook.get_task(evolink_task_id))
+            detail = reading.call(lambda: hook.get_task(evolink_task_id))
         finally:
             hook.close()
-        _require_completed(task)
+        _require_completed(detail)
         # Imported here: DAG files parse this module, and only a running task names results for lineage.
         from airflow_provider_evolink.openlineage import public_location
 
-        self._result_locations = [public_location(url) for url in task.results]
+        self._result_locations = [public_location(url) for url in detail.results]
         digest = instance_digest(context)
         stored: list[StoredFile] = []
         with hook.result_client() as client:
             # Mask before the request goes out: httpx logs each request's URL, redirect targets included.
             client.event_hooks["request"].append(mask_url)
-            for number, url in enumerate(task.results, start=1):
-                download = Download(url, number, task, folder, digest, self.checksum)
+            for number, url in enumerate(detail.results, start=1):
+                download = Download(url, number, detail, folder, digest, self.checksum)
                 download.outage = settings.outage_tolerance_for(f"Downloading {download.label}", log=self.log)
                 stored.append(self._store(client, download))
         self._stored_files = [(item.uri, item.size) for item in stored]
-        self._record_asset_events(context, task, stored)
+        self._record_asset_events(context, detail, stored)
         return [item.uri for item in stored]
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
@@ -314,10 +304,10 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
     def _fetch(self, client: httpx.Client, download: Download) -> StoredFile | None:
         """First answer (name the target, keep an existing copy), resume or restart, stream, commit."""
         with client.stream("GET", download.url, headers=download.request_headers()) as response:
-            check_status(response, download.label, download.task)
+            check_status(response, download.label, download.detail)
             offset, size = body_range(response)
             if download.sink is None:
-                target = download.folder / file_name(download.task, download.number, response)
+                target = download.folder / file_name(download.detail, download.number, response)
                 # The host only: the whole URL is a signed link.
                 self.log.info("Storing %s from %s to %s", download.label, response.url.host, target)
                 download.remove_stale(target, self.log)
@@ -344,19 +334,19 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
     def _kept_size(self, target: ObjectStoragePath, size: int | None, label: str) -> int | None:
         """The size of an existing ``target`` that already holds the result (same size), else ``None``.
 
-        :raises AirflowFailException: ``target`` exists with another size (or no size to compare) and
+        :raises EvoLinkConfigError: (not retryable) ``target`` exists with another size (or no size to compare) and
             ``overwrite`` is ``False``.
         """
         if self.overwrite or not target.exists():
             return None
         existing = target.stat()["size"]
         if size is None:
-            raise AirflowFailException(
+            raise EvoLinkConfigError(
                 f"{label}: {target} exists and the result host sent no Content-Length to compare it with; "
                 "set overwrite=True to replace it"
             )
         if existing != size:
-            raise AirflowFailException(
+            raise EvoLinkConfigError(
                 f"{label}: {target} exists with {existing} bytes but the result has {size}; "
                 "set overwrite=True to replace it, or choose another destination"
             )
@@ -364,38 +354,26 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
         return existing
 
     # ------------------------------------------------------------------ Asset events
-    def _record_asset_events(self, context: Context, task: TaskDetail, stored: list[StoredFile]) -> None:
+    def _record_asset_events(self, context: Context, detail: TaskDetail, stored: list[StoredFile]) -> None:
         assets = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]
         if not assets:
             return
         # The prompt and the credits are not in the task detail: the generate task recorded them.
         ti = context.get("ti")
-        submitted = find_submission(ti, self.upstream_task_ids, task.id) if ti is not None else {}
-        duration = task.task_info.video_duration if task.task_info else None
-        extra: dict[str, JsonValue] = {
-            "evolink_task_id": task.id,
-            "model": task.model,
-            "source": "evolink",
-            "prompt": submitted.get("prompt"),
-            "duration": duration if duration is not None else submitted.get("duration"),
-            "resolution": submitted.get("quality"),
-            "usage": submitted.get("usage"),
-            "bytes": sum(item.size for item in stored),
-            self.checksum: stored[0].checksum if len(stored) == 1 else None,
-            "files": [{"uri": item.uri, "bytes": item.size, self.checksum: item.checksum} for item in stored],
-        }
+        submitted = find_submission(ti, self.upstream_task_ids, detail.id) if ti is not None else {}
+        extra = asset_extra(detail, submitted, stored, self.checksum)
         for asset in assets:
             context["outlet_events"][asset].extra.update(extra)
 
 
-def _require_completed(task: TaskDetail) -> None:
-    if task.status is TaskStatus.COMPLETED:
+def _require_completed(detail: TaskDetail) -> None:
+    if detail.status is TaskStatus.COMPLETED:
         return
-    if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
-        code = f" [{task.error.code}]" if task.error and task.error.code else ""
-        message = f": {task.error.message}" if task.error and task.error.message else ""
-        raise AirflowFailException(f"EvoLink task {task.id} is {task.status.value}{code}{message}: no results to store")
+    if detail.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+        code = f" [{detail.error.code}]" if detail.error and detail.error.code else ""
+        message = f": {detail.error.message}" if detail.error and detail.error.message else ""
+        raise EvoLinkError(f"EvoLink task {detail.id} is {detail.status.value}{code}{message}: no results to store")
     raise EvoLinkTaskNotFinishedError(
-        f"EvoLink task {task.id} is {task.status.value} ({task.progress}%), not completed: wait for it "
+        f"EvoLink task {detail.id} is {detail.status.value} ({detail.progress}%), not completed: wait for it "
         "(EvoLinkTaskSensor) before storing its results"
     )

@@ -20,6 +20,7 @@ from airflow.sdk.log import mask_secret
 
 from airflow_provider_evolink.exceptions import EvoLinkResultHostError
 from airflow_provider_evolink.hooks.responses import parse_retry_after
+from airflow_provider_evolink.http_statuses import EXPIRED_LINK_STATUSES, RETRYABLE_RESULT_HOST_STATUSES
 
 if TYPE_CHECKING:
     import httpx
@@ -30,10 +31,6 @@ __all__ = ["RESULT_LINK_LIFETIME", "body_range", "check_status", "file_name", "m
 
 #: How long EvoLink result links stay valid (``airflow_provider_evolink/api_reference/evolink-api.md``, "Results").
 RESULT_LINK_LIFETIME = timedelta(hours=24)
-#: Result-host answers that mean the signed link no longer works.
-_EXPIRED_STATUSES = frozenset({403, 404, 410})
-#: Result-host answers worth another attempt.
-_TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _DEFAULT_EXTENSION = "mp4"
 # Content-Types that say nothing about the format: fall back to the URL path.
 _GENERIC_CONTENT_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "application/binary"})
@@ -41,24 +38,24 @@ _EXTENSION = re.compile(r"[a-z0-9]{1,8}")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
 
 
-def check_status(response: httpx.Response, label: str, task: TaskDetail) -> None:
+def check_status(response: httpx.Response, label: str, detail: TaskDetail) -> None:
     """Raise for a result-host answer that carries no result; its message never holds the signed URL.
 
     :raises EvoLinkResultHostError: 403/404/410 (expired link), 408/429/5xx (retryable), anything else not 2xx.
     """
     status = response.status_code
-    if status in _EXPIRED_STATUSES:
+    if status in EXPIRED_LINK_STATUSES:
         raise EvoLinkResultHostError(
             f"{label}: the result host answered HTTP {status}: the link has expired or was withdrawn. "
             f"EvoLink result links live {RESULT_LINK_LIFETIME.total_seconds() / 3600:g} h; the task was "
-            f"created {_created(task)}. Generate the video again to get fresh links.",
+            f"created {_created(detail)}. Generate the video again to get fresh links.",
             status_code=status,
         )
     if not response.is_success:
         raise EvoLinkResultHostError(
             f"{label}: HTTP {status} from the result host",
             status_code=status,
-            retryable=status in _TRANSIENT_STATUSES,
+            retryable=status in RETRYABLE_RESULT_HOST_STATUSES,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
 
@@ -80,8 +77,8 @@ def body_range(response: httpx.Response) -> tuple[int, int | None]:
     return 0, int(length) if length and length.isdigit() else None
 
 
-def file_name(task: TaskDetail, number: int, response: httpx.Response) -> str:
-    stem = task.id if len(task.results) == 1 else f"{task.id}_{number}"
+def file_name(detail: TaskDetail, number: int, response: httpx.Response) -> str:
+    stem = detail.id if len(detail.results) == 1 else f"{detail.id}_{number}"
     return f"{stem}.{_extension(response)}"
 
 
@@ -102,9 +99,9 @@ def _mime_types() -> mimetypes.MimeTypes:
     return mimetypes.MimeTypes()
 
 
-def _created(task: TaskDetail) -> str:
-    if task.created is None:
+def _created(detail: TaskDetail) -> str:
+    if detail.created is None:
         return "at an unknown time (the task detail has no 'created')"
-    created = datetime.fromtimestamp(task.created, UTC)
+    created = datetime.fromtimestamp(detail.created, UTC)
     expiry = created + RESULT_LINK_LIFETIME
     return f"{created:%Y-%m-%d %H:%M:%S} UTC, so its links expire around {expiry:%Y-%m-%d %H:%M:%S} UTC"

@@ -23,6 +23,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import airflow_exception
+from airflow_provider_evolink.defaults import DEFAULT_POLL_INTERVAL
 from airflow_provider_evolink.exceptions import (
     EvoLinkAPIError,
     EvoLinkConfigError,
@@ -48,9 +49,6 @@ __all__ = [
     "progress_step",
 ]
 
-#: Seconds between status reads: the pace EvoLink's own client uses
-#: (``airflow_provider_evolink/api_reference/evolink-api.md``, "Polling").
-DEFAULT_POLL_INTERVAL = 8.0
 #: Seconds ``defer(timeout=)`` allows past the wait's own deadline. The trigger enforces the real deadline and
 #: still makes a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
 DEFER_BACKSTOP_SECONDS = 300.0
@@ -251,8 +249,8 @@ class EvoLinkTaskTrigger(BaseTrigger):
     triggers created together spread out; later ones by the task's progress and ``estimated_time``, never more
     often than every ``poll_interval`` (± 10 %), or every ``poll_interval`` ± 10 % with
     ``adaptive_polling=False``. Transient errors (429, 5xx, network, unreadable answers; after the hook's own
-    retries) are tolerated for the connection's ``outage_tolerance`` seconds in a row (default 15 minutes, bounded
-    by ``end_time``), with backoff that honours ``Retry-After`` and a log line saying how long reads have been
+    retries) are tolerated for the connection's ``outage_tolerance`` seconds in a row (default in ``defaults.py``,
+    bounded by ``end_time``), with backoff that honours ``Retry-After`` and a log line saying how long reads have been
     failing; a non-retryable one (400/401/402/403/404, bad connection) ends the wait at once. Exactly one
     :class:`EvoLinkTaskEvent` is fired; an unexpected exception becomes an ``error`` event instead of crashing
     the trigger.

@@ -428,6 +428,7 @@ def test_streams_to_a_local_folder_byte_identical_and_playable(emulator: Any, tm
         # No upstream generate task here: only what the task detail says (its length) is known.
         "prompt": None,
         "duration": O3_REQUEST["duration"],
+        "quality": None,
         "resolution": None,
         "usage": None,
         "bytes": stored.stat().st_size,
