@@ -9,11 +9,13 @@ Source of the EvoLink hosts and the polling pace: ``airflow_provider_evolink/api
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_FILES_BASE_URL",
+    "DEFAULT_INPUT_LINK_EXPIRATION",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_OUTAGE_TOLERANCE",
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_TIMEOUT",
     "DEFAULT_WAIT_TIMEOUT",
+    "MAX_INPUT_LINK_EXPIRATION",
     "MAX_RETRY_WAIT",
     "RETRY_INITIAL_WAIT",
 ]
@@ -37,3 +39,8 @@ MAX_RETRY_WAIT = 30.0
 DEFAULT_POLL_INTERVAL = 8.0
 #: Seconds the generate operator waits for its EvoLink task (``timeout``; some models take 40 minutes).
 DEFAULT_WAIT_TIMEOUT = 3600.0
+#: Seconds a signed input link stays valid (``input_link_expiration``): EvoLink fetches inputs only when a queued
+#: task starts, and a retry may replay the stored request with the same links; far shorter than an upload's 72 h.
+DEFAULT_INPUT_LINK_EXPIRATION = 6 * 3600
+#: The longest a SigV4-presigned S3 link may live (7 days); GCS V4 signing has the same cap.
+MAX_INPUT_LINK_EXPIRATION = 7 * 24 * 3600

@@ -40,6 +40,7 @@ __all__ = [
     "XCOM_USAGE",
     "completed_detail",
     "find_submission",
+    "short_prompt",
     "submission_summary",
 ]
 
@@ -96,19 +97,25 @@ def submission_summary(request: EvoLinkRequest, evolink_task_id: str, usage: dic
     No URL of any kind is kept (media inputs may be signed links). ``usage`` is the reservation of the create
     answer (``POST /v1/videos/generations``).
     """
-    prompt = getattr(request, "prompt", None)
-    if isinstance(prompt, str) and len(prompt) > PROMPT_CHARS:
-        prompt = prompt[: PROMPT_CHARS - 1].rstrip() + "…"
     duration = getattr(request, "duration", None)
     quality = getattr(request, "quality", None)
     return {
         "evolink_task_id": evolink_task_id,
         "model": request.model,
-        "prompt": prompt if isinstance(prompt, str) and prompt else None,
+        "prompt": short_prompt(request),
         "duration": duration if isinstance(duration, int) and not isinstance(duration, bool) else None,
         "quality": quality if isinstance(quality, str) else None,
         "usage": usage,
     }
+
+
+def short_prompt(request: EvoLinkRequest) -> str | None:
+    """The request's prompt cut to :data:`PROMPT_CHARS` ("…" marking a cut), ``None`` without one: what the
+    summary keeps and the submission log line shows."""
+    prompt = getattr(request, "prompt", None)
+    if not isinstance(prompt, str) or not prompt:
+        return None
+    return prompt if len(prompt) <= PROMPT_CHARS else prompt[: PROMPT_CHARS - 1].rstrip() + "…"
 
 
 def find_submission(ti: Any, task_ids: Collection[str], evolink_task_id: str) -> dict[str, Any]:

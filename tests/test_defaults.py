@@ -41,3 +41,11 @@ def test_the_connection_form_states_each_default_of_the_defaults_module() -> Non
 def test_the_defaults_module_imports_nothing() -> None:
     tree = ast.parse(Path(defaults.__file__).read_text(encoding="utf-8"))
     assert [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)] == []
+
+
+def test_the_api_reference_names_every_connection_extra() -> None:
+    reference = (Path(defaults.__file__).parent / "api_reference" / "evolink-api.md").read_text(encoding="utf-8")
+    extras = get_provider_info()["connection-types"][0]["conn-fields"]
+
+    assert sorted(extras) == ["files_base_url", "max_retries", "outage_tolerance", "timeout"]
+    assert [name for name in extras if f"`{name}`" not in reference] == []

@@ -161,8 +161,7 @@ class EvoLinkHook(BaseHook):
     async def _aclient(self) -> SharedAsyncClient:
         loop = asyncio.get_running_loop()
         if self._shared is not None and self._shared_key is not None and self._shared_key[0] is not loop:
-            # Used from another event loop than before (e.g. two asyncio.run calls): that loop's client
-            # cannot be used (or closed) from here; drop this hook's share of it and join this loop's.
+            # Another event loop (e.g. a second asyncio.run): the old loop's client is unusable from here.
             self._release_share()
         if self._shared is None:
             settings = await self.asettings()
@@ -239,8 +238,7 @@ class EvoLinkHook(BaseHook):
         policy = settings.retry_policy
         transport_errors = async_pool.async_transport_errors()
         if (target := self._atargets.get(path)) is None:
-            # Built once and read at every poll: a trigger reads one URL for hours. The shared client may have been
-            # made by a hook with another timeout: each request carries its own.
+            # Built once, as a trigger reads one URL for hours; each request carries its own timeout (shared client).
             import yarl
 
             text = settings.base_url + path

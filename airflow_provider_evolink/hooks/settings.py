@@ -108,8 +108,8 @@ class DeferredTrustContext(ssl.SSLContext):
     ``SSLKEYLOGFILE`` honoured, CAs from ``SSL_CERT_FILE``, else ``SSL_CERT_DIR``, else certifi's bundle), with
     the CA bundle loaded at the first TLS handshake instead of at construction.
 
-    Loading certifi's bundle costs about 23 ms of CPU, a seventh of storing a 100 MiB result to local disk, and
-    a client talking plain ``http://`` (an emulator, a proxy on the same host) never needs it. Verification is
+    Loading certifi's bundle costs CPU (``benchmarks/README.md``) that a client talking plain ``http://`` (an
+    emulator, a proxy on the same host) never needs. Verification is
     never weaker: the context requires certificates and checks host names from the start, so a handshake that
     somehow ran before the bundle loaded would fail, not pass. Create it with :meth:`create`.
     """
@@ -161,8 +161,7 @@ class DeferredTrustContext(ssl.SSLContext):
 def tls_context() -> ssl.SSLContext:
     """The TLS settings every client of the process shares, the sync ones and the triggers' aiohttp pool
     (:class:`DeferredTrustContext`): built once, the CA bundle loaded at the first HTTPS connection. Each
-    ``httpx.Client`` would otherwise load the bundle itself, 25 ms each, and a transfer makes two (API and result
-    host)."""
+    ``httpx.Client`` would otherwise load the bundle itself, and a transfer makes two (API and result host)."""
     return DeferredTrustContext.create()
 
 
@@ -234,8 +233,7 @@ def number_extra(extra: Mapping[str, Any], name: str, default: float, where: str
 
     :raises EvoLinkConfigError: the value is not a number (booleans included), naming the extra.
     """
-    # The UI stores an emptied field as "" or None: both mean "use the default". Strings come from URI-form
-    # connections and environment variables.
+    # The UI stores an emptied field as "" or None: both mean the default (strings come from URI connections).
     value = extra.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         return float(default)

@@ -123,8 +123,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
             estimated_time = usable_estimate(detail.task_info.estimated_time if detail.task_info else None)
             self._next_poke = self._paced(detail, estimated_time)
         if self.deferrable:
-            # Deferring from inside poke() keeps BaseSensorOperator's soft_fail/never_fail handling of this
-            # first read; TaskDeferred is a BaseException, so it passes through that handling untouched.
+            # Deferring inside poke() keeps soft_fail/never_fail for this read (TaskDeferred passes through).
             self.defer(
                 trigger=EvoLinkTaskTrigger(
                     evolink_task_id=self.evolink_task_id,
@@ -147,8 +146,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     def _get_next_poke_interval(
         self, started_at: datetime | float, run_duration: Callable[[], float], poke_count: int
     ) -> float:
-        # BaseSensorOperator asks this between pokes (poke mode: how long to sleep; reschedule mode: when to
-        # come back); the last poke computed the answer from what EvoLink said (none after a failed read).
+        # Asked between pokes: the last poke computed the delay from what EvoLink said (none after a failed read).
         if not self.adaptive_polling or self.exponential_backoff or self._next_poke is None:
             return super()._get_next_poke_interval(started_at, run_duration, poke_count)
         return max(0.0, min(self._next_poke, self.timeout - run_duration()))

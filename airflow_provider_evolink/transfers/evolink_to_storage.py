@@ -221,8 +221,7 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
         return storage_lineage(self._result_locations, self._stored_files)
 
     def on_kill(self) -> None:
-        # Called from the SIGTERM handler in the task's own thread: stop at the next chunk, so the normal
-        # failure path deletes the temporary object (aborts the S3 upload) instead of leaving it behind.
+        # Stop at the next chunk, so the failure path cleans up what a SIGTERM would otherwise leave behind.
         self._stop_requested = True
 
     # ------------------------------------------------------------------ validation
@@ -320,8 +319,7 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
         return download.finish(self.log)
 
     def _stream(self, response: httpx.Response, download: Download) -> None:
-        # The network's own chunks, past h11 (body.py): a chunk size would hold bytes back to fill a chunk, and a
-        # cut-off body would lose them. Imported here, as the writer is: DAG files do not pay for it.
+        # The network's own chunks (body.py): a fixed chunk size would hold back bytes a cut-off body then loses.
         from airflow_provider_evolink.transfers.body import iter_body
 
         sink = download.open_sink()

@@ -50,10 +50,8 @@ __all__ = ["MAX_PARTS_IN_FLIGHT", "PART_BYTES", "S3FinalUpload", "is_s3", "marke
 
 #: Bytes per multipart part (S3's minimum, 5 MiB): the part buffers are most of a store's memory.
 PART_BYTES = 5 << 20
-#: Parts that may upload at once: a full part is sent when at most one fewer is still uploading, so with 2 one part
-#: uploads while the next fills. Into moto (1 GiB, one run each, ``benchmarks/README.md``, session 4) 2 and 1 were
-#: as fast (1.03 × and 1.00 × ``put_file``); against S3 itself, where each part waits a network round trip,
-#: overlapping them matters more than on a loopback server.
+#: Parts that may upload at once: with 2, one part uploads while the next fills, which matters against S3 itself,
+#: where each part waits a network round trip (figures: ``benchmarks/README.md``).
 MAX_PARTS_IN_FLIGHT = 2
 
 
@@ -105,8 +103,7 @@ class S3FinalUpload:
         self._path = target.path
         self._marker = marker_path(target, instance_digest).path
         self._bucket, self._key, _ = self._fs.split_path(target.path)
-        # The part being filled, and the buffers of sent parts, reused once their upload is done: at most
-        # MAX_PARTS_IN_FLIGHT + 1 part buffers for the whole result, filled in place (no copy to build a part).
+        # Part buffers are reused once uploaded: at most MAX_PARTS_IN_FLIGHT + 1 per result, filled in place.
         self._buffer = bytearray(PART_BYTES)
         self._filled = 0
         self._spare: list[bytearray] = []

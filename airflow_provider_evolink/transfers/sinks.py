@@ -102,9 +102,7 @@ class TemporaryObject(Sink):
             stale.unlink(missing_ok=True)
 
     def _writer(self) -> Writable:
-        # The filesystem's own writer, not ObjectStoragePath.open: its lineage wrapper costs a path
-        # formatting per write (a sixth of the CPU of a download) and would report the temporary name as an
-        # output. move() in commit() still reports the final object to hook lineage.
+        # Not ObjectStoragePath.open: its lineage wrapper costs CPU per write and would report the temporary name.
         return self.path.fs.open(self.path.path, "wb", block_size=WRITE_BLOCK_BYTES)
 
     def restart(self) -> None:

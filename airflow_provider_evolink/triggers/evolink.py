@@ -311,8 +311,7 @@ class EvoLinkTaskTrigger(BaseTrigger):
         try:
             event = await self._wait(hook)
         except Exception as error:
-            # The last line of defence: a crashing trigger fails the task with a bare traceback and no
-            # evolink_task_id; an error event keeps the ID and lets the task decide.
+            # A crashing trigger fails the task without its evolink_task_id; an error event keeps it.
             self.log.exception("Unexpected error while waiting for EvoLink task %s", self.evolink_task_id)
             event = EvoLinkTaskEvent.from_error(self.evolink_task_id, error)
         finally:
