@@ -180,7 +180,7 @@ def earlier_try_may_have_paid(ti: Any, first_try: int | None) -> bool:
     """Whether a try of the current try sequence ran before this one (and may have created a paid task).
 
     :param ti: the context's task instance (its ``try_number``).
-    :param first_try: the sequence's first try number (``submission_state.try_sequence``); ``None``: unknown.
+    :param first_try: the sequence's first try number (``never_pay_twice.try_sequence``); ``None``: unknown.
     """
     try_number = getattr(ti, "try_number", None)
     if first_try is None or isinstance(try_number, bool) or not isinstance(try_number, int):
