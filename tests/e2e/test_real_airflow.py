@@ -1,5 +1,6 @@
 """
-``evolink_reference_to_video`` under a real Airflow 3.3: scheduler, DAG processor, triggerer and API server.
+``evolink_reference_to_video`` under a real Airflow (3.3.2 in ``make test``; 3.1, 3.2, 3.3.1 in ``make test-compat``):
+scheduler, DAG processor, triggerer and API server.
 
 ``airflow standalone`` runs every component as its own process (LocalExecutor, SQLite) in a throw-away
 ``AIRFLOW_HOME``; the emulator runs in this process. The run is triggered through the CLI, as a user would, and
