@@ -42,6 +42,8 @@ test: lint browser
 # prints each version's install and test wall time. `make test` covers the newest 3.3.
 COMPAT_AIRFLOW ?= 3.1.8 3.2.2 3.3.1
 COMPAT_PYTEST ?= -m "not browser" -p no:cacheprovider -q
+# Airflow 3.1's fernet code sets an attribute cryptography 51's MultiFernet refuses (its constraints pin an older one).
+COMPAT_PINS_3_1 ?= cryptography<51
 # On 3.2, the oldest OpenLineage and common-compat providers managed Airflow pins (MWAA 3.2.1's constraints).
 COMPAT_PINS_3_2 ?= apache-airflow-providers-openlineage==2.16.0 apache-airflow-providers-common-compat==1.14.3
 
@@ -49,7 +51,7 @@ test-compat: $(STAMP)
 	@for version in $(COMPAT_AIRFLOW); do \
 		venv=.venv-airflow-$$version; start=$$(date +%s); \
 		test -x $$venv/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $$venv || exit 1; \
-		case $$version in 3.2.*) pins="$(COMPAT_PINS_3_2)";; *) pins="";; esac; \
+		case $$version in 3.1.*) pins="$(COMPAT_PINS_3_1)";; 3.2.*) pins="$(COMPAT_PINS_3_2)";; *) pins="";; esac; \
 		$(BIN)/uv pip install --python $$venv/bin/python --quiet -e ".[dev,emulator,s3]" "apache-airflow==$$version" \
 			$$pins || exit 1; \
 		installed=$$(date +%s); \

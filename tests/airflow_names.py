@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow_provider_evolink.compat import AIRFLOW_V_3_2_PLUS
 
 if AIRFLOW_V_3_2_PLUS:
+    from airflow._shared.plugins_manager import is_valid_plugin
     from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk._shared.module_loading import import_string
     from airflow.sdk.exceptions import (
@@ -33,4 +36,28 @@ __all__ = [
     "ParamValidationError",
     "TaskDeferred",
     "import_string",
+    "is_valid_plugin",
+    "trigger_row_kwargs",
 ]
+
+
+if not AIRFLOW_V_3_2_PLUS:
+
+    def is_valid_plugin(plugin_obj: Any) -> bool:  # type: ignore[misc]
+        """Airflow 3.1's check, which reads the list of loaded plugins (``None`` until they are loaded)."""
+        from airflow import plugins_manager
+
+        plugins_manager.ensure_plugins_loaded()
+        return bool(plugins_manager.is_valid_plugin(plugin_obj))
+
+
+def trigger_row_kwargs(encrypted_kwargs: str) -> dict[str, Any]:
+    """A trigger row's kwargs as the triggerer decodes them (Airflow 3.1 decodes them while decrypting)."""
+    from airflow.models.trigger import Trigger
+
+    kwargs = Trigger._decrypt_kwargs(encrypted_kwargs)
+    if not AIRFLOW_V_3_2_PLUS:
+        return kwargs
+    from airflow.serialization.decoders import smart_decode_trigger_kwargs
+
+    return {key: smart_decode_trigger_kwargs(value) for key, value in kwargs.items()}

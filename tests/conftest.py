@@ -47,6 +47,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
+def no_submission_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A context without ``task_state_store`` means no store at all, as on Airflow 3.3 (below it, the operator
+    would turn to a Variable, which only a running task can reach)."""
+    from airflow_provider_evolink import state_store
+
+    monkeypatch.setattr(state_store, "AIRFLOW_V_3_3_PLUS", True)
+
+
+@pytest.fixture
 def virtual_time(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Run every wait of the provider on a :class:`VirtualTime` clock."""
     from fakes import VirtualTime

@@ -108,6 +108,9 @@ def test_every_listed_module_exists_once_written() -> None:
     assert "airflow_provider_evolink.operators.files" in modules
 
 
+@pytest.mark.airflow_min(
+    "3.2", reason="the Task SDK's ProvidersManagerTaskRuntime; 3.1: tests/hooks/test_connection_form.py"
+)
 def test_providers_manager_sees_the_evolink_connection_type() -> None:
     from airflow.providers_manager import ProvidersManager
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime

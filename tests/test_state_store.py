@@ -68,6 +68,7 @@ def test_an_unreadable_store_file_makes_the_store_unavailable_naming_it(
         submission_store(context)
 
 
+@pytest.mark.usefixtures("no_submission_store")
 def test_a_retry_without_a_usable_store_refuses_to_submit_again_naming_the_setting(emulator: Any) -> None:
     retry = FakeTaskInstance(max_tries=1, try_number=2)  # retries=1: try 2 follows try 1 of the same sequence
     posts_before = len([r for r in emulator.requests() if r["method"] == "POST"])
@@ -78,11 +79,8 @@ def test_a_retry_without_a_usable_store_refuses_to_submit_again_naming_the_setti
     assert len([r for r in emulator.requests() if r["method"] == "POST"]) == posts_before
 
 
-def test_a_first_try_without_a_store_submits_and_says_crash_recovery_is_off(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(state_store, "AIRFLOW_V_3_3_PLUS", True)  # 3.3 without task_state_store: no store at all
-
+@pytest.mark.usefixtures("no_submission_store")
+def test_a_first_try_without_a_store_submits_and_says_crash_recovery_is_off(emulator: Any) -> None:
     evolink_task_id = _o3_operator(retries=1).execute(context_of(FakeTaskInstance(max_tries=1), None))
 
     assert evolink_task_id.startswith("task-unified-")

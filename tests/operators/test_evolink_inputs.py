@@ -101,12 +101,10 @@ def local_image(tmp_path: Path) -> Path:
 def test_an_unsigned_private_s3_object_fails_at_the_emulator_with_resource_not_found(
     emu: EvoLinkEmulator, conn_id: str, s3_object: Callable[[bytes, str], str], sample_video: str
 ) -> None:
-    from airflow.sdk import ObjectStoragePath
-
     uri = s3_object(media.character_image().data, ".jpg")
-    path = ObjectStoragePath(uri)
+    bucket_and_key = uri.split("@", 1)[1]  # s3://aws_moto@bucket/key
     endpoint = json.loads(os.environ["AIRFLOW_CONN_AWS_MOTO"])["extra"]["endpoint_url"]
-    public_form = f"{endpoint}/{path.bucket}/{path.key}"  # what sending the object "as is" would mean
+    public_form = f"{endpoint}/{bucket_and_key}"  # what sending the object "as is" would mean
     hook = EvoLinkHook(conn_id)
     task = hook.create_video_generation(motion(public_form, sample_video))
     detail = hook.get_task(task.id)
@@ -130,6 +128,7 @@ def test_a_private_s3_object_is_signed_fetched_without_credentials_and_the_task_
     assert uploads(entries) == []  # S3 signs: nothing is uploaded
 
 
+@pytest.mark.airflow_min("3.2", reason="memory:// paths keep their root only from universal-pathlib 0.3 (3.1 has 0.2)")
 def test_a_store_that_cannot_sign_is_uploaded_instead(emu: EvoLinkEmulator, conn_id: str, sample_video: str) -> None:
     from airflow.sdk import ObjectStoragePath
     from airflow.sdk.io import attach

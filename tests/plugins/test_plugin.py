@@ -8,8 +8,7 @@ import sys
 
 
 def test_provider_registers_the_plugin_class() -> None:
-    from airflow._shared.module_loading import import_string
-    from airflow._shared.plugins_manager import is_valid_plugin
+    from airflow_names import import_string, is_valid_plugin
 
     from airflow_provider_evolink.get_provider_info import get_provider_info
 

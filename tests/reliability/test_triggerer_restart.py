@@ -63,14 +63,10 @@ def _posts(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def recreate_like_the_triggerer(trigger: EvoLinkTaskTrigger) -> EvoLinkTaskTrigger:
     """What a (restarted or other) triggerer builds from the trigger row."""
     from airflow.models.trigger import Trigger
-    from airflow.serialization.decoders import smart_decode_trigger_kwargs
-    from airflow_names import import_string
+    from airflow_names import import_string, trigger_row_kwargs
 
     row = Trigger.from_object(trigger)
-    kwargs = {
-        key: smart_decode_trigger_kwargs(value) for key, value in Trigger._decrypt_kwargs(row.encrypted_kwargs).items()
-    }
-    restored = import_string(row.classpath)(**kwargs)
+    restored = import_string(row.classpath)(**trigger_row_kwargs(row.encrypted_kwargs))
     assert isinstance(restored, EvoLinkTaskTrigger)
     return restored
 
