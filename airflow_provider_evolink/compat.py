@@ -16,7 +16,7 @@ from airflow import __version__ as AIRFLOW_VERSION
 from packaging.version import Version
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection
+    from airflow.sdk import Connection, ObjectStoragePath
     from airflow.sdk.lineage import HookLineageCollector
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "conf",
     "deserialize_trigger_kwargs",
     "get_hook_lineage_collector",
+    "path_conn_id",
     "serialize_trigger_kwargs",
 ]
 
@@ -67,6 +68,15 @@ def get_hook_lineage_collector() -> HookLineageCollector:
     else:  # Not needed from Airflow 3.2, where the collector moved into the Task SDK.
         from airflow.lineage.hook import get_hook_lineage_collector as collector  # type: ignore[no-redef]
     return collector()
+
+
+def path_conn_id(path: ObjectStoragePath) -> str | None:
+    """The connection ID an ``ObjectStoragePath`` was given (``s3://conn_id@bucket/…`` or ``conn_id=``)."""
+    if AIRFLOW_V_3_2_PLUS:
+        return path.conn_id
+    # Not needed from Airflow 3.2, whose ObjectStoragePath has a conn_id property.
+    conn_id = path.storage_options.get("conn_id")
+    return conn_id if isinstance(conn_id, str) else None
 
 
 def serialize_trigger_kwargs(kwargs: dict[str, Any]) -> Any:

@@ -37,6 +37,7 @@ __all__ = [
     "TaskDeferred",
     "import_string",
     "is_valid_plugin",
+    "reset_plugins",
     "trigger_row_kwargs",
 ]
 
@@ -49,6 +50,18 @@ if not AIRFLOW_V_3_2_PLUS:
 
         plugins_manager.ensure_plugins_loaded()
         return bool(plugins_manager.is_valid_plugin(plugin_obj))
+
+
+def reset_plugins() -> None:
+    """Make the next reader load Airflow's plugins again (3.2+ caches them in functions, 3.1 in module globals)."""
+    from airflow import plugins_manager
+
+    if AIRFLOW_V_3_2_PLUS:
+        for cached in ("_get_plugins", "_get_ui_plugins", "get_fastapi_plugins", "get_flask_plugins"):
+            getattr(plugins_manager, cached).cache_clear()
+        return
+    for loaded in ("plugins", "fastapi_apps", "fastapi_root_middlewares", "external_views", "react_apps"):
+        setattr(plugins_manager, loaded, None)
 
 
 def trigger_row_kwargs(encrypted_kwargs: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.models.asset import AssetEvent, AssetModel
 from airflow.models.taskinstance import TaskInstance
-from sqlalchemy import and_, func, select
+from sqlalchemy import JSON, and_, func, select, type_coerce
 
 from airflow_provider_evolink.asset_extra import EXTRA_SOURCE, quality_of
 
@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 #: ``task_instance.operator`` of the task instances whose events are videos.
 TRANSFER_OPERATOR = "EvoLinkToStorageOperator"
 
-_MODEL = AssetEvent.extra["model"].as_string()
+# Read as JSON on every Airflow: 3.1 declares the column as text-backed JSONField, which cannot be indexed.
+_EXTRA = type_coerce(AssetEvent.extra, JSON)
+_MODEL = _EXTRA["model"].as_string()
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def _evolink_events(readable_dag_ids: Collection[str]) -> Select:
         .where(
             TaskInstance.operator == TRANSFER_OPERATOR,
             AssetEvent.source_dag_id.in_(set(readable_dag_ids)),
-            AssetEvent.extra["source"].as_string() == EXTRA_SOURCE,
+            _EXTRA["source"].as_string() == EXTRA_SOURCE,
         )
     )
 
@@ -115,7 +117,7 @@ def facets(session: Session, readable_dag_ids: Collection[str]) -> dict[str, lis
     """The DAG IDs and models that have videos the user may see (the gallery's filter choices), sorted."""
     events = _evolink_events(readable_dag_ids).subquery()
     dag_ids = session.scalars(select(events.c.source_dag_id).distinct())
-    models = session.scalars(select(events.c.extra["model"].as_string()).distinct())
+    models = session.scalars(select(type_coerce(events.c.extra, JSON)["model"].as_string()).distinct())
     return {"dag_ids": sorted(filter(None, dag_ids)), "models": sorted(filter(None, models))}
 
 

@@ -49,6 +49,7 @@ from fsspec.implementations.local import LocalFileSystem
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
 from airflow_provider_evolink.asset_extra import asset_extra
+from airflow_provider_evolink.compat import path_conn_id
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
     EvoLinkError,
@@ -247,9 +248,9 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
         try:
             folder = ObjectStoragePath(destination)
             if self.storage_conn_id:
-                if folder.conn_id and folder.conn_id != self.storage_conn_id:
+                if (named := path_conn_id(folder)) and named != self.storage_conn_id:
                     raise EvoLinkConfigError(
-                        f"destination {str(destination)!r} names connection {folder.conn_id!r} but "
+                        f"destination {str(destination)!r} names connection {named!r} but "
                         f"storage_conn_id is {self.storage_conn_id!r}: give one of them"
                     )
                 folder = ObjectStoragePath(destination, conn_id=self.storage_conn_id)

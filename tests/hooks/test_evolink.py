@@ -646,6 +646,7 @@ def async_conn(evolink_connection: Callable[..., str], server: FakeEvoLink) -> s
     return evolink_connection(server.base_url, API_KEY, "evolink_async", max_retries=2)
 
 
+@pytest.mark.airflow_min("3.3.2", reason="Connection.aextra_dejson; below it the extras are read as compat.py says")
 async def test_aget_task_resolves_the_connection_asynchronously_and_works(
     monkeypatch: pytest.MonkeyPatch, server: FakeEvoLink, async_conn: str
 ) -> None:

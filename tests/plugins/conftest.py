@@ -69,7 +69,8 @@ def poster_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="package")
 def api_client(gallery_runs: GalleryRuns, poster_cache: Path) -> Iterator[Any]:
     """A ``TestClient`` of Airflow's API server app with the plugin loaded and :class:`DenyingAuthManager`."""
-    from airflow import plugins_manager, settings
+    from airflow import settings
+    from airflow_names import reset_plugins
     from fastapi.testclient import TestClient
 
     with pytest.MonkeyPatch.context() as patch:
@@ -77,17 +78,12 @@ def api_client(gallery_runs: GalleryRuns, poster_cache: Path) -> Iterator[Any]:
         patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,viewer:viewer")
         patch.setenv("AIRFLOW__EVOLINK__GALLERY_CACHE_FOLDER", str(poster_cache))
         patch.setattr(settings, "LAZY_LOAD_PROVIDERS", False)
-        _clear_plugin_caches(plugins_manager)
+        reset_plugins()
         from airflow.api_fastapi.app import create_app
 
         with TestClient(create_app(apps="core")) as client:
             yield client
-        _clear_plugin_caches(plugins_manager)
-
-
-def _clear_plugin_caches(plugins_manager: Any) -> None:
-    for cached in ("_get_plugins", "_get_ui_plugins", "get_fastapi_plugins", "get_flask_plugins"):
-        getattr(plugins_manager, cached).cache_clear()
+        reset_plugins()
 
 
 def _token(username: str, role: str) -> str:
