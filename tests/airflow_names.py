@@ -45,11 +45,13 @@ __all__ = [
 if not AIRFLOW_V_3_2_PLUS:
 
     def is_valid_plugin(plugin_obj: Any) -> bool:  # type: ignore[misc]
-        """Airflow 3.1's check, which reads the list of loaded plugins (``None`` until they are loaded)."""
+        """Airflow 3.1's check, against no loaded plugins (it also refuses one already loaded)."""
+        from unittest import mock
+
         from airflow import plugins_manager
 
-        plugins_manager.ensure_plugins_loaded()
-        return bool(plugins_manager.is_valid_plugin(plugin_obj))
+        with mock.patch.object(plugins_manager, "plugins", []):
+            return bool(plugins_manager.is_valid_plugin(plugin_obj))
 
 
 def reset_plugins() -> None:
