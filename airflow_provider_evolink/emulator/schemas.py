@@ -13,6 +13,7 @@ the client's mistakes, not to repeat them.
 from __future__ import annotations
 
 import functools
+import json
 import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,12 +30,19 @@ from referencing.jsonschema import DRAFT202012
 KLING_O3_REFERENCE_TO_VIDEO = "kling-o3-reference-to-video"
 KLING_V3_MOTION_CONTROL = "kling-v3-motion-control"
 
-_DOCUMENTS = {
-    KLING_O3_REFERENCE_TO_VIDEO: "kling-o3-reference-to-video.openapi.yaml",
-    KLING_V3_MOTION_CONTROL: "kling-v3-motion-control.openapi.yaml",
-}
+
+
+@functools.cache
+def catalogue() -> dict[str, dict[str, Any]]:
+    """Every typed model's entry of ``api_reference/catalogue.json`` (its contract document, duration, quality and
+    sound defaults, price), read once. The client reads the same data file, never the emulator's code."""
+    text = (files("airflow_provider_evolink") / "api_reference" / "catalogue.json").read_text(encoding="utf-8")
+    models: dict[str, dict[str, Any]] = json.loads(text)["models"]
+    return models
+
+
 #: Model ids the emulator knows the rules of; any other id is ``model_access_denied`` unless configured otherwise.
-KNOWN_MODELS = frozenset(_DOCUMENTS)
+KNOWN_MODELS = frozenset(catalogue())
 
 DEFAULT_DURATION = 5  # seconds, the O3 document's default
 _MAX_DURATION_WITH_VIDEO = 10
@@ -67,10 +75,10 @@ def validate_request(body: dict[str, Any]) -> Problem | None:
     :returns: ``None`` when the request is valid.
     """
     model = body["model"]
-    error = best_match(_validators()[model].iter_errors(body))
+    error = best_match(_validator(model).iter_errors(body))
     if error is not None:
-        return _schema_problem(error)
-    return _CROSS_FIELD_RULES[model](body)
+        return _schema_problem(model, error)
+    return _CROSS_FIELD_RULES.get(model, _callback_rule)(body)
 
 
 def reference_video_given(body: dict[str, Any]) -> bool:
@@ -117,26 +125,35 @@ _WIDENINGS: dict[str, Callable[[dict[str, Any]], None]] = {KLING_O3_REFERENCE_TO
 
 
 @functools.cache
-def _validators() -> dict[str, Draft202012Validator]:
-    return {model: _validator(model, name) for model, name in _DOCUMENTS.items()}
-
-
-def _validator(model: str, document_name: str) -> Draft202012Validator:
+def _validator(model: str) -> Draft202012Validator:
+    """The validator of ``model``'s create request: ``components/schemas/<model id>`` of its contract document
+    (a family's document), else that document's ``VideoGenerationRequest`` (one document per model)."""
+    document_name = catalogue()[model]["contract"]
     document = yaml.safe_load((files(__package__) / "openapi" / document_name).read_text(encoding="utf-8"))
+    schemas = document["components"]["schemas"]
+    name = model if model in schemas else "VideoGenerationRequest"
     widen = _WIDENINGS.get(model)
     if widen is not None:
-        widen(document["components"]["schemas"]["VideoGenerationRequest"])
+        widen(schemas[name])
     uri = f"urn:evolink:{document_name}"
     registry: Registry[Any] = Registry().with_resource(uri, DRAFT202012.create_resource(document))
-    schema = {"$ref": f"{uri}#/components/schemas/VideoGenerationRequest"}
+    schema = {"$ref": f"{uri}#/components/schemas/{name}"}
     return Draft202012Validator(schema, registry=registry, format_checker=_FORMATS)
 
 
-def _schema_problem(error: ValidationError) -> Problem:
+def _schema_problem(model: str, error: ValidationError) -> Problem:
+    # A rule over several fields names its field and wording in the schema (x-param, x-rule).
+    owner: ValidationError | None = error
+    while owner is not None and "x-rule" not in (owner.schema if isinstance(owner.schema, dict) else {}):
+        owner = owner.parent
+    if owner is not None and isinstance(owner.schema, dict):
+        return Problem(owner.schema["x-param"], owner.schema["x-rule"])
     path: list[str | int] = list(error.absolute_path)
     instance: Any = error.instance
     limit: Any = error.validator_value
-    if error.validator == "required":
+    if error.schema is False:
+        rule = f"is not accepted by {model}"
+    elif error.validator == "required":
         path.append(next(name for name in limit if name not in instance))
         rule = "is required"
     elif error.validator == "maxLength":
