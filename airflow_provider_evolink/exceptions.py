@@ -32,9 +32,9 @@ The tree (``retryable`` says whether the same call may succeed later)::
                                            retryable; never about the API key (result hosts never see it)
 
 What Airflow does with each (fail now or retry): ``airflow_provider_evolink/airflow_errors.py``; how the
-provider itself retries them: ``airflow_provider_evolink/retry.py``. Sources: ``docs/evolink-api.md`` ("Errors
-and retries") and the ``ErrorResponse`` schema of ``airflow_provider_evolink/emulator/openapi/*.openapi.yaml``.
-Messages never contain the API key or result URLs.
+provider itself retries them: ``airflow_provider_evolink/retry.py``. Sources:
+``airflow_provider_evolink/api_reference/evolink-api.md`` ("Errors and retries") and the ``ErrorResponse`` schema of
+``airflow_provider_evolink/api_reference/openapi/*.openapi.yaml``. Messages never contain the API key or result URLs.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ __all__ = [
     "is_retryable_task_error",
 ]
 
-#: Task-level ``error.code`` values that will fail again if resubmitted unchanged (``docs/evolink-api.md``).
+#: Task-level ``error.code`` values that will fail again if resubmitted unchanged
+#: (``airflow_provider_evolink/api_reference/evolink-api.md``).
 NON_RETRYABLE_TASK_ERROR_CODES = frozenset(
     {
         "content_policy_violation",

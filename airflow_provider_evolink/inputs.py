@@ -2,7 +2,8 @@
 Media inputs from anywhere: object-storage URIs and local files become links EvoLink can fetch.
 
 EvoLink fetches every media input of a request (``video_url``, ``image_urls``, …) from a publicly reachable URL
-when the task starts (``docs/evolink-api.md``, "Media inputs"). A request may instead name:
+when the task starts (``airflow_provider_evolink/api_reference/evolink-api.md``, "Media inputs"). A request may instead
+name:
 
 - an object-storage URI that ``ObjectStoragePath`` opens (``s3://[conn_id@]bucket/key``, ``gs://…``, ``abfs://…``)
   or an ``ObjectStoragePath``: signed with ``ObjectStoragePath.sign(expiration=…)`` into a time-limited HTTPS link;
@@ -29,13 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_evolink.exceptions import EvoLinkInputError
 from airflow_provider_evolink.hooks.files import SNIFF_BYTES, as_location, media_type
-from airflow_provider_evolink.models import (
+from airflow_provider_evolink.models.media import MediaField, input_kind, media_fields
+from airflow_provider_evolink.models.requests import (
     KLING_O3_REFERENCE_TO_VIDEO,
     KLING_V3_MOTION_CONTROL,
     EvoLinkRequest,
-    MediaField,
-    input_kind,
-    media_fields,
 )
 
 if TYPE_CHECKING:
@@ -50,7 +49,8 @@ __all__ = [
 
 
 MB = 1024 * 1024
-#: What the files API accepts (``docs/evolink-api.md``, "Files API (inputs)": the union of the documents).
+#: What the files API accepts (``airflow_provider_evolink/api_reference/evolink-api.md``, "Files API (inputs)": the
+#: union of the documents).
 _UPLOAD_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "video/", "audio/")
 _MAX_UPLOAD_BYTES = 100 * MB
 
@@ -67,7 +67,8 @@ class _Rule:
         return any(kind == allowed or (allowed.endswith("/") and kind.startswith(allowed)) for allowed in self.types)
 
 
-#: Type and size rules of each model's media fields (``docs/evolink-api.md``, "Media inputs").
+#: Type and size rules of each model's media fields (``airflow_provider_evolink/api_reference/evolink-api.md``, "Media
+#: inputs").
 _RULES: dict[tuple[str | None, str], _Rule] = {
     (KLING_O3_REFERENCE_TO_VIDEO, "video"): _Rule(("video/mp4", "video/quicktime"), 200 * MB, "an MP4 or MOV video"),
     (KLING_O3_REFERENCE_TO_VIDEO, "image"): _Rule(

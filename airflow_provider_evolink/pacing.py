@@ -1,9 +1,9 @@
 """
 When to read an EvoLink task next: fewer reads while it cannot be done yet, ``poll_interval`` when it may be.
 
-Every read of an unfinished task makes EvoLink query the upstream model (``docs/evolink-api.md``, "Polling"), and
-a Kling render takes about 300 s: reading every 8 s from start to finish costs ~38 reads per video. What EvoLink
-says about a task shapes the wait instead:
+Every read of an unfinished task makes EvoLink query the upstream model
+(``airflow_provider_evolink/api_reference/evolink-api.md``, "Polling"), and a Kling render takes about 300 s: reading
+every 8 s from start to finish costs ~38 reads per video. What EvoLink says about a task shapes the wait instead:
 
 * ``progress`` (0–100, every ``GET /v1/tasks/{task_id}``, ``get-task-detail.openapi.yaml``) and the time since
   the task was created give its pace; the next read comes after half the time that pace says is left. The pace

@@ -2,8 +2,8 @@
 The provider's one retry policy: which failures are tried again, how long to wait between tries, and when to stop.
 
 Every retry in the package reads :class:`RetryPolicy`: the hook's sync calls (workers), its async calls (the
-triggerer) and the transfer's result downloads. The rules (API reference: ``docs/evolink-api.md``, "Errors and
-retries"):
+triggerer) and the transfer's result downloads. The rules (API reference:
+``airflow_provider_evolink/api_reference/evolink-api.md``, "Errors and retries"):
 
 - **Which failures.** Retryable: no HTTP answer (:class:`~airflow_provider_evolink.exceptions.EvoLinkTransportError`),
   a 2xx body that cannot be read (``EvoLinkResponseError``; re-read on a GET, never re-sent on a POST: the task may

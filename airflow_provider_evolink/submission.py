@@ -13,7 +13,8 @@ The summary (XCom key :data:`XCOM_SUBMISSION` of ``EvoLinkGenerateVideoOperator`
                                      # credits_reserved, billing_rule, credits, ...
 
 No URL of any kind is kept (media inputs may be signed links). ``usage`` is the reservation of the create answer
-(``POST /v1/videos/generations``, ``docs/evolink-api.md``), as the operator's ``evolink_usage`` XCom has it.
+(``POST /v1/videos/generations``, ``airflow_provider_evolink/api_reference/evolink-api.md``), as the operator's
+``evolink_usage`` XCom has it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_evolink.models import EvoLinkRequest
+    from airflow_provider_evolink.models.requests import EvoLinkRequest
 
 __all__ = ["PROMPT_CHARS", "XCOM_SUBMISSION", "find_submission", "summarize"]
 

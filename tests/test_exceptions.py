@@ -1,5 +1,5 @@
-"""The EvoLink error tree: classes per status, ``retryable``, messages and pickling (``docs/evolink-api.md``,
-"Errors and retries")."""
+"""The EvoLink error tree: classes per status, ``retryable``, messages and pickling
+(``airflow_provider_evolink/api_reference/evolink-api.md``, "Errors and retries")."""
 
 from __future__ import annotations
 
@@ -103,7 +103,8 @@ def test_transport_and_response_errors_are_retryable_config_errors_are_not() -> 
     assert isinstance(EvoLinkConfigError("x"), ValueError)
 
 
-#: The task error codes EvoLink documents as worth a resubmission (docs/evolink-api.md, "Task errors").
+#: The task error codes EvoLink documents as worth a resubmission ("Task errors" in
+#: airflow_provider_evolink/api_reference/evolink-api.md).
 DOCUMENTED_RETRYABLE_CODES = (
     "generation_timeout",
     "quota_exceeded",

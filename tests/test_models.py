@@ -1,7 +1,7 @@
 """Request and response models: one valid and one invalid case per documented constraint (issue 2).
 
 Each invalid case asserts that the error names the field and the rule. Sources: the OpenAPI files, the API
-pages and ``docs/evolink-api.md``'s "Where the documents disagree".
+pages and ``airflow_provider_evolink/api_reference/evolink-api.md``'s "Where the documents disagree".
 """
 
 from __future__ import annotations
@@ -783,16 +783,16 @@ def test_dag_facing_modules_leave_the_answer_models_unbuilt_until_a_task_reads_o
         "import airflow_provider_evolink.operators.evolink, airflow_provider_evolink.sensors.evolink\n"
         "import airflow_provider_evolink.transfers.evolink_to_storage, airflow_provider_evolink.triggers.evolink\n"
         "import airflow_provider_evolink.hooks.evolink, airflow_provider_evolink.plugins.gallery\n"
-        "before = 'airflow_provider_evolink.response_models' in sys.modules\n"
+        "before = 'airflow_provider_evolink.models.responses' in sys.modules\n"
         "from airflow_provider_evolink.models import TaskDetail\n"
         "print(json.dumps([before, TaskDetail.__module__]))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, "airflow_provider_evolink.response_models"]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, "airflow_provider_evolink.models.responses"]
 
 
 def test_every_answer_model_is_importable_from_models() -> None:
-    import airflow_provider_evolink.response_models as response_models
+    import airflow_provider_evolink.models.responses as response_models
 
     for name in response_models.__all__:
         assert getattr(models, name) is getattr(response_models, name)

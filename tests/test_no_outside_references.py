@@ -1,7 +1,8 @@
 """
 Every text a user or a reader of the repository meets stands on its own: no file of the repository (package,
 example DAGs, README, docs, tests, scripts) names documents that are not in it. The API reference that ships is
-``docs/evolink-api.md`` and the OpenAPI copies in ``airflow_provider_evolink/emulator/openapi/``.
+``airflow_provider_evolink/api_reference/evolink-api.md`` and the OpenAPI copies in
+``airflow_provider_evolink/api_reference/openapi/``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """The emulator's HTTP routes (FastAPI).
 
-EvoLink API (Bearer auth), from ``openapi/*.openapi.yaml`` and ``docs/evolink-api.md``:
+EvoLink API (Bearer auth), from ``airflow_provider_evolink/api_reference/openapi/*.openapi.yaml`` and
+``airflow_provider_evolink/api_reference/evolink-api.md``:
 
-- ``POST /v1/videos/generations`` — create (``kling-*.openapi.yaml``, ``docs/evolink-api.md`` for pricing, idempotency).
+- ``POST /v1/videos/generations`` — create (``kling-*.openapi.yaml``,
+``airflow_provider_evolink/api_reference/evolink-api.md`` for pricing, idempotency).
 - ``GET /v1/tasks/{task_id}`` — task detail (``get-task-detail.openapi.yaml``).
-- ``GET /v1/credits`` — balance (``docs/evolink-api.md``).
+- ``GET /v1/credits`` — balance (``airflow_provider_evolink/api_reference/evolink-api.md``).
 
 When a task starts, every media input is fetched and probed (``fetch.py``; setting ``fetch_inputs``): an
 unreachable or unusable one fails the task with a documented ``error.code``. The files API is a separate app on

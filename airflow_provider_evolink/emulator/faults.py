@@ -2,7 +2,7 @@
 
 Rates are fractions 0–1 drawn independently per request. API routes (``/v1/...``) draw one of 429, 500, 503,
 drop or slow (their rates add up; past 1 they are cut off in that order); result downloads draw ``cutoff``.
-The responses mirror the error examples of ``openapi/*.openapi.yaml``.
+The responses mirror the error examples of ``airflow_provider_evolink/api_reference/openapi/*.openapi.yaml``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Fetching and probing a task's media inputs when it starts, as EvoLink does (setting ``fetch_inputs``).
 
 Every media input of a create request is downloaded without credentials (EvoLink only reaches public links) and
-probed with PyAV against what the documents state for its field (``docs/evolink-api.md``, "Media inputs";
-the model pages under ``openapi/``). The first input that fails decides the task's ``error.code``:
+probed with PyAV against what the documents state for its field
+(``airflow_provider_evolink/api_reference/evolink-api.md``, "Media inputs"; the model pages under
+``airflow_provider_evolink/api_reference/openapi/``). The first input that fails decides the task's ``error.code``:
 
 ==========================  ===========================================================================
 ``resource_not_found``      the link answers 403, 404 or any other non-2xx status, or cannot be reached

@@ -1,6 +1,7 @@
 """The emulator's files API, served on its own port (EvoLink serves it on its own host, ``files-api.evolink.ai``).
 
-Routes (``docs/evolink-api.md``, "Files API (inputs)"; Bearer auth on ``/api/v1/files/``):
+Routes (``airflow_provider_evolink/api_reference/evolink-api.md``, "Files API (inputs)"; Bearer auth on
+``/api/v1/files/``):
 
 - ``POST /api/v1/files/upload/stream``: ``multipart/form-data`` with ``file``; optional ``upload_path`` (or
   ``uploadPath``) and ``file_name`` (or ``fileName``).

@@ -1,10 +1,11 @@
 """Validation of create requests (``POST /v1/videos/generations``) against the shipped OpenAPI documents.
 
 Each known model is validated with JSON Schema 2020-12 (what OpenAPI 3.1 uses) against
-``components/schemas/VideoGenerationRequest`` of its document in ``openapi/`` (copies of
-``openapi/*.openapi.yaml`` beside this module), ``$ref``\\ s resolved through a ``referencing`` registry, widened by
-exactly the alternatives ``docs/evolink-api.md`` lists under "Where the documents disagree". The rules a
-schema cannot say (cross-field, from the same documents and their API pages) follow in plain code.
+``components/schemas/VideoGenerationRequest`` of its document in ``airflow_provider_evolink/api_reference/openapi/``
+(the same documents the client's API reference cites), ``$ref``\\ s resolved through a ``referencing`` registry,
+widened by exactly the alternatives ``airflow_provider_evolink/api_reference/evolink-api.md`` lists under "Where the
+documents disagree". The rules a schema cannot say (cross-field, from the same documents and their API pages) follow
+in plain code.
 
 This module deliberately shares nothing with ``airflow_provider_evolink.models``: the emulator exists to catch
 the client's mistakes, not to repeat them.
@@ -88,8 +89,8 @@ def reference_video_given(body: dict[str, Any]) -> bool:
 
 # ------------------------------------------------------------------------------------------- schemas
 def _widen_o3(request: dict[str, Any]) -> None:
-    """O3 ``VideoGenerationRequest`` widened by the alternatives of ``docs/evolink-api.md`` (fields documented on
-    the API pages)."""
+    """O3 ``VideoGenerationRequest`` widened by the alternatives of
+    ``airflow_provider_evolink/api_reference/evolink-api.md`` (fields documented on the API pages)."""
     properties = request["properties"]
     # prompt may be omitted in multi-shot mode: checked in _o3_rules.
     request["required"] = [name for name in request["required"] if name != "prompt"]
@@ -124,12 +125,16 @@ def _widen_o3(request: dict[str, Any]) -> None:
 _WIDENINGS: dict[str, Callable[[dict[str, Any]], None]] = {KLING_O3_REFERENCE_TO_VIDEO: _widen_o3}
 
 
+#: The OpenAPI documents the client's API reference cites too (``api_reference/`` ships in the wheel).
+_OPENAPI = files("airflow_provider_evolink") / "api_reference" / "openapi"
+
+
 @functools.cache
 def _validator(model: str) -> Draft202012Validator:
     """The validator of ``model``'s create request: ``components/schemas/<model id>`` of its contract document
     (a family's document), else that document's ``VideoGenerationRequest`` (one document per model)."""
     document_name = catalogue()[model]["contract"]
-    document = yaml.safe_load((files(__package__) / "openapi" / document_name).read_text(encoding="utf-8"))
+    document = yaml.safe_load((_OPENAPI / document_name).read_text(encoding="utf-8"))
     schemas = document["components"]["schemas"]
     name = model if model in schemas else "VideoGenerationRequest"
     widen = _WIDENINGS.get(model)

@@ -29,8 +29,9 @@ class EvoLinkEmulator:
 
     ``with EvoLinkEmulator(...) as emu:`` serves on ``emu.base_url`` until the block ends; point an
     ``evolink`` connection's host at ``emu.base_url`` and its password at ``emu.api_key``. What it serves
-    and why is described in ``app.py``; its behaviour follows ``openapi/*.openapi.yaml`` and
-    ``docs/evolink-api.md``.
+    and why is described in ``app.py``; its behaviour follows
+    ``airflow_provider_evolink/api_reference/openapi/*.openapi.yaml`` and
+    ``airflow_provider_evolink/api_reference/evolink-api.md``.
 
     :param host: interface to listen on (loopback by default).
     :param port: TCP port; 0 picks a free one (read it back from ``port`` / ``base_url``).

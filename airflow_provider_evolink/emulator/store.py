@@ -7,8 +7,8 @@ around ``processing_seconds``; ``task_info.estimated_time`` may be right or wron
 linearly, stay at 0 until the end, or jump in quarters (:data:`PROGRESS_MODES`): the shapes the read pacing of
 the provider and its benchmark have to cope with.
 
-Sources: the create and task-detail shapes of ``openapi/*.openapi.yaml``; pricing, refunds and idempotency from
-``docs/evolink-api.md``.
+Sources: the create and task-detail shapes of ``airflow_provider_evolink/api_reference/openapi/*.openapi.yaml``;
+pricing, refunds and idempotency from ``airflow_provider_evolink/api_reference/evolink-api.md``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """
 EvoLinkHook: the public client of the EvoLink API, sync (workers) and async (triggers).
 
-API reference: ``docs/evolink-api.md``; schemas: ``airflow_provider_evolink/emulator/openapi/`` —
-``POST /v1/videos/generations`` (``kling-*.openapi.yaml``), ``GET /v1/tasks/{task_id}``
-(``get-task-detail.openapi.yaml``), ``GET /v1/credits``.
+API reference: ``airflow_provider_evolink/api_reference/evolink-api.md``; schemas:
+``airflow_provider_evolink/api_reference/openapi/`` — ``POST /v1/videos/generations`` (``kling-*.openapi.yaml``), ``GET
+/v1/tasks/{task_id}`` (``get-task-detail.openapi.yaml``), ``GET /v1/credits``.
 
 Where the rest lives: connection settings in :mod:`.settings`, the triggers' shared async clients in
 :mod:`.async_pool`, reading answers and errors in :mod:`.responses`, the retry policy in
@@ -49,14 +49,15 @@ from airflow_provider_evolink.hooks.settings import (
     settings_from_connection,
     tls_context,
 )
-from airflow_provider_evolink.models import EvoLinkRequest, has_unresolved_inputs, parse_request
+from airflow_provider_evolink.models.media import has_unresolved_inputs
+from airflow_provider_evolink.models.requests import EvoLinkRequest, parse_request
 
 if TYPE_CHECKING:
     import aiohttp
     import yarl
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_evolink.response_models import Credits, TaskDetail, UploadedFile, VideoGenerationTask
+    from airflow_provider_evolink.models.responses import Credits, TaskDetail, UploadedFile, VideoGenerationTask
 
 __all__ = ["ASYNC_POOL_SIZE", "DEFAULT_BASE_URL", "USER_AGENT", "EvoLinkHook"]
 
@@ -287,7 +288,7 @@ class EvoLinkHook(BaseHook):
         :raises EvoLinkResponseError: a 2xx answer without a readable task (the task may exist; retry with
             the same ``idempotency_key`` to get it back).
         """
-        from airflow_provider_evolink.response_models import VideoGenerationTask
+        from airflow_provider_evolink.models.responses import VideoGenerationTask
 
         parsed = parse_request(request)
         if has_unresolved_inputs(parsed):
@@ -318,8 +319,8 @@ class EvoLinkHook(BaseHook):
         upload_path: str | None = None,
     ) -> UploadedFile:
         """Upload a file through EvoLink's files API: ``POST /api/v1/files/upload/stream`` on the files host
-        (connection extra ``files_base_url``; ``docs/evolink-api.md``, "Files API (inputs)"). Streamed: memory stays
-        flat in the file size.
+        (connection extra ``files_base_url``; ``airflow_provider_evolink/api_reference/evolink-api.md``, "Files API
+        (inputs)"). Streamed: memory stays flat in the file size.
 
         The returned ``file_url`` is public for 72 h (``expires_at``) and goes into a request's media field; it,
         ``download_url`` and ``file_id`` (which names the download) are masked in task logs. Each upload uses one
@@ -369,7 +370,7 @@ class EvoLinkHook(BaseHook):
         return await self._aget(_task_path(evolink_task_id), parse=_task_parser(evolink_task_id))
 
     def get_credits(self, *, max_retries: int | None = None) -> Credits:
-        """Credit balances: ``GET /v1/credits`` (``docs/evolink-api.md``, "Credits").
+        """Credit balances: ``GET /v1/credits`` (``airflow_provider_evolink/api_reference/evolink-api.md``, "Credits").
 
         :param max_retries: override the connection's ``max_retries`` for this call.
         :raises EvoLinkResponseError: the answer is HTTP 200 with ``success: false`` (or unreadable).
@@ -401,7 +402,7 @@ class EvoLinkHook(BaseHook):
 def _task_parser(evolink_task_id: str) -> Callable[[httpx.Response], TaskDetail]:
     """Parse a task detail and check it describes the task asked for: a proxy or cache mixing up answers must
     not end a wait, or start a download, with another task's detail."""
-    from airflow_provider_evolink.response_models import TaskDetail
+    from airflow_provider_evolink.models.responses import TaskDetail
 
     expected = evolink_task_id.strip()
 
@@ -418,7 +419,7 @@ def _task_parser(evolink_task_id: str) -> Callable[[httpx.Response], TaskDetail]
 
 
 def _parse_credits(response: httpx.Response) -> Credits:
-    from airflow_provider_evolink.response_models import CreditsResponse
+    from airflow_provider_evolink.models.responses import CreditsResponse
 
     envelope = parse_model(CreditsResponse, response)
     if not envelope.success or envelope.data is None:

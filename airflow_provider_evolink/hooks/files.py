@@ -2,9 +2,9 @@
 Uploads through EvoLink's files API: ``POST /api/v1/files/upload/stream`` on the files host (connection extra
 ``files_base_url``, default ``https://files-api.evolink.ai``).
 
-API source: EvoLink's file upload documents (``docs/evolink-api.md``, "Files API (inputs)"):
-``multipart/form-data`` with the binary ``file`` and optional ``upload_path`` / ``file_name``; the answer is HTTP
-200 with ``{"success", "code", "msg", "data": {"file_id", "file_url", "download_url", "mime_type", "file_size",
+API source: EvoLink's file upload documents (``airflow_provider_evolink/api_reference/evolink-api.md``, "Files API
+(inputs)"): ``multipart/form-data`` with the binary ``file`` and optional ``upload_path`` / ``file_name``; the answer is
+HTTP 200 with ``{"success", "code", "msg", "data": {"file_id", "file_url", "download_url", "mime_type", "file_size",
 "expires_at", ...}}``, where ``success: false`` (quota used up, type refused) is an error. Files expire 72 h after
 the upload and count against a small per-account quota.
 
@@ -38,7 +38,7 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks.responses import api_error, transport_error
 from airflow_provider_evolink.hooks.settings import ConnectionSettings
-from airflow_provider_evolink.response_models import UploadedFile, UploadResponse
+from airflow_provider_evolink.models.responses import UploadedFile, UploadResponse
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """
 Reading EvoLink's answers: a 2xx body into a model, anything else into an exception, never echoing a secret.
 
-API reference: ``docs/evolink-api.md`` ("Errors and retries"); the error envelope is the ``ErrorResponse`` schema of
-``airflow_provider_evolink/emulator/openapi/*.openapi.yaml``: ``{"error": {"code", "message", "type", "param"}}``.
+API reference: ``airflow_provider_evolink/api_reference/evolink-api.md`` ("Errors and retries"); the error envelope is
+the ``ErrorResponse`` schema of ``airflow_provider_evolink/api_reference/openapi/*.openapi.yaml``: ``{"error": {"code",
+"message", "type", "param"}}``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def request_id(response: httpx.Response) -> str | None:
 def api_error(response: httpx.Response, secret: str | None = None) -> EvoLinkAPIError:
     """One :class:`EvoLinkAPIError` subclass for any non-2xx answer, the error envelope or not (e.g. a proxy's
     HTML page); ``secret`` is scrubbed from every field taken from the body."""
-    from airflow_provider_evolink.response_models import ApiErrorBody
+    from airflow_provider_evolink.models.responses import ApiErrorBody
 
     error_class = api_error_for_status(response.status_code)
     retry_after = parse_retry_after(response.headers.get("retry-after"))

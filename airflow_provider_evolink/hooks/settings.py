@@ -1,10 +1,10 @@
 """
 What an ``evolink`` Airflow connection resolves to, and the HTTP client settings built from it.
 
-The connection (API reference: ``docs/evolink-api.md``, "Authentication"): ``password`` = API key (required),
-``host`` = API base URL, extras ``timeout`` (seconds per request), ``max_retries`` (per request),
-``outage_tolerance`` (seconds a wait or a save outlasts transient failures) and ``files_base_url`` (the files API
-host, default ``https://files-api.evolink.ai``). :func:`http_url` and
+The connection (API reference: ``airflow_provider_evolink/api_reference/evolink-api.md``, "Authentication"):
+``password`` = API key (required), ``host`` = API base URL, extras ``timeout`` (seconds per request), ``max_retries``
+(per request), ``outage_tolerance`` (seconds a wait or a save outlasts transient failures) and ``files_base_url`` (the
+files API host, default ``https://files-api.evolink.ai``). :func:`http_url` and
 :func:`number_extra` check any further host or number extra the same way, so a second host (e.g. a files API)
 is one more field of :class:`ConnectionSettings`.
 """

@@ -35,13 +35,9 @@ from airflow.providers.common.compat.openlineage.facet import (
 from airflow.providers.openlineage.extractors import OperatorLineage
 from attrs import define
 
-from airflow_provider_evolink.models import (
-    EvoLinkRequest,
-    KlingO3ReferenceToVideoRequest,
-    estimate_credits,
-    media_fields,
-    parse_request,
-)
+from airflow_provider_evolink.models.media import media_fields
+from airflow_provider_evolink.models.pricing import estimate_credits
+from airflow_provider_evolink.models.requests import EvoLinkRequest, KlingO3ReferenceToVideoRequest, parse_request
 from airflow_provider_evolink.openlineage import dataset_name, public_location
 
 __all__ = ["GENERATION_FACET", "EvoLinkGenerationRunFacet", "generation_lineage", "storage_lineage"]

@@ -2,8 +2,8 @@
 EvoLinkGenerateVideoOperator: submit one EvoLink video generation, never paying twice for it.
 
 API source: ``POST /v1/videos/generations`` (``kling-*.openapi.yaml``) and ``GET /v1/tasks/{task_id}``
-(``get-task-detail.openapi.yaml``) in ``airflow_provider_evolink/emulator/openapi/``; pricing, idempotency and
-error rules: ``docs/evolink-api.md``.
+(``get-task-detail.openapi.yaml``) in ``airflow_provider_evolink/api_reference/openapi/``; pricing, idempotency and
+error rules: ``airflow_provider_evolink/api_reference/evolink-api.md``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
 from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.models import EvoLinkRequest, TaskStatus, credit_usage, estimate_credits, parse_request
+from airflow_provider_evolink.models.pricing import credit_usage, estimate_credits
+from airflow_provider_evolink.models.requests import EvoLinkRequest, parse_request
+from airflow_provider_evolink.models.status import TaskStatus
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.submission import XCOM_SUBMISSION, summarize
 from airflow_provider_evolink.transfers.evolink_to_storage import check_destinations_downstream
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_evolink.inputs import ResolvedInputs
-    from airflow_provider_evolink.response_models import TaskDetail, Usage
+    from airflow_provider_evolink.models.responses import TaskDetail, Usage
     from airflow_provider_evolink.submission_state import SubmissionState
 
 __all__ = ["EvoLinkGenerateVideoOperator"]
@@ -119,8 +121,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     :param timeout: seconds to wait for the EvoLink task (> 0; some models take 40 minutes). EvoLink cannot
         cancel a task: after the timeout it may still complete and bill, and a retry reconnects to it.
     :param max_credits: refuse to submit when the estimated cost (credits, the per-second price of
-        ``docs/evolink-api.md`` × duration × quality) exceeds this; a model without a known price is refused
-        too (fail closed). ``None``: no check.
+        ``airflow_provider_evolink/api_reference/evolink-api.md`` × duration × quality) exceeds this; a model without a
+        known price is refused too (fail closed). ``None``: no check.
     :param input_link_expiration: seconds a signed input link stays valid (1 to 604800, default 21600 = 6 h:
         EvoLink fetches inputs only when the task starts, after queueing, and a retry may replay the stored
         request; see :data:`DEFAULT_INPUT_LINK_EXPIRATION`).
@@ -471,7 +473,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 
     def _reserved_usage(self, context: Context) -> Usage | None:
         """The create answer's ``usage``: from this try, else as an earlier try or the deferring half stored it."""
-        from airflow_provider_evolink.response_models import Usage
+        from airflow_provider_evolink.models.responses import Usage
         from airflow_provider_evolink.submission_state import stored_usage
 
         if self._usage is None and (stored := stored_usage(context.get("task_state_store"))) is not None:

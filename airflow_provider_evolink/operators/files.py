@@ -1,7 +1,8 @@
 """
 EvoLinkUploadFileOperator: upload files through EvoLink's files API once, for many generations to use.
 
-API source: ``POST /api/v1/files/upload/stream`` on the files host (``docs/evolink-api.md``, "Files API (inputs)").
+API source: ``POST /api/v1/files/upload/stream`` on the files host
+(``airflow_provider_evolink/api_reference/evolink-api.md``, "Files API (inputs)").
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """
 EvoLinkTaskSensor: wait for an EvoLink task to end, in poke, reschedule or deferrable mode.
 
-API source: ``GET /v1/tasks/{task_id}`` (``airflow_provider_evolink/emulator/openapi/get-task-detail.openapi.yaml``);
-failure codes and their retryability: ``docs/evolink-api.md``.
+API source: ``GET /v1/tasks/{task_id}``
+(``airflow_provider_evolink/api_reference/openapi/get-task-detail.openapi.yaml``); failure codes and their retryability:
+``airflow_provider_evolink/api_reference/evolink-api.md``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from airflow_provider_evolink.triggers.evolink import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_evolink.response_models import TaskDetail
+    from airflow_provider_evolink.models.responses import TaskDetail
 
 __all__ = ["EvoLinkTaskSensor"]
 

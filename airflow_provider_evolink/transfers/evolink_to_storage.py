@@ -1,9 +1,10 @@
 """
 EvoLinkToStorageOperator: stream an EvoLink task's result files into any ``ObjectStoragePath``, atomically.
 
-API source: ``GET /v1/tasks/{task_id}`` (``airflow_provider_evolink/emulator/openapi/get-task-detail.openapi.yaml``,
-through :class:`EvoLinkHook`) for the result URLs; ``docs/evolink-api.md`` ("Results") for how to fetch them: the
-links live 24 h, are served by CDN hosts that must never see the API key, and are signed (secrets in logs).
+API source: ``GET /v1/tasks/{task_id}``
+(``airflow_provider_evolink/api_reference/openapi/get-task-detail.openapi.yaml``, through :class:`EvoLinkHook`) for the
+result URLs; ``airflow_provider_evolink/api_reference/evolink-api.md`` ("Results") for how to fetch them: the links live
+24 h, are served by CDN hosts that must never see the API key, and are signed (secrets in logs).
 
 How one result is stored::
 
@@ -63,7 +64,7 @@ from airflow_provider_evolink.exceptions import (
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.hooks.responses import parse_retry_after
 from airflow_provider_evolink.links.storage import StoredVideoLink
-from airflow_provider_evolink.models import TaskStatus
+from airflow_provider_evolink.models.status import TaskStatus
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.submission import find_submission
 from airflow_provider_evolink.transfers.checksums import CHECKSUMS, file_checksum, new_checksum
@@ -74,7 +75,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from pydantic import JsonValue
 
-    from airflow_provider_evolink.response_models import TaskDetail
+    from airflow_provider_evolink.models.responses import TaskDetail
     from airflow_provider_evolink.transfers.background_writer import Writable
     from airflow_provider_evolink.transfers.checksums import ChecksumName
 
@@ -86,7 +87,7 @@ __all__ = ["EvoLinkToStorageOperator", "check_destinations_downstream"]
 #: 73.5 MB with 8 MiB parts (and 8 queued chunks) to 47.8 MB, at the same speed (``benchmarks/README.md``,
 #: session 3). Local files ignore it.
 WRITE_BLOCK_BYTES = 5 << 20
-#: How long EvoLink result links stay valid (``docs/evolink-api.md``, "Results").
+#: How long EvoLink result links stay valid (``airflow_provider_evolink/api_reference/evolink-api.md``, "Results").
 RESULT_LINK_LIFETIME = timedelta(hours=24)
 #: Result-host answers that mean the signed link no longer works.
 _EXPIRED_STATUSES = frozenset({403, 404, 410})

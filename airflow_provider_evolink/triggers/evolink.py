@@ -1,8 +1,9 @@
 """
 EvoLinkTaskTrigger: wait for an EvoLink task in the triggerer, and the one event contract it fires.
 
-API source: ``GET /v1/tasks/{task_id}`` (``airflow_provider_evolink/emulator/openapi/get-task-detail.openapi.yaml``);
-which errors are transient and which task failures are retryable: ``docs/evolink-api.md``.
+API source: ``GET /v1/tasks/{task_id}``
+(``airflow_provider_evolink/api_reference/openapi/get-task-detail.openapi.yaml``); which errors are transient and which
+task failures are retryable: ``airflow_provider_evolink/api_reference/evolink-api.md``.
 
 :class:`EvoLinkTaskEvent` is the single place that builds, validates and interprets the event: the trigger
 builds it, ``EvoLinkGenerateVideoOperator`` and ``EvoLinkTaskSensor`` parse and raise from it, and their
@@ -30,12 +31,12 @@ from airflow_provider_evolink.exceptions import (
     EvoLinkTransportError,
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.models import TaskStatus
+from airflow_provider_evolink.models.status import TaskStatus
 from airflow_provider_evolink.pacing import PollPacer
 from airflow_provider_evolink.retry import OutageTolerance
 
 if TYPE_CHECKING:
-    from airflow_provider_evolink.response_models import TaskDetail
+    from airflow_provider_evolink.models.responses import TaskDetail
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
@@ -48,7 +49,8 @@ __all__ = [
     "progress_step",
 ]
 
-#: Seconds between status reads: the pace EvoLink's own client uses (``docs/evolink-api.md``, "Polling").
+#: Seconds between status reads: the pace EvoLink's own client uses
+#: (``airflow_provider_evolink/api_reference/evolink-api.md``, "Polling").
 DEFAULT_POLL_INTERVAL = 8.0
 #: Seconds ``defer(timeout=)`` allows past the wait's own deadline. The trigger enforces the real deadline and
 #: still makes a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
@@ -108,9 +110,9 @@ class EvoLinkTaskEvent:
          "evolink_task_id": str, "error_code": str | None, "retryable": bool, "message": str}
 
     ``failed``/``cancelled``: the EvoLink task ended so, ``error_code`` is its ``error.code``
-    (``docs/evolink-api.md``) and ``retryable`` whether a resubmission may succeed. ``timeout``: the deadline
-    passed while the task was still running (it may still complete). ``error``: polling could not go on
-    (401/403/404, bad connection, transient errors for longer than the outage tolerance, an unexpected
+    (``airflow_provider_evolink/api_reference/evolink-api.md``) and ``retryable`` whether a resubmission may succeed.
+    ``timeout``: the deadline passed while the task was still running (it may still complete). ``error``: polling could
+    not go on (401/403/404, bad connection, transient errors for longer than the outage tolerance, an unexpected
     exception); ``retryable`` says whether an Airflow retry can help.
     """
 

@@ -104,7 +104,7 @@ def completed_result(api: httpx.Client, o3_body: Callable[..., dict[str, Any]]) 
 
 def _response_schema(document: str, name: str) -> Draft202012Validator:
     spec = yaml.safe_load(
-        (files("airflow_provider_evolink.emulator") / "openapi" / document).read_text(encoding="utf-8")
+        (files("airflow_provider_evolink") / "api_reference" / "openapi" / document).read_text(encoding="utf-8")
     )
     return Draft202012Validator({**spec["components"]["schemas"][name], "components": spec["components"]})
 

@@ -4,22 +4,21 @@ file.
 
 Sources: the ``VideoGenerationResponse`` schema of ``kling-o3-reference-to-video.openapi.yaml`` and
 ``kling-v3-motion-control.openapi.yaml``, ``get-task-detail.openapi.yaml`` (``TaskDetailResponse``) in
-``airflow_provider_evolink/emulator/openapi/``, and ``docs/evolink-api.md`` (credits, errors, files API). They
-ignore fields they do not know and tolerate missing optional ones (the API evolves).
+``airflow_provider_evolink/api_reference/openapi/``, and ``airflow_provider_evolink/api_reference/evolink-api.md``
+(credits, errors, files API). They ignore fields they do not know and tolerate missing optional ones (the API evolves).
 
-Kept apart from the request models of :mod:`airflow_provider_evolink.models` (which re-exports every name here)
-because a DAG file never reads an answer: this module is imported the first time a task talks to EvoLink, not
-when a DAG file is parsed (``benchmarks/import_cost.py``).
+:mod:`airflow_provider_evolink.models` re-exports every name here, imported the first time one is asked for: a DAG
+file never reads an answer, so parsing one does not define these classes (``benchmarks/import_cost.py``).
 """
 
-# No `from __future__ import annotations`, as in models.py: pydantic would evaluate each annotation from a string.
+# No `from __future__ import annotations`: pydantic would evaluate every field's annotation from its string.
 import math
 from datetime import datetime
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from airflow_provider_evolink.models import TaskStatus
+from airflow_provider_evolink.models.status import TaskStatus
 
 __all__ = [
     "ApiErrorBody",
@@ -75,7 +74,8 @@ class Usage(_Response):
 
 
 class TaskError(_Response):
-    """``error`` of a failed task: a string business ``code`` (``docs/evolink-api.md`` lists them) and a message."""
+    """``error`` of a failed task: a string business ``code`` (``airflow_provider_evolink/api_reference/evolink-api.md``
+    lists them) and a message."""
 
     code: Annotated[str | None, BeforeValidator(_code_to_str)] = None
     message: str | None = None
@@ -152,7 +152,8 @@ class CreditBalance(_Response):
 
 
 class Credits(_Response):
-    """``GET /v1/credits`` ``data``: ``user`` is the account, ``token`` this API key (``docs/evolink-api.md``)."""
+    """``GET /v1/credits`` ``data``: ``user`` is the account, ``token`` this API key
+    (``airflow_provider_evolink/api_reference/evolink-api.md``)."""
 
     user: Annotated[CreditBalance, BeforeValidator(_none_to_empty)] = Field(default_factory=CreditBalance)
     token: CreditBalance | None = None
@@ -202,7 +203,7 @@ class ApiErrorBody(_Response):
 
 class UploadedFile(_Response):
     """A file stored by EvoLink's files API (``POST /api/v1/files/upload/{stream,base64,url}`` on the files host,
-    ``data`` of the answer; see ``docs/evolink-api.md``, "Files API (inputs)").
+    ``data`` of the answer; see ``airflow_provider_evolink/api_reference/evolink-api.md``, "Files API (inputs)").
 
     ``file_url`` is what a generation request's media field takes; it is public until ``expires_at`` (72 h after
     the upload), so it is kept out of ``repr`` and masked in logs like a secret, and so is ``file_id`` (the
