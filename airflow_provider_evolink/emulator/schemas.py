@@ -14,8 +14,8 @@ the client's mistakes, not to repeat them.
 from __future__ import annotations
 
 import functools
-import json
 import ipaddress
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.resources import files
@@ -30,7 +30,6 @@ from referencing.jsonschema import DRAFT202012
 
 KLING_O3_REFERENCE_TO_VIDEO = "kling-o3-reference-to-video"
 KLING_V3_MOTION_CONTROL = "kling-v3-motion-control"
-
 
 
 @functools.cache
@@ -148,7 +147,7 @@ def _validator(model: str) -> Draft202012Validator:
 
 def _schema_problem(model: str, error: ValidationError) -> Problem:
     # A rule over several fields names its field and wording in the schema (x-param, x-rule).
-    owner: ValidationError | None = error
+    owner: Any = error
     while owner is not None and "x-rule" not in (owner.schema if isinstance(owner.schema, dict) else {}):
         owner = owner.parent
     if owner is not None and isinstance(owner.schema, dict):

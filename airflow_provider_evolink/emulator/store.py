@@ -27,7 +27,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from .schemas import DEFAULT_DURATION, KLING_V3_MOTION_CONTROL, catalogue
+from .schemas import DEFAULT_DURATION, catalogue
 
 #: Price per second of a model the emulator does not know (``accept_any_model``), or at a quality without a published
 #: price (O3's ``4k``, Seedance's ``1080p``/``4k``: billed like this).
@@ -180,19 +180,21 @@ class TaskStore:
         """``(credits, output seconds)`` of a valid create request, from the per-second prices of
         ``api_reference/catalogue.json``.
 
-        Output seconds: ``duration`` (the model's default when omitted), motion control's reference video length.
+        Output seconds: ``duration`` (the model's default when omitted), or the reference video's length for a
+        model whose output follows its input (motion control, video edit).
         Billed: rate(quality, sound) × max(seconds, the model's minimum); with a Seedance reference video
         (reference rate) the input seconds too, at least the output's; × 1.1 with ``content_filter`` false. A model
         the catalogue does not type (``accept_any_model``): a flat 8.1 credits/s × its ``duration`` (default 5 s).
         """
         entry = catalogue().get(body["model"])
-        if body["model"] == KLING_V3_MOTION_CONTROL:
+        duration = body.get("duration")  # validated for typed models; anything under accept_any_model
+        seconds: int = DEFAULT_DURATION
+        if entry is not None and entry["duration"] is None:  # the output follows its input video
             seconds = self.reference_video_seconds
-        else:
-            duration = body.get("duration")  # validated for typed models; anything under accept_any_model
-            default = ((entry or {}).get("duration") or {}).get("default", DEFAULT_DURATION)
-            valid = isinstance(duration, int) and not isinstance(duration, bool) and duration > 0
-            seconds = duration if valid else default
+        elif isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
+            seconds = duration
+        elif entry is not None:
+            seconds = entry["duration"]["default"]
         price = (entry or {}).get("price") or {}
         quality = body.get("quality") or (entry or {}).get("quality", {}).get("default", "720p")
         billed = max(seconds, price.get("minimum_seconds", 0))
