@@ -49,17 +49,21 @@ def _price(spec: ModelSpec) -> str:
     price = spec.price
     if price is None:
         return "—"
-    parts = [", ".join(f"{quality} {rate:g}" for quality, rate in price.credits.items())]
+    parts = [_rates(price.credits)]
     if price.with_sound:
-        parts.append("sound: " + ", ".join(f"{quality} {rate:g}" for quality, rate in price.with_sound.items()))
+        parts.append(f"sound: {_rates(price.with_sound)}")
     if price.with_video_input:
-        rates = ", ".join(f"{quality} {rate:g}" for quality, rate in price.with_video_input.items())
-        parts.append(f"with a reference video: {rates} per output + input second")
+        parts.append(f"with a reference video: {_rates(price.with_video_input)} per output + input second")
     if price.minimum_seconds:
         parts.append(f"at least {price.minimum_seconds} s billed")
     if price.content_filter_off != 1:
         parts.append(f"×{price.content_filter_off:g} with content_filter false")
     return "; ".join(parts)
+
+
+def _rates(rates: dict[str, float]) -> str:
+    # repr, not :g: a published rate keeps every decimal (10.88368, not 10.8837).
+    return ", ".join(f"{quality} {rate!r}".removesuffix(".0") for quality, rate in rates.items())
 
 
 def _minutes(spec: ModelSpec) -> str:

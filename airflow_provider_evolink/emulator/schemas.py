@@ -1,11 +1,14 @@
 """Validation of create requests (``POST /v1/videos/generations``) against the shipped OpenAPI documents.
 
-Each known model is validated with JSON Schema 2020-12 (what OpenAPI 3.1 uses) against
-``components/schemas/VideoGenerationRequest`` of its document in ``airflow_provider_evolink/api_reference/openapi/``
-(the same documents the client's API reference cites), ``$ref``\\ s resolved through a ``referencing`` registry,
-widened by exactly the alternatives ``airflow_provider_evolink/api_reference/evolink-api.md`` lists under "Where the
-documents disagree". The rules a schema cannot say (cross-field, from the same documents and their API pages) follow
-in plain code.
+The known models are those of ``airflow_provider_evolink/api_reference/catalogue.json`` (a data file the client
+reads too; the emulator never imports the client's code). Each is validated with JSON Schema 2020-12 (what OpenAPI
+3.1 uses) against ``components/schemas/<model id>`` (a family's document, e.g. ``seedance-2.0.openapi.yaml``) or
+``components/schemas/VideoGenerationRequest`` of its contract document in
+``airflow_provider_evolink/api_reference/openapi/`` (the same documents the client's API reference cites); a rule
+over several fields carries its field and wording (``x-param``, ``x-rule``). ``$ref``\\ s are resolved through a
+``referencing`` registry; O3 reference-to-video is widened by exactly the alternatives
+``airflow_provider_evolink/api_reference/evolink-api.md`` lists under "Where the documents disagree". The rules
+a schema cannot say (cross-field, from the same documents and their API pages) follow in plain code.
 
 This module deliberately shares nothing with ``airflow_provider_evolink.models``: the emulator exists to catch
 the client's mistakes, not to repeat them.
@@ -77,8 +80,8 @@ def validate_request(body: dict[str, Any]) -> Problem | None:
     model = body["model"]
     error = best_match(_validator(model).iter_errors(body))
     if error is not None:
-        return _schema_problem(model, error)
-    return _CROSS_FIELD_RULES.get(model, _callback_rule)(body)
+        return _schema_problem(body, error)
+    return _CROSS_FIELD_RULES.get(model, _callback_rule)(body)  # every other typed model: its schema says it all
 
 
 def reference_video_given(body: dict[str, Any]) -> bool:
@@ -145,7 +148,7 @@ def _validator(model: str) -> Draft202012Validator:
     return Draft202012Validator(schema, registry=registry, format_checker=_FORMATS)
 
 
-def _schema_problem(model: str, error: ValidationError) -> Problem:
+def _schema_problem(body: dict[str, Any], error: ValidationError) -> Problem:
     # A rule over several fields names its field and wording in the schema (x-param, x-rule).
     owner: Any = error
     while owner is not None and "x-rule" not in (owner.schema if isinstance(owner.schema, dict) else {}):
@@ -156,7 +159,9 @@ def _schema_problem(model: str, error: ValidationError) -> Problem:
     instance: Any = error.instance
     limit: Any = error.validator_value
     if error.schema is False:
-        rule = f"is not accepted by {model}"
+        # A field the model does not take: jsonschema leaves its name out of the path, so find it by its value.
+        path.append(_field_holding(body, path, instance))
+        rule = f"is not accepted by {body['model']}"
     elif error.validator == "required":
         path.append(next(name for name in limit if name not in instance))
         rule = "is required"
@@ -171,6 +176,13 @@ def _schema_problem(model: str, error: ValidationError) -> Problem:
         rule = f"fails '{error.validator}': {error.message[:200]}"
     param = _dotted(path)
     return Problem(param, f"{param} {rule}")
+
+
+def _field_holding(body: dict[str, Any], path: list[str | int], value: Any) -> str:
+    node: Any = body
+    for part in path:
+        node = node[part]
+    return next((name for name, held in node.items() if held is value), "?")
 
 
 def _dotted(path: Iterable[str | int]) -> str:
@@ -236,6 +248,31 @@ def _motion_control_rules(body: dict[str, Any]) -> Problem | None:
     return _callback_rule(body)
 
 
+def _shots_rule(body: dict[str, Any]) -> Problem | None:
+    """Kling text/image-to-video multi-shot (``customize``): the shots' durations add up to ``duration``."""
+    params = body.get("model_params") or {}
+    if params.get("multi_shot") and params.get("shot_type") == "customize":
+        total = sum(int(shot["duration"]) for shot in params.get("multi_prompt") or ())
+        duration = body.get("duration", DEFAULT_DURATION)
+        if total != duration:
+            return Problem(
+                "model_params.multi_prompt",
+                f"model_params.multi_prompt: shot durations sum to {total} s but duration is {duration} s",
+            )
+    return _callback_rule(body)
+
+
+def _video_edit_rule(body: dict[str, Any]) -> Problem | None:
+    """Kling O3 video edit: reference images and elements together are at most 4."""
+    references = len(body.get("image_urls") or ()) + len((body.get("model_params") or {}).get("element_list") or ())
+    if references > _MAX_REFERENCES_WITH_VIDEO:
+        return Problem(
+            "image_urls",
+            f"image_urls + model_params.element_list must be at most 4 with a video to edit, got {references}",
+        )
+    return _callback_rule(body)
+
+
 def _callback_rule(body: dict[str, Any]) -> Problem | None:
     """``callback_url``: HTTPS only, at most 2048 characters, no private or loopback host."""
     url = body.get("callback_url")
@@ -258,4 +295,9 @@ def _callback_rule(body: dict[str, Any]) -> Problem | None:
 _CROSS_FIELD_RULES: dict[str, Callable[[dict[str, Any]], Problem | None]] = {
     KLING_O3_REFERENCE_TO_VIDEO: _o3_rules,
     KLING_V3_MOTION_CONTROL: _motion_control_rules,
+    "kling-o3-video-edit": _video_edit_rule,
+    **dict.fromkeys(
+        ("kling-o3-text-to-video", "kling-o3-image-to-video", "kling-v3-text-to-video", "kling-v3-image-to-video"),
+        _shots_rule,
+    ),
 }

@@ -61,7 +61,8 @@ class ModelSpec:
     """One model of the catalogue (see the module docstring for the meaning of each part).
 
     :ivar media: documented media list fields and their item counts (``Span``); a media list not named is refused.
-    :ivar sound_field: the request field that turns sound on (dotted for nested ones), ``None`` if the model has none.
+    :ivar sound_field: the request field that turns sound on (dotted for nested ones), ``None`` if the model has none;
+        ``sound_on`` its value that does (``True``, ``"on"``), ``sound_default`` whether sound is on when omitted.
     """
 
     model: str
@@ -76,6 +77,7 @@ class ModelSpec:
     quality: Choice
     aspect_ratio: Choice | None
     sound_field: str | None
+    sound_on: Any
     sound_default: bool
     media: dict[str, Span]
     web_search: bool
@@ -147,6 +149,7 @@ def _spec(model: str, entry: dict[str, Any]) -> ModelSpec:
         quality=Choice(tuple(entry["quality"]["values"]), entry["quality"].get("default")),
         aspect_ratio=_choice(entry["aspect_ratio"]),
         sound_field=(entry["sound"] or {}).get("field"),
+        sound_on=(entry["sound"] or {}).get("on"),
         sound_default=bool((entry["sound"] or {}).get("default")),
         media={name: Span(item["min"], item["max"]) for name, item in entry["media"].items()},
         web_search=entry["web_search"],

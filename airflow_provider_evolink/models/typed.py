@@ -65,7 +65,7 @@ class CatalogueRequest(EvoLinkRequest):
         return PricedRequest(
             quality=getattr(self, "quality", None) or spec.quality.default or "",
             seconds=duration if duration is not None else spec.duration.default if spec.duration else None,
-            sound=spec.sound_default if sound is None else bool(sound),
+            sound=spec.sound_default if sound is None else sound == spec.sound_on,
             video_input=bool(getattr(self, "video_urls", None)),
             filter_off=getattr(self, "content_filter", None) is False,
         )
@@ -101,13 +101,15 @@ class CatalogueRequest(EvoLinkRequest):
         for name in MEDIA_LISTS:
             self._check_media(title, spec, name)
         params = getattr(self, "model_params", None)
-        if not spec.web_search and getattr(params, "web_search", None) is not None:
+        # model_params is a model on the classes that declare it, a plain dict (an extra field) elsewhere.
+        search = params.get("web_search") if isinstance(params, dict) else getattr(params, "web_search", None)
+        if not spec.web_search and search is not None:
             fail(
                 title,
                 ("model_params", "web_search"),
                 "web_search_not_offered",
                 f"model_params.web_search is offered by Standard and Fast text-to-video only, not {spec.model}",
-                params.web_search,  # type: ignore[union-attr]
+                search,
             )
         return self
 

@@ -120,9 +120,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         ``poll_interval`` (± 10 % in the triggerer) from start to finish.
     :param timeout: seconds to wait for the EvoLink task (> 0; some models take 40 minutes). EvoLink cannot
         cancel a task: after the timeout it may still complete and bill, and a retry reconnects to it.
-    :param max_credits: refuse to submit when the estimated cost (credits, the per-second price of
-        ``airflow_provider_evolink/api_reference/evolink-api.md`` × duration × quality) exceeds this; a model without a
-        known price is refused too (fail closed). ``None``: no check.
+    :param max_credits: refuse to submit when the estimated cost (credits, the published per-second price of the
+        model's entry in ``airflow_provider_evolink/api_reference/catalogue.json`` × duration, by quality) exceeds
+        this; a model without a known price is refused too (fail closed) unless ``credits_per_second`` gives one.
+        ``None``: no check.
+    :param credits_per_second: the price (credits per second of output) to check ``max_credits`` against when
+        the provider knows none for the model (an untyped model, Seedance Mini, a quality without a published
+        price); × the request's ``duration``. Ignored when a price is published.
     :param input_link_expiration: seconds a signed input link stays valid (1 to 604800, default 21600 = 6 h:
         EvoLink fetches inputs only when the task starts, after queueing, and a retry may replay the stored
         request; see :data:`DEFAULT_INPUT_LINK_EXPIRATION`).
@@ -157,6 +161,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = 3600.0,
         max_credits: float | None = None,
+        credits_per_second: float | None = None,
         adaptive_polling: bool = True,
         input_link_expiration: int = DEFAULT_INPUT_LINK_EXPIRATION,
         **kwargs: Any,
@@ -170,11 +175,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         self.deferrable = deferrable
         self.poll_interval = positive_seconds("poll_interval", poll_interval)
         self.timeout = positive_seconds("timeout", timeout)
-        if max_credits is not None and (
-            isinstance(max_credits, bool) or not isinstance(max_credits, int | float) or max_credits < 0
-        ):
-            raise ValueError(f"max_credits must be a number of credits >= 0 or None, got {max_credits!r}")
         self.max_credits = max_credits
+        for name, value in (("max_credits", max_credits), ("credits_per_second", credits_per_second)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+                raise ValueError(f"{name} must be a number of credits >= 0 or None, got {value!r}")
+        self.credits_per_second = credits_per_second
         if not isinstance(adaptive_polling, bool):
             raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
         self.adaptive_polling = adaptive_polling
@@ -269,15 +274,16 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             raise AirflowFailException(f"Invalid EvoLink request (nothing was submitted): {error}") from None
 
     def _check_budget(self, request: EvoLinkRequest) -> None:
-        estimate = estimate_credits(request)
+        estimate = estimate_credits(request, credits_per_second=self.credits_per_second)
         quality = getattr(request, "quality", None) or "720p"
         if estimate is None:
             self.log.info("No price known for model %s at %s: the cost cannot be estimated", request.model, quality)
             if self.max_credits is not None:
                 raise AirflowFailException(
                     f"max_credits={self.max_credits:g} is set but model {request.model!r} at {quality} has no known "
-                    "price, so the cost cannot be checked: refusing to submit (fail closed). Remove max_credits to "
-                    "submit without a budget check."
+                    "price, so the cost cannot be checked: refusing to submit (fail closed). Pass "
+                    "credits_per_second=<credits per second of output> (with a duration in the request) to check "
+                    "against your own price, or remove max_credits to submit without a budget check."
                 )
             return
         self.log.info(
