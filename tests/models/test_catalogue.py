@@ -3,7 +3,6 @@ has a schema for it, and ``docs/models.md`` is what ``scripts/models_table.py`` 
 
 from __future__ import annotations
 
-import dataclasses
 import runpy
 from importlib.resources import files
 from pathlib import Path
@@ -46,7 +45,7 @@ def test_every_catalogue_model_has_its_own_request_class_and_contract_schema(mod
 
 def test_a_new_model_of_a_typed_family_and_mode_is_one_catalogue_entry(monkeypatch: pytest.MonkeyPatch) -> None:
     new = "seedance-2.0-pro-text-to-video"
-    entry = dataclasses.replace(model_specs()["seedance-2.0-text-to-video"], model=new)
+    entry = model_specs()["seedance-2.0-text-to-video"]._replace(model=new)
     monkeypatch.setitem(model_specs(), new, entry)  # what reading a catalogue with one more entry gives
 
     request = parse_request({"model": new, "prompt": "p", "duration": 15})
