@@ -39,6 +39,8 @@ provider itself retries them: ``airflow_provider_evolink/retry.py``. Sources:
 
 from __future__ import annotations
 
+from airflow_provider_evolink.http_statuses import RETRYABLE_API_STATUSES
+
 __all__ = [
     "NON_RETRYABLE_TASK_ERROR_CODES",
     "EvoLinkAPIError",
@@ -78,7 +80,6 @@ NON_RETRYABLE_TASK_ERROR_CODES = frozenset(
         "generation_failed_no_content",
     }
 )
-_RETRYABLE_HTTP_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def is_retryable_task_error(code: str | None) -> bool:
@@ -201,7 +202,7 @@ class EvoLinkAPIError(EvoLinkError):
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]
-        return self.status_code in _RETRYABLE_HTTP_STATUSES
+        return self.status_code in RETRYABLE_API_STATUSES
 
     def __str__(self) -> str:
         parts = [f"EvoLink API error {self.status_code}"]

@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_evolink import __version__
+from airflow_provider_evolink.defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_FILES_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_OUTAGE_TOLERANCE,
+    DEFAULT_TIMEOUT,
+)
 
 _INTEGRATION = "EvoLink"
 
@@ -62,31 +69,31 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port", "login"],
                     "relabeling": {"password": "API Key", "host": "Base URL"},
-                    "placeholders": {"host": "https://api.evolink.ai", "password": "sk-..."},
+                    "placeholders": {"host": DEFAULT_BASE_URL, "password": "sk-..."},
                 },
                 "conn-fields": {
                     "timeout": {
                         "label": "Timeout (seconds)",
                         "description": "Seconds allowed for one HTTP request to EvoLink: a number greater than 0 "
-                        "(default 30).",
+                        f"(default {DEFAULT_TIMEOUT:g}).",
                         "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
                     },
                     "max_retries": {
                         "label": "Max retries",
                         "description": "Retries of rate-limited (429), server-error (5xx) and network failures, "
-                        "with backoff: a whole number, 0 or more (default 3).",
+                        f"with backoff: a whole number, 0 or more (default {DEFAULT_MAX_RETRIES}).",
                         "schema": {"type": ["integer", "null"], "minimum": 0},
                     },
                     "outage_tolerance": {
                         "label": "Outage tolerance (seconds)",
-                        "description": "How long waits and saves outlast 429/5xx/network failures in a row "
-                        "(default 900).",
+                        "description": "How long waits and saves outlast 429/5xx/network failures in a row: "
+                        f"0 or more (default {DEFAULT_OUTAGE_TOLERANCE:g}).",
                         "schema": {"type": ["number", "null"], "minimum": 0},
                     },
                     "files_base_url": {
                         "label": "Files API URL",
                         "description": "Host of EvoLink's files API, where local inputs are uploaded "
-                        "(default https://files-api.evolink.ai).",
+                        f"(default {DEFAULT_FILES_BASE_URL}).",
                         "schema": {"type": ["string", "null"]},
                     },
                 },

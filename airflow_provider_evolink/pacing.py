@@ -83,8 +83,7 @@ def next_delay(
     if elapsed is None or progress >= 100:
         return poll_interval
     since = elapsed if progress_elapsed is None else min(progress_elapsed, elapsed)
-    # Progress p% reached after `since` seconds: at that pace (100 - p)% takes since × (100 - p) / p more,
-    # of which `elapsed - since` have passed without a change.
+    # At the pace of p% in `since` s, the rest takes since × (100 - p) / p, less the time since the last change.
     by_progress = since * (100 - progress) / progress - (elapsed - since) if progress > 0 and since > 0 else 0.0
     if by_progress > 0:
         delay = _REMAINING_FRACTION * by_progress
@@ -101,7 +100,7 @@ class PollPacer:
     :param poll_interval: seconds between reads when the task may be done (> 0; with ``adaptive=False``, always).
     :param estimated_time: ``task_info.estimated_time`` of the task, seconds; ``None`` if unknown.
     :param adaptive: pace reads by progress and estimate (default); ``False``: a read every ``poll_interval``
-        ± :data:`JITTER`, as before.
+        ± :data:`JITTER` (fixed-interval polling).
     :param rng: source of the random offset and jitter (tests pass a seeded ``random.Random``).
     :param clock: the monotonic clock (seconds) the grid lines are multiples on; default the provider's wait clock
         (``retry.monotonic``), the event loop's.

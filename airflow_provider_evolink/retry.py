@@ -7,14 +7,15 @@ triggerer) and the transfer's result downloads. The rules (API reference:
 
 - **Which failures.** Retryable: no HTTP answer (:class:`~airflow_provider_evolink.exceptions.EvoLinkTransportError`),
   a 2xx body that cannot be read (``EvoLinkResponseError``; re-read on a GET, never re-sent on a POST: the task may
-  exist and the caller resubmits with the same ``Idempotency-Key``), and API statuses 429, 500, 502, 503, 504.
+  exist and the caller resubmits with the same ``Idempotency-Key``), and the API statuses of
+  ``http_statuses.RETRYABLE_API_STATUSES`` (429 and 5xx gateway/server failures).
   Everything else (400, 401, 402, 403, 404, 409, 413, a bad configuration) ends at once.
 - **How long to wait.** The server's ``Retry-After`` when it sent one, else ``initial_wait * 2**(n-1)`` plus up to
   ``initial_wait`` of jitter for retry ``n``; both capped at ``max_wait`` seconds.
 - **When to stop.** One call stops after ``max_retries`` retries (connection extra ``max_retries``). Waiting for a
   task and saving its results outlast an API outage instead: :class:`OutageTolerance` keeps going while failures
-  have lasted less than ``outage_tolerance`` seconds (connection extra, default 15 minutes), bounded by the wait's
-  own deadline, and logs how long they have lasted. EvoLink keeps rendering meanwhile.
+  have lasted less than ``outage_tolerance`` seconds (connection extra; defaults in ``defaults.py``), bounded by
+  the wait's own deadline, and logs how long they have lasted. EvoLink keeps rendering meanwhile.
 
 Why hand-written loops and not tenacity: tenacity builds its retry machinery per call, which cost a quarter of
 the CPU of a trigger's poll (``benchmarks/trigger_scale.py``); the two loops below are a dozen lines each and read
@@ -30,6 +31,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
 
+from airflow_provider_evolink.defaults import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_OUTAGE_TOLERANCE,
+    MAX_RETRY_WAIT,
+    RETRY_INITIAL_WAIT,
+)
 from airflow_provider_evolink.exceptions import EvoLinkError, EvoLinkResponseError
 
 __all__ = [
@@ -44,16 +51,6 @@ __all__ = [
     "monotonic",
     "sleep",
 ]
-
-#: Retries after the first attempt for retryable failures (connection extra ``max_retries``).
-DEFAULT_MAX_RETRIES = 3
-#: Seconds transient failures may last in a row while waiting for a task or saving its results (connection extra
-#: ``outage_tolerance``): longer than the 10-minute API outages the provider is built to outlast.
-DEFAULT_OUTAGE_TOLERANCE = 900.0
-#: First backoff step (seconds).
-RETRY_INITIAL_WAIT = 0.5
-#: Longest wait honoured from a ``Retry-After`` header, and the cap of the exponential backoff (seconds).
-MAX_RETRY_WAIT = 30.0
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -103,9 +103,7 @@ class EmulatorMiddleware:
             await _await_disconnect(receive)
         else:
             if fault == "slow":
-                # Read the request first, as a real server does before working on it: a client that gives up
-                # during the wait leaves a request that still takes effect (an unknown outcome, the case
-                # Idempotency-Key exists for) rather than one that fails for want of its body.
+                # Body first, as a real server: a client giving up mid-wait leaves a request that still takes effect.
                 receive = await _buffered(receive)
                 await asyncio.sleep(faults.slow_seconds)
             await self.app(scope, receive, send)

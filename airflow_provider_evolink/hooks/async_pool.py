@@ -6,9 +6,9 @@ and a 429's ``Retry-After`` slows every trigger sharing it. Everything here is a
 state that matters lives in it (a trigger may be re-created in another triggerer at any time).
 
 The pool is an ``aiohttp.ClientSession`` (the library of the dbt Cloud and HTTP providers' async hooks), read
-without httpx's client layers: they cost a read more CPU than the aiohttp-session-per-poll pattern of those
-providers (``benchmarks/README.md``, session 4). Answers still come back as ``httpx.Response``, so the workers'
-sync path (httpx) and the triggers' share one reading of answers and errors (:mod:`.responses`).
+without httpx's client layers, which cost more CPU per read (figures: ``benchmarks/README.md``). Answers still come back
+as ``httpx.Response``, so the workers' sync path (httpx) and the triggers' share one reading of answers and errors
+(:mod:`.responses`).
 """
 
 from __future__ import annotations
@@ -69,8 +69,7 @@ class SharedAsyncClient:
         self.session = _new_session(settings)
         self.users = 0
         self.paused_until = 0.0  # retry.monotonic() time
-        # HTTP(S)_PROXY / NO_PROXY, read once: aiohttp's trust_env would look them (and ~/.netrc) up in a thread
-        # at every request.
+        # Proxy variables read once: aiohttp's trust_env would look them up in a thread at every request.
         self._proxy, self._proxy_auth = _env_proxy(settings.base_url)
 
     def __repr__(self) -> str:

@@ -49,6 +49,7 @@ from airflow_provider_evolink.hooks.settings import (
     settings_from_connection,
     tls_context,
 )
+from airflow_provider_evolink.http_statuses import PAUSE_STATUSES
 from airflow_provider_evolink.models.media import has_unresolved_inputs
 from airflow_provider_evolink.models.requests import EvoLinkRequest, parse_request
 
@@ -61,9 +62,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ASYNC_POOL_SIZE", "DEFAULT_BASE_URL", "USER_AGENT", "EvoLinkHook"]
 
-#: Statuses whose ``Retry-After`` pauses every hook sharing an async client, not only the one that got it.
-_PAUSE_STATUSES = frozenset({429, 503})
-
 _ModelT = TypeVar("_ModelT", bound=pydantic.BaseModel)
 
 
@@ -71,14 +69,14 @@ class EvoLinkHook(BaseHook):
     """
     Talk to the EvoLink API with the API key of an Airflow connection.
 
-    The connection (type ``evolink``): ``password`` = API key (required), ``host`` = base URL (default
-    ``https://api.evolink.ai``; ``https://`` is assumed without a scheme), extras ``timeout`` (seconds per
-    request, default 30), ``max_retries`` (retries of retryable failures, default 3) and ``outage_tolerance``
-    (seconds the provider's waits and saves outlast failures in a row, default 900; see :attr:`settings`), and
-    ``files_base_url`` (the files API host :meth:`upload_file` sends to, default ``https://files-api.evolink.ai``).
-    Retryable failures (429, 500/502/503/504, connect errors, timeouts, dropped connections, a garbled 2xx body
-    on a read) are retried under the provider's one retry policy (``airflow_provider_evolink/retry.py``):
-    exponential backoff with jitter, honouring ``Retry-After`` up to 30 s. A create request is
+    The connection (type ``evolink``): ``password`` = API key (required), ``host`` = base URL (``https://`` is
+    assumed without a scheme), extras ``timeout`` (seconds per request), ``max_retries`` (retries of retryable
+    failures) and ``outage_tolerance`` (seconds the provider's waits and saves outlast failures in a row; see
+    :attr:`settings`), and ``files_base_url`` (the files API host :meth:`upload_file` sends to); every default is
+    in :mod:`airflow_provider_evolink.defaults`. Retryable failures (``http_statuses.RETRYABLE_API_STATUSES``,
+    connect errors, timeouts, dropped connections, a garbled 2xx body on a read) are retried under the provider's
+    one retry policy (``airflow_provider_evolink/retry.py``): exponential backoff with jitter, honouring
+    ``Retry-After`` up to ``defaults.MAX_RETRY_WAIT``. A create request is
     always sent with an ``Idempotency-Key`` and only ever retried with the same key, so a retry can never pay
     twice where the server honours the key.
 
@@ -163,8 +161,7 @@ class EvoLinkHook(BaseHook):
     async def _aclient(self) -> SharedAsyncClient:
         loop = asyncio.get_running_loop()
         if self._shared is not None and self._shared_key is not None and self._shared_key[0] is not loop:
-            # Used from another event loop than before (e.g. two asyncio.run calls): that loop's client
-            # cannot be used (or closed) from here; drop this hook's share of it and join this loop's.
+            # Another event loop (e.g. a second asyncio.run): the old loop's client is unusable from here.
             self._release_share()
         if self._shared is None:
             settings = await self.asettings()
@@ -241,8 +238,7 @@ class EvoLinkHook(BaseHook):
         policy = settings.retry_policy
         transport_errors = async_pool.async_transport_errors()
         if (target := self._atargets.get(path)) is None:
-            # Built once and read at every poll: a trigger reads one URL for hours. The shared client may have been
-            # made by a hook with another timeout: each request carries its own.
+            # Built once, as a trigger reads one URL for hours; each request carries its own timeout (shared client).
             import yarl
 
             text = settings.base_url + path
@@ -261,7 +257,7 @@ class EvoLinkHook(BaseHook):
                 raise unreadable("GET", path, error, settings.api_key) from None
             if not response.is_success:
                 refused = api_error(response, settings.api_key)
-                if refused.status_code in _PAUSE_STATUSES and refused.retry_after:
+                if refused.status_code in PAUSE_STATUSES and refused.retry_after:
                     # One 429 slows every trigger sharing this client, not only the one that got it.
                     shared.pause(min(refused.retry_after, policy.max_wait))
                 raise refused

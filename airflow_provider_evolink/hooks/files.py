@@ -31,13 +31,13 @@ from airflow_provider_evolink import retry
 from airflow_provider_evolink.exceptions import (
     EvoLinkError,
     EvoLinkInputError,
-    EvoLinkRateLimitError,
     EvoLinkResponseError,
     EvoLinkTransportError,
     EvoLinkUploadError,
 )
 from airflow_provider_evolink.hooks.responses import api_error, transport_error
 from airflow_provider_evolink.hooks.settings import ConnectionSettings
+from airflow_provider_evolink.http_statuses import RESENDABLE_UPLOAD_STATUSES
 from airflow_provider_evolink.models.responses import UploadedFile, UploadResponse
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def upload(
             if response.is_success:
                 return _parse_upload(response)
             failure = api_error(response, settings.api_key)
-            if not isinstance(failure, EvoLinkRateLimitError):
+            if failure.status_code not in RESENDABLE_UPLOAD_STATUSES:
                 raise failure
         if retry_number > policy.max_retries:
             raise failure

@@ -4,7 +4,7 @@ What an ``evolink`` Airflow connection resolves to, and the HTTP client settings
 The connection (API reference: ``airflow_provider_evolink/api_reference/evolink-api.md``, "Authentication"):
 ``password`` = API key (required), ``host`` = API base URL, extras ``timeout`` (seconds per request), ``max_retries``
 (per request), ``outage_tolerance`` (seconds a wait or a save outlasts transient failures) and ``files_base_url`` (the
-files API host, default ``https://files-api.evolink.ai``). :func:`http_url` and
+files API host); every default is in ``defaults.py``. :func:`http_url` and
 :func:`number_extra` check any further host or number extra the same way, so a second host (e.g. a files API)
 is one more field of :class:`ConnectionSettings`.
 """
@@ -25,8 +25,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from airflow_provider_evolink import __version__
+from airflow_provider_evolink.defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_FILES_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_OUTAGE_TOLERANCE,
+    DEFAULT_TIMEOUT,
+)
 from airflow_provider_evolink.exceptions import EvoLinkConfigError
-from airflow_provider_evolink.retry import DEFAULT_MAX_RETRIES, DEFAULT_OUTAGE_TOLERANCE, OutageTolerance, RetryPolicy
+from airflow_provider_evolink.retry import OutageTolerance, RetryPolicy
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -47,11 +54,6 @@ __all__ = [
     "tls_context",
 ]
 
-DEFAULT_BASE_URL = "https://api.evolink.ai"
-#: EvoLink's files API host (connection extra ``files_base_url``), where uploads go.
-DEFAULT_FILES_BASE_URL = "https://files-api.evolink.ai"
-#: Seconds allowed for one HTTP read/write (connection extra ``timeout``).
-DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"airflow-provider-evolink/{__version__}"
 
 
@@ -106,8 +108,8 @@ class DeferredTrustContext(ssl.SSLContext):
     ``SSLKEYLOGFILE`` honoured, CAs from ``SSL_CERT_FILE``, else ``SSL_CERT_DIR``, else certifi's bundle), with
     the CA bundle loaded at the first TLS handshake instead of at construction.
 
-    Loading certifi's bundle costs about 23 ms of CPU, a seventh of storing a 100 MiB result to local disk, and
-    a client talking plain ``http://`` (an emulator, a proxy on the same host) never needs it. Verification is
+    Loading certifi's bundle costs CPU (``benchmarks/README.md``) that a client talking plain ``http://`` (an
+    emulator, a proxy on the same host) never needs. Verification is
     never weaker: the context requires certificates and checks host names from the start, so a handshake that
     somehow ran before the bundle loaded would fail, not pass. Create it with :meth:`create`.
     """
@@ -159,8 +161,7 @@ class DeferredTrustContext(ssl.SSLContext):
 def tls_context() -> ssl.SSLContext:
     """The TLS settings every client of the process shares, the sync ones and the triggers' aiohttp pool
     (:class:`DeferredTrustContext`): built once, the CA bundle loaded at the first HTTPS connection. Each
-    ``httpx.Client`` would otherwise load the bundle itself, 25 ms each, and a transfer makes two (API and result
-    host)."""
+    ``httpx.Client`` would otherwise load the bundle itself, and a transfer makes two (API and result host)."""
     return DeferredTrustContext.create()
 
 
@@ -232,8 +233,7 @@ def number_extra(extra: Mapping[str, Any], name: str, default: float, where: str
 
     :raises EvoLinkConfigError: the value is not a number (booleans included), naming the extra.
     """
-    # The UI stores an emptied field as "" or None: both mean "use the default". Strings come from URI-form
-    # connections and environment variables.
+    # The UI stores an emptied field as "" or None: both mean the default (strings come from URI connections).
     value = extra.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         return float(default)

@@ -49,8 +49,7 @@ MOTION_CONTROL_MAX_SECONDS = {"image": 10, "video": 30}
 
 
 def _element_id(value: Any) -> Any:
-    # The O3 pages show ``element_id`` as an integer (a "long"), the OpenAPI files as a string: accept both,
-    # send a string. ``bool`` is an ``int`` subclass but never an ID.
+    # O3 pages show an integer ID, the OpenAPI files a string: send a string (a bool is an int but never an ID).
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value
@@ -139,8 +138,7 @@ class EvoLinkRequest(_Model):
 
     @model_validator(mode="after")
     def _extra_media_inputs(self) -> Self:
-        # Fields the provider does not model follow the generic rule: a string ending in ``_url`` or a list of
-        # strings ending in ``_urls`` is a media input, with the same reference forms as a documented one.
+        # Unmodelled fields follow the generic rule: ``*_url`` / ``*_urls`` are media inputs like documented ones.
         extra = self.__pydantic_extra__ or {}
         for name, value in extra.items():
             if value is None or not name.endswith(("_url", "_urls")):

@@ -14,29 +14,42 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import pydantic
 from airflow.sdk import BaseOperator, conf
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
+from airflow_provider_evolink.defaults import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
 from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.models.pricing import credit_usage, estimate_credits
-from airflow_provider_evolink.models.requests import EvoLinkRequest, parse_request
+from airflow_provider_evolink.models.pricing import credit_usage
+from airflow_provider_evolink.models.requests import EvoLinkRequest
 from airflow_provider_evolink.models.status import TaskStatus
+from airflow_provider_evolink.operators.preflight import (
+    DEFAULT_INPUT_LINK_EXPIRATION,
+    check_budget,
+    check_trigger_serializes,
+    checked_input_link_expiration,
+    checked_max_credits,
+    validated_request,
+)
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
-from airflow_provider_evolink.submission import XCOM_SUBMISSION, summarize
-from airflow_provider_evolink.transfers.evolink_to_storage import check_destinations_downstream
+from airflow_provider_evolink.transfers.destinations import check_destinations_downstream
 from airflow_provider_evolink.triggers.evolink import (
-    DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
-    completed_detail_xcom,
     positive_seconds,
     progress_message,
     progress_step,
+)
+from airflow_provider_evolink.xcom import (
+    XCOM_SUBMISSION,
+    XCOM_TASK_DETAIL,
+    XCOM_TASK_ID,
+    XCOM_USAGE,
+    completed_detail,
+    short_prompt,
+    submission_summary,
 )
 
 if TYPE_CHECKING:
@@ -45,38 +58,9 @@ if TYPE_CHECKING:
 
     from airflow_provider_evolink.inputs import ResolvedInputs
     from airflow_provider_evolink.models.responses import TaskDetail, Usage
-    from airflow_provider_evolink.submission_state import SubmissionState
+    from airflow_provider_evolink.never_pay_twice import SubmissionState
 
-__all__ = ["EvoLinkGenerateVideoOperator"]
-
-#: Seconds a signed input link stays valid (``input_link_expiration``). EvoLink fetches inputs when the task
-#: starts, after it queues: Kling estimates ~300 s per task and some models run 40 minutes, so a busy queue can
-#: delay the fetch well past an hour; a retry replaying the stored request after a crash sends the same links
-#: again. Six hours covers both with room, and is still far shorter than the 72 h an uploaded file stays public.
-DEFAULT_INPUT_LINK_EXPIRATION = 6 * 3600
-#: The longest a SigV4-presigned S3 link may live (7 days); GCS V4 signing has the same cap.
-MAX_INPUT_LINK_EXPIRATION = 7 * 24 * 3600
-
-#: XCom key of the EvoLink task ID, pushed before any waiting (``return_value`` holds it too).
-XCOM_TASK_ID = "evolink_task_id"
-#: XCom key of the completed task detail (``wait_for_completion=True``).
-XCOM_TASK_DETAIL = "evolink_task"
-#: XCom key of the task's credits (:func:`~airflow_provider_evolink.models.credit_usage`), pushed after submitting
-#: and again when the task ends.
-XCOM_USAGE = "evolink_usage"
-#: Characters of the prompt the submission log line shows.
-_LOGGED_PROMPT_CHARS = 200
-#: States worth reconnecting to on a retry: the stored task is still going, or already done.
-_RECONNECTABLE = frozenset({TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.COMPLETED})
-
-
-def _prompt_for_log(request: EvoLinkRequest) -> str:
-    """``prompt '…'`` (shortened) for the submission log line, so each mapped instance says what it made."""
-    prompt = getattr(request, "prompt", None)
-    if not prompt:
-        return "no prompt"
-    shown = prompt if len(prompt) <= _LOGGED_PROMPT_CHARS else prompt[: _LOGGED_PROMPT_CHARS - 1] + "…"
-    return f"prompt {shown!r}"
+__all__ = ["DEFAULT_INPUT_LINK_EXPIRATION", "EvoLinkGenerateVideoOperator"]
 
 
 class EvoLinkGenerateVideoOperator(BaseOperator):
@@ -92,19 +76,20 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     EvoLink replays the first task if that POST got through. A request that changed since the stored submission
     is submitted as a new task. The stored submission belongs to the task instance's try sequence: it is kept after
     success (a kill between the end of ``execute`` and Airflow recording the success must not pay twice), and a
-    manual Clear, which starts a new try sequence, forgets it and generates anew (``submission_state.py``). Reads
-    of a running or stored task outlast API outages for the connection's ``outage_tolerance`` (15 minutes by
-    default). The key only closes the POST-to-ID window where EvoLink honours it (its own client relies on it; its
-    docs do not promise it).
+    manual Clear, which starts a new try sequence, forgets it and generates anew (``never_pay_twice.py``). Reads
+    of a running or stored task outlast API outages for the connection's ``outage_tolerance``
+    (:data:`~airflow_provider_evolink.defaults.DEFAULT_OUTAGE_TOLERANCE`). The key only closes the POST-to-ID window
+    where EvoLink honours it (its own client relies on it; its docs do not promise it).
 
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
     any waiting, with a secret-free summary of the request under ``evolink_submission`` (prompt shortened,
-    model, duration, resolution and the ``evolink_usage`` credits: :mod:`airflow_provider_evolink.submission`;
-    the transfer copies it into its Asset events), and the task's credits under ``evolink_usage``
-    (:func:`~airflow_provider_evolink.models.credit_usage`). With ``wait_for_completion=True`` the completed task
-    detail is pushed under ``evolink_task``: ``id``, ``model``, ``status``, ``progress``, ``created``,
-    ``result_count``, ``task_info`` and ``usage`` (the same credits), without the signed result links
-    (:func:`~airflow_provider_evolink.triggers.evolink.completed_detail_xcom` has the exact shape).
+    model, duration, quality and the ``evolink_usage`` credits:
+    :func:`~airflow_provider_evolink.xcom.submission_summary`; the transfer copies it into its Asset events), and the
+    task's credits under ``evolink_usage`` (:func:`~airflow_provider_evolink.models.credit_usage`). With
+    ``wait_for_completion=True`` the completed task detail is pushed under ``evolink_task``: ``id``, ``model``,
+    ``status``, ``progress``, ``created``, ``result_count``, ``task_info`` and ``usage`` (the same credits), without the
+    signed result links (:func:`~airflow_provider_evolink.xcom.completed_detail` has the exact shape; every key:
+    :mod:`airflow_provider_evolink.xcom`).
 
     :param request: the create request: a request model (``KlingO3ReferenceToVideoRequest``,
         ``KlingV3MotionControlRequest``, ``VideoGenerationRequest``) or a dict routed by its ``model`` key.
@@ -129,7 +114,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         price); × the request's ``duration``. Ignored when a price is published.
     :param input_link_expiration: seconds a signed input link stays valid (1 to 604800, default 21600 = 6 h:
         EvoLink fetches inputs only when the task starts, after queueing, and a retry may replay the stored
-        request; see :data:`DEFAULT_INPUT_LINK_EXPIRATION`).
+        request; see :data:`~airflow_provider_evolink.defaults.DEFAULT_INPUT_LINK_EXPIRATION`).
 
     Media inputs may be public URLs, object-storage URIs / ``ObjectStoragePath`` (signed) or local files
     (uploaded through EvoLink's files API, public for 72 h): see :mod:`airflow_provider_evolink.inputs`. They
@@ -159,7 +144,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         wait_for_completion: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float = 3600.0,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
         max_credits: float | None = None,
         credits_per_second: float | None = None,
         adaptive_polling: bool = True,
@@ -167,32 +152,19 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        # Jinja renders strings inside dicts but leaves other objects alone, and a dict is what the serialized
-        # DAG can show: keep a model as its API JSON (parse_request routes it back to the same class).
+        # A dict, not a model: Jinja renders strings inside dicts only, and the serialized DAG can show it.
         self.request = request.to_api_json() if isinstance(request, EvoLinkRequest) else request
         self.evolink_conn_id = evolink_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = positive_seconds("poll_interval", poll_interval)
         self.timeout = positive_seconds("timeout", timeout)
-        self.max_credits = max_credits
-        for name, value in (("max_credits", max_credits), ("credits_per_second", credits_per_second)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
-                raise ValueError(f"{name} must be a number of credits >= 0 or None, got {value!r}")
-        self.credits_per_second = credits_per_second
+        self.max_credits = checked_max_credits(max_credits)
+        self.credits_per_second = checked_max_credits(credits_per_second, "credits_per_second")
         if not isinstance(adaptive_polling, bool):
             raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
         self.adaptive_polling = adaptive_polling
-        if (
-            isinstance(input_link_expiration, bool)
-            or not isinstance(input_link_expiration, int)
-            or not 0 < input_link_expiration <= MAX_INPUT_LINK_EXPIRATION
-        ):
-            raise ValueError(
-                f"input_link_expiration must be a whole number of seconds from 1 to {MAX_INPUT_LINK_EXPIRATION} "
-                f"(7 days, the longest S3/GCS signed links live), got {input_link_expiration!r}"
-            )
-        self.input_link_expiration = input_link_expiration
+        self.input_link_expiration = checked_input_link_expiration(input_link_expiration)
         self._evolink_task_id: str | None = None
         self._usage: Usage | None = None  # usage of the create answer
         self._result_locations: list[str] = []  # result URLs without their signed part, for lineage
@@ -206,14 +178,17 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 
     # ------------------------------------------------------------------ execution
     def execute(self, context: Context) -> str:
-        request = self._validated_request()
-        self._check_budget(request)
-        self._check_destinations(context)
-        if self.wait_for_completion and self.deferrable:
-            self._check_trigger_serializes()
+        # Bad input fails the same on every retry: refused before any POST, without spending Airflow retries.
+        with fail_or_retry():
+            request = validated_request(self.request)
+            check_budget(request, self.max_credits, self.log, credits_per_second=self.credits_per_second)
+            self._check_destinations(context)
+            if self.wait_for_completion and self.deferrable:
+                check_trigger_serializes(
+                    self._trigger("task-unified-not-submitted-yet", end_time=time.time() + self.timeout)
+                )
         try:
-            # 400/401/402/403/409 or a bad connection answer the same on every retry: spend none on them.
-            # Retryable errors propagate: the next try reconnects, or replays the stored Idempotency-Key.
+            # A retryable error keeps Airflow's retries: the next try reconnects, or replays the stored key.
             with fail_or_retry():
                 return self._submit_and_wait(context, request)
         finally:
@@ -225,7 +200,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
         usage = credit_usage(self._reserved_usage(context))
         context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
-        context["ti"].xcom_push(key=XCOM_SUBMISSION, value=summarize(request, evolink_task_id, usage))
+        context["ti"].xcom_push(key=XCOM_SUBMISSION, value=submission_summary(request, evolink_task_id, usage))
         if not self.wait_for_completion:
             return self._succeeded(context, evolink_task_id)
         event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None
@@ -261,49 +236,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             )
 
     # ------------------------------------------------------------------ before submitting
-    def _validated_request(self) -> EvoLinkRequest:
-        try:
-            return parse_request(self.request)
-        except pydantic.ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in problem['loc']) or 'request'}: {problem['msg']}"
-                for problem in error.errors(include_url=False)
-            )
-            raise AirflowFailException(f"Invalid EvoLink request (nothing was submitted): {problems}") from None
-        except TypeError as error:
-            raise AirflowFailException(f"Invalid EvoLink request (nothing was submitted): {error}") from None
-
-    def _check_budget(self, request: EvoLinkRequest) -> None:
-        estimate = estimate_credits(request, credits_per_second=self.credits_per_second)
-        quality = getattr(request, "quality", None) or "720p"
-        if estimate is None:
-            self.log.info("No price known for model %s at %s: the cost cannot be estimated", request.model, quality)
-            if self.max_credits is not None:
-                raise AirflowFailException(
-                    f"max_credits={self.max_credits:g} is set but model {request.model!r} at {quality} has no known "
-                    "price, so the cost cannot be checked: refusing to submit (fail closed). Pass "
-                    "credits_per_second=<credits per second of output> (with a duration in the request) to check "
-                    "against your own price, or remove max_credits to submit without a budget check."
-                )
-            return
-        self.log.info(
-            "Estimated cost: %.4g credits (%s at %s, at EvoLink's published per-second price)",
-            estimate,
-            request.model,
-            quality,
-        )
-        if self.max_credits is not None and estimate > self.max_credits:
-            raise AirflowFailException(
-                f"Estimated cost {estimate:g} credits exceeds max_credits={self.max_credits:g} "
-                f"({request.model} at {quality}): nothing was submitted"
-            )
 
     def _check_destinations(self, context: Context) -> None:
         # A save task downstream whose destination cannot work would fail only after this video is paid for.
         try:
             check_destinations_downstream(self, context)
         except EvoLinkConfigError as error:
-            raise AirflowFailException(f"{error}; nothing was submitted") from error
+            raise EvoLinkConfigError(f"{error}; nothing was submitted") from None
 
     def _trigger(self, evolink_task_id: str, *, end_time: float) -> EvoLinkTaskTrigger:
         return EvoLinkTaskTrigger(
@@ -315,24 +254,6 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             adaptive_polling=self.adaptive_polling,
         )
 
-    def _check_trigger_serializes(self) -> None:
-        # Deferring with kwargs serde cannot encode would fail only after EvoLink took (and billed) the
-        # request: check the exact kwargs, with a stand-in ID, while nothing is submitted yet.
-        from airflow.sdk import serde
-
-        _, kwargs = self._trigger("task-unified-not-submitted-yet", end_time=time.time() + self.timeout).serialize()
-        try:
-            round_trip = serde.deserialize(serde.serialize(kwargs))
-        except Exception as error:
-            raise AirflowFailException(
-                f"The trigger arguments cannot be serialized ({type(error).__name__}: {error}); nothing was submitted"
-            ) from None
-        if round_trip != kwargs:
-            raise AirflowFailException(
-                f"The trigger arguments do not survive serialization ({kwargs!r} came back as {round_trip!r}); "
-                "nothing was submitted"
-            )
-
     # ------------------------------------------------------------------ submitting
     def _reconnect_or_submit(self, context: Context, request: EvoLinkRequest) -> tuple[str, TaskDetail | None]:
         """The EvoLink task ID to wait for, and its detail when an earlier try's task was reconnected to."""
@@ -343,23 +264,36 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 "(a retry cannot reconnect to the EvoLink task and submits a new one)"
             )
         # Imported when a try submits, as the input resolution is: DAG files do not pay for it.
-        from airflow_provider_evolink.submission_state import SubmissionState, request_fingerprint, try_sequence
+        from airflow_provider_evolink.never_pay_twice import (
+            SubmissionState,
+            reconnects_to,
+            request_fingerprint,
+            try_sequence,
+        )
 
         sequence = try_sequence(context.get("ti"), self.retries)
         # The request as the user wrote it (URIs), never the links made for it: those differ on every try.
         state = SubmissionState(store, request_fingerprint(request.to_api_json()), sequence)
         if (stored_id := state.stored_task_id()) is not None:
             detail = self._stored_task(stored_id)
-            if detail is not None and detail.status in _RECONNECTABLE:
+            if detail is not None and reconnects_to(detail.status):
                 self.log.info(
                     "Reconnecting to EvoLink task %s (%s) submitted by an earlier try: not submitting again",
                     stored_id,
                     detail.status.value,
                 )
                 return stored_id, detail
+            if detail is not None:
+                self.log.warning(
+                    "EvoLink task %s from an earlier try ended %s%s: submitting again with a new Idempotency-Key",
+                    stored_id,
+                    detail.status.value,
+                    f" [{detail.error.code}]" if detail.error and detail.error.code else "",
+                )
             state.forget_task()
         body, idempotency_key = self._replay(state, request) or self._new_submission(state, request)
-        self.log.info("Submitting a %s generation, %s", request.model, _prompt_for_log(request))
+        prompt = short_prompt(request)
+        self.log.info("Submitting a %s generation, %s", request.model, f"prompt {prompt!r}" if prompt else "no prompt")
         task = self.hook.create_video_generation(body, idempotency_key=idempotency_key)
         self._usage = task.usage
         state.submitted(task.id, task.usage.model_dump(mode="json", exclude_none=True) if task.usage else None)
@@ -372,8 +306,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     # ------------------------------------------------------------------ media inputs
     def _resolve_inputs(self, request: EvoLinkRequest) -> ResolvedInputs:
         """Sign or upload the request's object-storage and local inputs (each once); public URLs pass as they are."""
-        # Imported here, as the other input steps below: DAG files parse this module, and only a submitting try
-        # resolves inputs (benchmarks/import_cost.py).
+        # Imported here: DAG files parse this module, and only a submitting try resolves inputs.
         from airflow_provider_evolink.inputs import resolve_inputs
 
         resolved = resolve_inputs(request, self.hook, expiration=self.input_link_expiration)
@@ -427,13 +360,6 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 evolink_task_id,
             )
             return None
-        if detail.status not in _RECONNECTABLE:
-            self.log.warning(
-                "EvoLink task %s from an earlier try ended %s%s: submitting again with a new Idempotency-Key",
-                evolink_task_id,
-                detail.status.value,
-                f" [{detail.error.code}]" if detail.error and detail.error.code else "",
-            )
         return detail
 
     # ------------------------------------------------------------------ waiting and finishing
@@ -472,7 +398,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         from airflow_provider_evolink.openlineage import public_location
 
         usage = credit_usage(reserved, detail.status, detail.usage)
-        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail_xcom(detail, usage))
+        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail(detail, usage))
         context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
         self._result_locations = [public_location(url) for url in detail.results]
         return self._succeeded(context, event.evolink_task_id)
@@ -480,7 +406,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     def _reserved_usage(self, context: Context) -> Usage | None:
         """The create answer's ``usage``: from this try, else as an earlier try or the deferring half stored it."""
         from airflow_provider_evolink.models.responses import Usage
-        from airflow_provider_evolink.submission_state import stored_usage
+        from airflow_provider_evolink.never_pay_twice import stored_usage
 
         if self._usage is None and (stored := stored_usage(context.get("task_state_store"))) is not None:
             self._usage = Usage.model_validate(stored)
@@ -506,6 +432,5 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         )
 
     def _succeeded(self, context: Context, evolink_task_id: str) -> str:
-        # Nothing is cleared here: a kill before Airflow records the success must still find the task (a manual
-        # Clear starts a new try sequence, which forgets it; see submission_state.py).
+        # Nothing cleared: a kill before Airflow records the success must still find the task (never_pay_twice.py).
         return evolink_task_id

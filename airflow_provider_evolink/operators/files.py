@@ -12,9 +12,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_evolink.exceptions import EvoLinkError
+from airflow_provider_evolink.airflow_errors import fail_or_retry
+from airflow_provider_evolink.exceptions import EvoLinkConfigError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 
 if TYPE_CHECKING:
@@ -63,6 +63,16 @@ class EvoLinkUploadFileOperator(BaseOperator):
         self.file_name = file_name
         self.upload_path = upload_path
 
+    def _upload(self, sources: list[Any]) -> list[str]:
+        if not sources:
+            raise EvoLinkConfigError("source is empty: name a file, an object-storage URI or a list of them")
+        if self.file_name is not None and len(sources) > 1:
+            raise EvoLinkConfigError(f"file_name names one file, but source lists {len(sources)}")
+        return [
+            self.hook.upload_file(item, file_name=self.file_name, upload_path=self.upload_path).file_url
+            for item in sources
+        ]
+
     @cached_property
     def hook(self) -> EvoLinkHook:
         """The sync hook of ``evolink_conn_id``."""
@@ -70,19 +80,10 @@ class EvoLinkUploadFileOperator(BaseOperator):
 
     def execute(self, context: Context) -> str | list[str]:
         sources = list(self.source) if isinstance(self.source, list | tuple) else [self.source]
-        if not sources:
-            raise AirflowFailException("source is empty: name a file, an object-storage URI or a list of them")
-        if self.file_name is not None and len(sources) > 1:
-            raise AirflowFailException(f"file_name names one file, but source lists {len(sources)}")
+        # A missing source or a refused upload fails the same on every retry; transient errors keep Airflow's retries.
         try:
-            urls = [
-                self.hook.upload_file(item, file_name=self.file_name, upload_path=self.upload_path).file_url
-                for item in sources
-            ]
-        except EvoLinkError as error:
-            if error.retryable:
-                raise
-            raise AirflowFailException(str(error)) from error
+            with fail_or_retry():
+                urls = self._upload(sources)
         finally:
             self.hook.close()
         return urls if isinstance(self.source, list | tuple) else urls[0]

@@ -8,12 +8,8 @@ created through the REST API or by another task never count, so no URI a user ca
 outside the transfer is ever opened. The gallery reads the database through the API server's session; callers
 pass the DAG IDs the auth manager lets the user read.
 
-The transfer's ``extra`` (see ``EvoLinkToStorageOperator``)::
-
-    {"source": "evolink", "evolink_task_id": str, "model": str | None, "prompt": str | None,
-     "duration": int | None, "resolution": str | None, "bytes": int,
-     "usage": {"credits_reserved": float | None, "billing_rule": str | None, ...} | None,
-     "files": [{"uri": str, "bytes": int, "crc32c": str}, ...]}   # or "sha256": the transfer's ``checksum``
+The transfer's ``extra``: :mod:`airflow_provider_evolink.asset_extra` (its keys, and :func:`quality_of` for
+events recorded before ``resolution`` was renamed ``quality``).
 """
 
 from __future__ import annotations
@@ -26,6 +22,8 @@ from airflow.models.asset import AssetEvent, AssetModel
 from airflow.models.taskinstance import TaskInstance
 from sqlalchemy import and_, func, select
 
+from airflow_provider_evolink.asset_extra import EXTRA_SOURCE, quality_of
+
 if TYPE_CHECKING:
     from collections.abc import Collection
 
@@ -34,8 +32,6 @@ if TYPE_CHECKING:
 
 #: ``task_instance.operator`` of the task instances whose events are videos.
 TRANSFER_OPERATOR = "EvoLinkToStorageOperator"
-#: ``extra["source"]`` the transfer writes.
-EXTRA_SOURCE = "evolink"
 
 _MODEL = AssetEvent.extra["model"].as_string()
 
@@ -174,7 +170,7 @@ def video_cards(event: AssetEvent, asset_name: str) -> list[dict[str, Any]]:
             "prompt": _text(extra.get("prompt")),
             "model": _text(extra.get("model")),
             "duration": _number(extra.get("duration")),
-            "resolution": _text(extra.get("resolution")),
+            "quality": _text(quality_of(extra)),
             "credits_reserved": _number(usage.get("credits_reserved")),
             "billing_rule": _text(usage.get("billing_rule")),
             "bytes": stored.size,

@@ -23,8 +23,7 @@ __all__ = ["URL_PREFIX", "EvoLinkGalleryPlugin"]
 
 #: Where the app is mounted on the API server (under Airflow's own base path).
 URL_PREFIX = "/evolink"
-# UI hrefs are relative (no leading "/"): the browser resolves them against the UI's base URL, so the plugin
-# also works when Airflow is served under a sub-path.
+# Relative UI hrefs resolve against the UI's base URL, so the plugin works under a sub-path too.
 _PAGE = URL_PREFIX.lstrip("/") + "/videos"
 _ICON = URL_PREFIX.lstrip("/") + "/static/icon.svg"
 _ICON_DARK = URL_PREFIX.lstrip("/") + "/static/icon-dark.svg"

@@ -18,19 +18,19 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from airflow_provider_evolink.airflow_errors import airflow_exception
+from airflow_provider_evolink.defaults import DEFAULT_POLL_INTERVAL
 from airflow_provider_evolink.exceptions import EvoLinkError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.triggers.evolink import (
-    DEFAULT_POLL_INTERVAL,
     DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
-    completed_detail_xcom,
     progress_message,
     progress_step,
 )
+from airflow_provider_evolink.xcom import completed_detail
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -47,12 +47,12 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     ``completed`` → returns (XCom ``return_value``) the task detail as a dict (``id``, ``model``, ``status``,
     ``progress``, ``created``, ``result_count``, ``task_info``, ``usage``: ``None`` here, the task detail does not
     carry it), without the signed result links: ``EvoLinkToStorageOperator`` re-reads them
-    (:func:`~airflow_provider_evolink.triggers.evolink.completed_detail_xcom` has the exact shape).
+    (:func:`~airflow_provider_evolink.xcom.completed_detail` has the exact shape).
     ``failed`` or ``cancelled`` → the sensor fails without retries, since the EvoLink task is over and
     re-reading it cannot change that; the message carries the error code and says whether resubmitting (clearing
     the submitting task) may succeed. With ``soft_fail=True`` it is skipped instead, as on a timeout. A
     400/401/403/404 answer fails at once; transient errors that outlast the hook's retries
-    are tolerated for the connection's ``outage_tolerance`` (15 minutes by default; in ``reschedule`` mode each
+    are tolerated for the connection's ``outage_tolerance`` (``defaults.py``; in ``reschedule`` mode each
     poke starts afresh, so only ``timeout`` bounds them), then fail with Airflow retries allowed.
 
     Deferrable mode reads the task once, and defers to :class:`EvoLinkTaskTrigger` only if it is still running;
@@ -116,15 +116,14 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         if (detail := self._read()) is not None:
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 self._raise_for(event)
-                return PokeReturnValue(is_done=True, xcom_value=completed_detail_xcom(detail))
+                return PokeReturnValue(is_done=True, xcom_value=completed_detail(detail))
             if (step := progress_step(detail)) != self._last_step:
                 self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
                 self._last_step = step
             estimated_time = usable_estimate(detail.task_info.estimated_time if detail.task_info else None)
             self._next_poke = self._paced(detail, estimated_time)
         if self.deferrable:
-            # Deferring from inside poke() keeps BaseSensorOperator's soft_fail/never_fail handling of this
-            # first read; TaskDeferred is a BaseException, so it passes through that handling untouched.
+            # Deferring inside poke() keeps soft_fail/never_fail for this read (TaskDeferred passes through).
             self.defer(
                 trigger=EvoLinkTaskTrigger(
                     evolink_task_id=self.evolink_task_id,
@@ -147,8 +146,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     def _get_next_poke_interval(
         self, started_at: datetime | float, run_duration: Callable[[], float], poke_count: int
     ) -> float:
-        # BaseSensorOperator asks this between pokes (poke mode: how long to sleep; reschedule mode: when to
-        # come back); the last poke computed the answer from what EvoLink said (none after a failed read).
+        # Asked between pokes: the last poke computed the delay from what EvoLink said (none after a failed read).
         if not self.adaptive_polling or self.exponential_backoff or self._next_poke is None:
             return super()._get_next_poke_interval(started_at, run_duration, poke_count)
         return max(0.0, min(self._next_poke, self.timeout - run_duration()))
@@ -181,7 +179,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         """
         self._raise_for(EvoLinkTaskEvent.parse(event))
         try:
-            return completed_detail_xcom(self.hook.get_task(self.evolink_task_id))
+            return completed_detail(self.hook.get_task(self.evolink_task_id))
         finally:
             self.hook.close()
 

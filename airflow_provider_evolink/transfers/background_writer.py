@@ -4,10 +4,8 @@ The task's thread reads the result from the socket and feeds each chunk to the c
 helper thread writes it to the temporary object. Socket reads, hashlib's sha256 (on chunks over 2 KiB), file
 writes and s3fs uploads (they wait on fsspec's IO thread) all release the GIL, and CRC32C (the default) takes
 about 0.04 s per GiB, so reading and checksumming overlap with the store: on S3 the download goes on while a
-multipart part uploads. Hashing sha256
-on the helper instead, after its write, was slower: 1 GiB to local disk at 264–452 MiB/s against 800–819 MiB/s
-side by side (``benchmarks/README.md``, session 3), as the helper then had a whole core's work (about 0.66 s of
-sha256 and 0.3 s of writes per GiB) while the reading thread waited for it. At most ``max_pending`` chunks wait
+multipart part uploads. Hashing on the helper, after its write, would give it a whole core's work while the
+reading thread waits (figures: ``benchmarks/README.md``). At most ``max_pending`` chunks wait
 for the helper, so memory stays flat in the file size.
 """
 

@@ -1,9 +1,8 @@
 """Reading a result body off the socket without the HTTP/1.1 parser copying every byte.
 
 httpx hands a body over through h11, which appends each socket read to its own buffer, slices it out again and
-httpcore copies it once more into ``bytes``: three copies of every byte and a parser round per read, about
-0.7–1.1 s of CPU per GiB on the benchmark machine, against 0.2–0.4 s for the socket reads alone
-(``benchmarks/README.md``, session 3; httpcore's ``READ_NUM_BYTES`` only changes the number of rounds). For a
+httpcore copies it once more into ``bytes``: three copies of every byte and a parser round per read, several times
+the CPU of the socket reads alone (figures: ``benchmarks/README.md``). For a
 plain body (``Content-Length``, no transfer or content coding) the parser has nothing to do after the headers,
 so :func:`iter_body` takes what h11 already holds (its first chunk) and reads the rest straight from httpcore's
 ``network_stream`` response extension (the connection's own stream, with its timeout and TLS). The connection

@@ -10,9 +10,9 @@ upload itself (``benchmarks/README.md``, sessions 3 and 4).
 
 A try killed without cleanup (SIGKILL) leaves an incomplete upload: no object, but its parts are stored (and
 billed). S3 lists incomplete uploads by key, without saying which task started them, so while an upload runs its
-ID is kept in a marker object beside the target, ``<folder>/.<name>.upload-<owner>`` (``owner``: the digest of the
-DAG, run, task and map index that names the other stores' temporary objects). The next try of the same task
-instance reads the marker, aborts that upload and deletes the marker; another task instance's upload of the same
+ID is kept in a marker object beside the target, ``<folder>/.<name>.upload-<instance_digest>`` (``instance_digest``: the
+digest of the DAG, run, task and map index that names the other stores' temporary objects). The next try of the same
+task instance reads the marker, aborts that upload and deletes the marker; another task instance's upload of the same
 key has another marker and is never touched. A try killed in the one request between starting an upload and
 writing its marker leaves an upload nobody aborts: a bucket lifecycle rule ``AbortIncompleteMultipartUpload`` is
 the safety net for that (and for any client's abandoned uploads).
@@ -50,10 +50,8 @@ __all__ = ["MAX_PARTS_IN_FLIGHT", "PART_BYTES", "S3FinalUpload", "is_s3", "marke
 
 #: Bytes per multipart part (S3's minimum, 5 MiB): the part buffers are most of a store's memory.
 PART_BYTES = 5 << 20
-#: Parts that may upload at once: a full part is sent when at most one fewer is still uploading, so with 2 one part
-#: uploads while the next fills. Into moto (1 GiB, one run each, ``benchmarks/README.md``, session 4) 2 and 1 were
-#: as fast (1.03 × and 1.00 × ``put_file``); against S3 itself, where each part waits a network round trip,
-#: overlapping them matters more than on a loopback server.
+#: Parts that may upload at once: with 2, one part uploads while the next fills, which matters against S3 itself,
+#: where each part waits a network round trip (figures: ``benchmarks/README.md``).
 MAX_PARTS_IN_FLIGHT = 2
 
 
@@ -64,17 +62,19 @@ def is_s3(fs: AbstractFileSystem) -> bool:
     return s3fs is not None and isinstance(fs, s3fs.S3FileSystem)
 
 
-def marker_path(target: ObjectStoragePath, owner: str) -> ObjectStoragePath:
-    """``<folder>/.<name>.upload-<owner>``: the hidden object holding the ID of ``owner``'s upload of ``target``."""
-    return target.parent / f".{target.name}.upload-{owner}"
+def marker_path(target: ObjectStoragePath, instance_digest: str) -> ObjectStoragePath:
+    """``<folder>/.<name>.upload-<instance_digest>``: the hidden object holding the ID of the task instance's upload
+    of ``target``."""
+    return target.parent / f".{target.name}.upload-{instance_digest}"
 
 
-def remove_stale_upload(target: ObjectStoragePath, owner: str) -> str | None:
-    """Abort the upload of ``target`` that an earlier, killed try of ``owner`` left, and delete its marker.
+def remove_stale_upload(target: ObjectStoragePath, instance_digest: str) -> str | None:
+    """Abort the upload of ``target`` that an earlier, killed try of the same task instance left, and delete its
+    marker.
 
     :return: the aborted upload's ID, or ``None`` when no marker was there.
     """
-    fs, marker = target.fs, marker_path(target, owner)
+    fs, marker = target.fs, marker_path(target, instance_digest)
     try:
         upload_id = fs.cat_file(marker.path).decode()
     except FileNotFoundError:
@@ -93,18 +93,17 @@ class S3FinalUpload:
     :meth:`complete` sends the rest and completes the upload, :meth:`abort` throws it away.
 
     :param target: the final object.
-    :param owner: the task instance's digest, for the marker (:func:`marker_path`).
+    :param instance_digest: the task instance's digest, for the marker (:func:`marker_path`).
     :raises OSError: (s3fs's translation of the S3 error) from :meth:`write`, :meth:`close`, :meth:`complete`
         when S3 refuses a request after s3fs's own retries.
     """
 
-    def __init__(self, target: ObjectStoragePath, owner: str) -> None:
+    def __init__(self, target: ObjectStoragePath, instance_digest: str) -> None:
         self._fs: Any = target.fs
         self._path = target.path
-        self._marker = marker_path(target, owner).path
+        self._marker = marker_path(target, instance_digest).path
         self._bucket, self._key, _ = self._fs.split_path(target.path)
-        # The part being filled, and the buffers of sent parts, reused once their upload is done: at most
-        # MAX_PARTS_IN_FLIGHT + 1 part buffers for the whole result, filled in place (no copy to build a part).
+        # Part buffers are reused once uploaded: at most MAX_PARTS_IN_FLIGHT + 1 per result, filled in place.
         self._buffer = bytearray(PART_BYTES)
         self._filled = 0
         self._spare: list[bytearray] = []

@@ -23,6 +23,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import airflow_exception
+from airflow_provider_evolink.defaults import DEFAULT_POLL_INTERVAL
 from airflow_provider_evolink.exceptions import (
     EvoLinkAPIError,
     EvoLinkConfigError,
@@ -43,15 +44,11 @@ __all__ = [
     "DEFER_BACKSTOP_SECONDS",
     "EvoLinkTaskEvent",
     "EvoLinkTaskTrigger",
-    "completed_detail_xcom",
     "positive_seconds",
     "progress_message",
     "progress_step",
 ]
 
-#: Seconds between status reads: the pace EvoLink's own client uses
-#: (``airflow_provider_evolink/api_reference/evolink-api.md``, "Polling").
-DEFAULT_POLL_INTERVAL = 8.0
 #: Seconds ``defer(timeout=)`` allows past the wait's own deadline. The trigger enforces the real deadline and
 #: still makes a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
 DEFER_BACKSTOP_SECONDS = 300.0
@@ -242,32 +239,6 @@ class EvoLinkTaskEvent:
             raise airflow_exception(self.message, retryable=self.retryable)
 
 
-def completed_detail_xcom(detail: TaskDetail, usage: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A completed task's detail as the JSON dict the sensor returns and the operator pushes as ``evolink_task``.
-
-    Signed result links never go into XCom (it is stored in plain text and shown to anyone who can read the DAG):
-    ``results`` is left out and only counted. Whoever needs the files re-reads the task, as
-    ``EvoLinkToStorageOperator`` does. Shape::
-
-        {"id": str, "model": str | None, "status": "completed", "progress": int,
-         "created": int | None,                 # epoch seconds
-         "result_count": int,                   # how many result files the task has
-         "task_info": {"can_cancel", "estimated_time", "video_duration"} | None,   # seconds
-         "usage": dict | None}                 # credits, as models.credit_usage gives them
-
-    :param usage: the task's credits (:func:`~airflow_provider_evolink.models.credit_usage` of the create answer's
-        ``usage``: ``POST /v1/videos/generations``; the task detail has none), when the caller has it.
-    :raises AirflowException: the detail is not ``completed`` (EvoLink reported completion, then something else).
-    """
-    if detail.status is not TaskStatus.COMPLETED:
-        raise AirflowException(f"EvoLink task {detail.id} was reported completed but now reads {detail.status.value}")
-    public = detail.model_dump(mode="json", include={"id", "model", "status", "progress", "created", "task_info"})
-    return public | {
-        "result_count": len(detail.results),
-        "usage": usage,
-    }
-
-
 class EvoLinkTaskTrigger(BaseTrigger):
     """
     Poll an EvoLink task from the triggerer until it ends, the deadline passes or polling cannot go on.
@@ -278,8 +249,8 @@ class EvoLinkTaskTrigger(BaseTrigger):
     triggers created together spread out; later ones by the task's progress and ``estimated_time``, never more
     often than every ``poll_interval`` (± 10 %), or every ``poll_interval`` ± 10 % with
     ``adaptive_polling=False``. Transient errors (429, 5xx, network, unreadable answers; after the hook's own
-    retries) are tolerated for the connection's ``outage_tolerance`` seconds in a row (default 15 minutes, bounded
-    by ``end_time``), with backoff that honours ``Retry-After`` and a log line saying how long reads have been
+    retries) are tolerated for the connection's ``outage_tolerance`` seconds in a row (default in ``defaults.py``,
+    bounded by ``end_time``), with backoff that honours ``Retry-After`` and a log line saying how long reads have been
     failing; a non-retryable one (400/401/402/403/404, bad connection) ends the wait at once. Exactly one
     :class:`EvoLinkTaskEvent` is fired; an unexpected exception becomes an ``error`` event instead of crashing
     the trigger.
@@ -340,8 +311,7 @@ class EvoLinkTaskTrigger(BaseTrigger):
         try:
             event = await self._wait(hook)
         except Exception as error:
-            # The last line of defence: a crashing trigger fails the task with a bare traceback and no
-            # evolink_task_id; an error event keeps the ID and lets the task decide.
+            # A crashing trigger fails the task without its evolink_task_id; an error event keeps it.
             self.log.exception("Unexpected error while waiting for EvoLink task %s", self.evolink_task_id)
             event = EvoLinkTaskEvent.from_error(self.evolink_task_id, error)
         finally:

@@ -17,8 +17,8 @@ from fakes import FakeTaskInstance, FakeTaskStateStore, SimulatedCrash, context_
 from structlog.testing import capture_logs
 
 from airflow_provider_evolink.models import KlingO3ReferenceToVideoRequest
+from airflow_provider_evolink.never_pay_twice import STATE_SUBMISSION, STATE_TASK_ID, STATE_USAGE
 from airflow_provider_evolink.operators.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkGenerateVideoOperator
-from airflow_provider_evolink.submission_state import STATE_SUBMISSION, STATE_TASK_ID, STATE_USAGE
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger
 
 DAGS = Path(__file__).parent / "dags"
@@ -177,7 +177,7 @@ def test_a_manual_clear_starts_a_new_try_sequence_and_generates_anew(emulator: A
     assert store.values[STATE_SUBMISSION]["try_sequence"] == 2
 
 
-def test_submission_summary_carries_prompt_resolution_and_reserved_credits_but_no_url(emulator: Any) -> None:
+def test_submission_summary_carries_prompt_quality_and_reserved_credits_but_no_url(emulator: Any) -> None:
     ti = FakeTaskInstance()
     request = o3_request("x" * 300, quality="1080p", video_url=f"{emulator.base_url}/samples/reference.mp4?sig=s3cr3t")
 
@@ -186,7 +186,7 @@ def test_submission_summary_carries_prompt_resolution_and_reserved_credits_but_n
     summary = ti.xcoms["evolink_submission"]
     assert summary["evolink_task_id"] == evolink_task_id
     assert summary["prompt"] == "x" * 199 + "…"
-    assert (summary["model"], summary["duration"], summary["resolution"]) == (request["model"], 5, "1080p")
+    assert (summary["model"], summary["duration"], summary["quality"]) == (request["model"], 5, "1080p")
     assert summary["usage"] == ti.xcoms["evolink_usage"]  # the same credits, not a second reading
     assert summary["usage"]["billing_rule"] == "per_second"
     assert summary["usage"]["credits_reserved"] > 0

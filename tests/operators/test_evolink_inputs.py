@@ -20,8 +20,8 @@ from airflow_provider_evolink.emulator import EvoLinkEmulator, media
 from airflow_provider_evolink.exceptions import EvoLinkConfigError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.inputs import unseal
+from airflow_provider_evolink.never_pay_twice import STATE_SUBMISSION, STATE_TASK_ID
 from airflow_provider_evolink.operators.evolink import DEFAULT_INPUT_LINK_EXPIRATION, EvoLinkGenerateVideoOperator
-from airflow_provider_evolink.submission_state import STATE_SUBMISSION
 
 CREATE = "/v1/videos/generations"
 UPLOAD = "/api/v1/files/upload/stream"
@@ -232,7 +232,7 @@ def test_a_crash_between_the_post_and_storing_the_id_replays_the_same_body_and_m
 ) -> None:
     video = s3_object(media.reference_video().data, ".mp4")
     request = motion(str(local_image), video)
-    store = FakeTaskStateStore(crash_on_set=("evolink_task_id",))
+    store = FakeTaskStateStore(crash_on_set=(STATE_TASK_ID,))
     start = len(emu.requests())
     with pytest.raises(SimulatedCrash):
         run(request, conn_id, store)
@@ -249,7 +249,7 @@ def test_a_crash_between_the_post_and_storing_the_id_replays_the_same_body_and_m
 def test_the_stored_submission_keeps_links_sealed_with_the_api_key(
     emu: EvoLinkEmulator, conn_id: str, local_image: Path, sample_video: str
 ) -> None:
-    store = FakeTaskStateStore(crash_on_set=("evolink_task_id",))
+    store = FakeTaskStateStore(crash_on_set=(STATE_TASK_ID,))
     with pytest.raises(SimulatedCrash):
         run(motion(str(local_image), sample_video), conn_id, store)
     submission = store.values[STATE_SUBMISSION]

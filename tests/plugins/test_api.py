@@ -58,7 +58,7 @@ def test_the_browser_cookie_authenticates_like_the_airflow_ui(
 
 
 # ------------------------------------------------------------------------------------------ the list
-def test_list_is_newest_first_with_prompt_model_seconds_resolution_size_and_credits(
+def test_list_is_newest_first_with_prompt_model_seconds_quality_size_and_credits(
     api_client: Any, admin: dict[str, str], gallery_runs: GalleryRuns, local_bytes: bytes
 ) -> None:
     page = list_videos(api_client, admin)
@@ -69,7 +69,7 @@ def test_list_is_newest_first_with_prompt_model_seconds_resolution_size_and_cred
     card = page["videos"][-1]
     assert card["prompt"] == PROMPT
     assert card["model"] == "kling-o3-reference-to-video"
-    assert (card["duration"], card["resolution"], card["bytes"]) == (3, "720p", len(local_bytes))
+    assert (card["duration"], card["quality"], card["bytes"]) == (3, "720p", len(local_bytes))
     assert card["credits_reserved"] > 0
     assert card["billing_rule"] == "per_second"
     assert (card["dag_id"], card["task_id"], card["map_index"], card["asset"]) == (
@@ -82,7 +82,7 @@ def test_list_is_newest_first_with_prompt_model_seconds_resolution_size_and_cred
     assert "uri" not in card  # only the file name leaves the server
     motion = page["videos"][2]
     assert motion["duration"] == 5  # not in the request: EvoLink's task detail says how long it is
-    assert (motion["prompt"], motion["resolution"]) == (None, "720p")  # the DAG's optional prompt was left empty
+    assert (motion["prompt"], motion["quality"]) == (None, "720p")  # the DAG's optional prompt was left empty
     assert page["dag_ids"] == [BATCH, MOTION, REFERENCE]
     assert page["models"] == ["kling-o3-reference-to-video", "kling-v3-motion-control"]
 

@@ -412,7 +412,7 @@ def _error_kind(line: str) -> str:
 
 
 def _soak_report(generations: list[Generation], emu: Any, folder: Path, seconds: float) -> SoakReport:
-    from airflow_provider_evolink.submission_state import STATE_SUBMISSION
+    from airflow_provider_evolink.never_pay_twice import STATE_SUBMISSION
 
     log = emu.requests()
     problems: list[str] = []

@@ -18,8 +18,8 @@ import pytest
 from fakes import FakeTaskInstance, FakeTaskStateStore, SimulatedCrash, VirtualTime, context_of
 
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
+from airflow_provider_evolink.never_pay_twice import STATE_TASK_ID
 from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
-from airflow_provider_evolink.submission_state import STATE_TASK_ID
 from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskTrigger
 

@@ -30,7 +30,7 @@ from airflow_provider_evolink.exceptions import (
     EvoLinkTransportError,
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.transfers import evolink_to_storage
+from airflow_provider_evolink.transfers import result_host, sinks
 from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
 
 API = "http://evolink.test"
@@ -375,7 +375,7 @@ def test_result_urls_are_masked_before_each_request(
     url = f"{CDN}/v/out.mp4?sig=secret"
     mock_task(api, [url])
     masked: list[str] = []
-    monkeypatch.setattr(evolink_to_storage, "mask_secret", masked.append)
+    monkeypatch.setattr(result_host, "mask_secret", masked.append)
     api.get(f"{CDN}/v/out.mp4").mock(side_effect=lambda request: httpx.Response(200, content=str(masked).encode()))
 
     operator(str(tmp_path)).execute({})
@@ -428,6 +428,7 @@ def test_streams_to_a_local_folder_byte_identical_and_playable(emulator: Any, tm
         # No upstream generate task here: only what the task detail says (its length) is known.
         "prompt": None,
         "duration": O3_REQUEST["duration"],
+        "quality": None,
         "resolution": None,
         "usage": None,
         "bytes": stored.stat().st_size,
@@ -610,7 +611,7 @@ class SaveTaskInstance:
 def killed_try(monkeypatch: pytest.MonkeyPatch, op: Any, context: dict[str, Any], *, mid_stream: bool) -> None:
     """Run one try of ``op`` that dies like a SIGKILL: mid-stream (after the first chunk is written) or right
     after its temporary object is complete, before the move into place; no cleanup runs."""
-    part_file = evolink_to_storage._PartFile
+    part_file = sinks.TemporaryObject
 
     def die_after_first_chunk(self: Any, chunk: bytes) -> None:
         self._out.write(chunk)
@@ -903,8 +904,8 @@ def test_a_marker_left_after_its_upload_completed_is_deleted_by_the_next_try(emu
     evolink_task_id = create_task(emulator)
     destination = f"s3://aws_moto@{s3_bucket}/completed/{evolink_task_id}"
     context = {"ti": SaveTaskInstance()}
-    owner = evolink_to_storage._try_owner(context)
-    marker = ObjectStoragePath(f"{destination}/.{evolink_task_id}.mp4.upload-{owner}")
+    digest = sinks.instance_digest(context)
+    marker = ObjectStoragePath(f"{destination}/.{evolink_task_id}.mp4.upload-{digest}")
     marker.write_bytes(b"an-upload-that-is-gone")
 
     [uri] = operator(destination, evolink_task_id).execute(context)

@@ -56,7 +56,7 @@ function metaLine(video) {
   const parts = [
     video.model,
     typeof video.duration === "number" ? `${video.duration} s` : null,
-    video.resolution,
+    video.quality,
     formatBytes(video.bytes),
   ].filter(Boolean);
   const credits = typeof video.credits_reserved === "number"

@@ -1,5 +1,15 @@
 """
-What ``EvoLinkGenerateVideoOperator`` remembers across the tries of one task instance, and when it forgets it.
+Never paying twice: what ``EvoLinkGenerateVideoOperator`` remembers across the tries of one task instance, when it
+forgets it, and what a retry does with it: reconnect, replay or pay again.
+
+The decision of a retry, from the stored submission of the same request and try sequence::
+
+    a task ID stored, the task pending, processing or completed ──▶ reconnect (:func:`reconnects_to`): wait for it
+    a task ID stored, the task failed, cancelled or gone (404)  ──▶ pay again with a new key (failed tasks are
+                                                                    refunded; replaying the key returns the same task)
+    a key stored but no task ID (the try died after its POST?)  ──▶ replay: the same key and body, so EvoLink returns
+                                                                    the first task if that POST got through
+    nothing stored, another request, or another try sequence    ──▶ pay: a new key, stored before the POST
 
 The lifecycle (``context["task_state_store"]``, Airflow 3.3; rows are scoped to one DAG run, task and map index)::
 
@@ -27,14 +37,18 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_evolink.models.status import TaskStatus
+
 if TYPE_CHECKING:
     from airflow.sdk.execution_time.context import TaskStateStoreAccessor
 
 __all__ = [
+    "RECONNECTABLE",
     "STATE_SUBMISSION",
     "STATE_TASK_ID",
     "STATE_USAGE",
     "SubmissionState",
+    "reconnects_to",
     "request_fingerprint",
     "stored_usage",
     "try_sequence",
@@ -43,14 +57,23 @@ __all__ = [
 #: ``task_state_store`` key of ``{"idempotency_key", "request_sha256", "try_sequence", "sealed_request"?}``, written
 #: before the POST. ``request_sha256`` hashes the request as the user wrote it (URIs, not the links made for them);
 #: ``sealed_request`` is the body sent, encrypted with a key derived from the API key, when inputs were resolved.
-STATE_SUBMISSION = "evolink_submission"
+STATE_SUBMISSION = "submission"
 #: ``task_state_store`` key of the EvoLink task ID, written right after the POST.
-STATE_TASK_ID = "evolink_task_id"
+STATE_TASK_ID = "created_task_id"
 #: ``task_state_store`` key of the create answer's ``usage`` (a JSON dict: credits reserved, billing rule), written
-#: with the task ID: only the create answer carries it, and the ``evolink_task`` XCom reports it after a deferral.
-STATE_USAGE = "evolink_usage"
+#: with the task ID: only the create answer carries it, and the completed-detail XCom reports it after a deferral.
+STATE_USAGE = "reserved_usage"
+
+#: States of a stored task a retry reconnects to: still going, or already done (paying again would buy it twice).
+RECONNECTABLE = frozenset({TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.COMPLETED})
 
 log = logging.getLogger(__name__)
+
+
+def reconnects_to(status: TaskStatus) -> bool:
+    """Whether a retry reconnects to the stored task in ``status``, rather than forgetting it
+    (:meth:`SubmissionState.forget_task`) and paying again with a new key (as when EvoLink no longer knows it)."""
+    return status in RECONNECTABLE
 
 
 def request_fingerprint(body: dict[str, Any]) -> str:

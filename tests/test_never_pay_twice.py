@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fakes import FakeTaskStateStore
 
-from airflow_provider_evolink.submission_state import SubmissionState, stored_usage
+from airflow_provider_evolink.never_pay_twice import SubmissionState, stored_usage
 
 USAGE = {"billing_rule": "per_second", "credits_reserved": 40.5, "user_group": "default"}
 

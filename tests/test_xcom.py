@@ -1,11 +1,14 @@
-"""The submission summary: what the generate task records for the transfer's Asset events, and how it is found."""
+"""The XCom contract: the submission summary the transfer reads back, the completed detail, and the README's table."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
+from airflow_provider_evolink import xcom
 from airflow_provider_evolink.models import Usage, credit_usage, parse_request
-from airflow_provider_evolink.submission import PROMPT_CHARS, XCOM_SUBMISSION, find_submission, summarize
+from airflow_provider_evolink.xcom import PROMPT_CHARS, XCOM_SUBMISSION, find_submission, submission_summary
 
 
 class PullingTaskInstance:
@@ -32,25 +35,25 @@ def test_motion_control_has_no_duration_and_a_short_prompt_is_kept_whole() -> No
         }
     )
     usage = credit_usage(Usage(credits_reserved=54.4, billing_rule="per_second"))
-    summary = summarize(request, "task-unified-1", usage)
+    summary = submission_summary(request, "task-unified-1", usage)
 
     assert summary == {
         "evolink_task_id": "task-unified-1",
         "model": "kling-v3-motion-control",
         "prompt": "dance",
         "duration": None,
-        "resolution": "1080p",
+        "quality": "1080p",
         "usage": usage,
     }
 
 
 def test_a_long_prompt_is_cut_to_prompt_chars() -> None:
     request = parse_request({"model": "some-new-model", "prompt": "word " * 100, "duration": 4})
-    summary = summarize(request, "task-unified-2", credit_usage(None))
+    summary = submission_summary(request, "task-unified-2", credit_usage(None))
 
     assert len(summary["prompt"]) == PROMPT_CHARS
     assert summary["prompt"].endswith("…")
-    assert (summary["duration"], summary["resolution"], summary["usage"]["credits"]) == (4, None, None)
+    assert (summary["duration"], summary["quality"], summary["usage"]["credits"]) == (4, None, None)
 
 
 def test_find_submission_picks_the_summary_of_its_own_evolink_task_among_map_indexes() -> None:
@@ -61,3 +64,26 @@ def test_find_submission_picks_the_summary_of_its_own_evolink_task_among_map_ind
     assert ti.pulls == [(["build_requests", "generate"], XCOM_SUBMISSION)]
     assert find_submission(ti, {"generate"}, "task-z") == {}
     assert find_submission(ti, set(), "task-b") == {}
+
+
+def _readme_xcom_keys() -> set[str]:
+    """The keys of the README's "What the tasks put in XCom" table (its second column)."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("### What the tasks put in XCom", 1)[1].split("\n#", 1)[0]
+    rows = [line.split("|")[2] for line in section.splitlines() if line.startswith("| `")]
+    return {key for cell in rows for key in re.findall(r"`([a-z_]+)`", cell)}
+
+
+def test_the_readme_xcom_table_lists_exactly_the_keys_of_the_xcom_module() -> None:
+    assert _readme_xcom_keys() == {*xcom.KEYS, "return_value"}
+
+
+def test_each_xcom_key_is_defined_once_in_the_package() -> None:
+    package = Path(xcom.__file__).parent
+    for key in xcom.KEYS:
+        defining = [
+            path.relative_to(package).as_posix()
+            for path in package.rglob("*.py")
+            if re.search(rf'^\w+ = "{key}"$', path.read_text(encoding="utf-8"), re.MULTILINE)
+        ]
+        assert defining == ["xcom.py"], key

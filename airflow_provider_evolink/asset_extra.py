@@ -1,0 +1,75 @@
+"""
+The ``extra`` of the Asset events ``EvoLinkToStorageOperator`` emits: its keys, how it is built, and how a reader
+(the "EvoLink videos" gallery, anyone reading the events) gets a value back from events old and new.
+
+The shape::
+
+    {"evolink_task_id": str, "model": str | None, "source": "evolink",
+     "prompt": str | None,      # shortened to 200 characters
+     "duration": int | None,    # seconds of video (task detail, else the request)
+     "quality": str | None,     # the request's quality, e.g. "720p"
+     "resolution": str | None,  # the same value under the key's former name, kept for readers of older events
+     "usage": dict | None,      # credits at submission (models.credit_usage): credits_reserved, ...
+     "bytes": int,              # total size of the stored files, in bytes
+     "crc32c": str | None,      # the file's checksum; None when the task had several results
+     "files": [{"uri": str, "bytes": int, "crc32c": str}, ...]}   # one entry per file, in result order
+
+The checksum's key is the transfer's ``checksum`` algorithm: ``"crc32c"`` (the default) is the base64 of the
+CRC32C's four big-endian bytes, as S3 (``ChecksumCRC32C``) and GCS (``crc32c``) show it; ``"sha256"`` is a hex
+digest. ``prompt``, ``quality`` and ``usage`` come from the generate task's submission summary
+(:func:`airflow_provider_evolink.xcom.find_submission`); the task detail (``GET /v1/tasks/{task_id}``) has neither.
+``resolution`` is deprecated: events recorded before the rename carry only it, which :func:`quality_of` reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
+
+    from airflow_provider_evolink.models.responses import TaskDetail
+
+__all__ = ["EXTRA_SOURCE", "QUALITY", "StoredEntry", "asset_extra", "quality_of"]
+
+#: ``extra["source"]``: what marks an event as the transfer's.
+EXTRA_SOURCE = "evolink"
+#: The key of EvoLink's ``quality`` (e.g. ``"720p"``).
+QUALITY = "quality"
+#: The key ``quality`` had before; still written, and read from older events.
+_FORMER_QUALITY = "resolution"
+#: One stored file: its URI, size in bytes and checksum.
+StoredEntry = tuple[str, int, str]
+
+
+def asset_extra(
+    detail: TaskDetail, submitted: Mapping[str, Any], stored: Sequence[StoredEntry], checksum: str
+) -> dict[str, JsonValue]:
+    """The ``extra`` of the transfer's Asset events (see the module docstring).
+
+    :param detail: the completed task detail.
+    :param submitted: the generate task's submission summary, ``{}`` when none was found.
+    :param stored: ``(uri, bytes, checksum)`` of each stored file, in result order.
+    :param checksum: the checksum algorithm, the key of each checksum (``crc32c`` or ``sha256``).
+    """
+    duration = detail.task_info.video_duration if detail.task_info else None
+    quality = submitted.get("quality")
+    return {
+        "evolink_task_id": detail.id,
+        "model": detail.model,
+        "source": EXTRA_SOURCE,
+        "prompt": submitted.get("prompt"),
+        "duration": duration if duration is not None else submitted.get("duration"),
+        QUALITY: quality,
+        _FORMER_QUALITY: quality,
+        "usage": submitted.get("usage"),
+        "bytes": sum(size for _, size, _ in stored),
+        checksum: stored[0][2] if len(stored) == 1 else None,
+        "files": [{"uri": uri, "bytes": size, checksum: value} for uri, size, value in stored],
+    }
+
+
+def quality_of(extra: Mapping[str, Any]) -> Any:
+    """The ``quality`` of an event's ``extra``, also from an event recorded before the key was renamed."""
+    return extra[QUALITY] if QUALITY in extra else extra.get(_FORMER_QUALITY)

@@ -1,0 +1,127 @@
+"""
+What the generate operator refuses before any credit is spent: an invalid request, a cost over ``max_credits``,
+trigger arguments that could not be deferred, and bad constructor arguments. Each error names the field and the
+rule; the operator maps them through :func:`~airflow_provider_evolink.airflow_errors.fail_or_retry` (fail now).
+
+Sources: the request rules of :mod:`airflow_provider_evolink.models` and the published prices
+(``airflow_provider_evolink/api_reference/catalogue.json``; ``evolink-api.md``, "Pricing").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+
+from airflow_provider_evolink.defaults import DEFAULT_INPUT_LINK_EXPIRATION, MAX_INPUT_LINK_EXPIRATION
+from airflow_provider_evolink.exceptions import EvoLinkConfigError
+from airflow_provider_evolink.models.pricing import estimate_credits
+from airflow_provider_evolink.models.requests import EvoLinkRequest, parse_request
+
+if TYPE_CHECKING:
+    from airflow.triggers.base import BaseTrigger
+
+__all__ = [
+    "DEFAULT_INPUT_LINK_EXPIRATION",
+    "check_budget",
+    "check_trigger_serializes",
+    "checked_input_link_expiration",
+    "checked_max_credits",
+    "validated_request",
+]
+
+
+def validated_request(request: Any) -> EvoLinkRequest:
+    """``request`` (a model or a dict) validated into its model's class.
+
+    :raises EvoLinkConfigError: every offending field and rule, in one message; or not a request at all.
+    """
+    try:
+        return parse_request(request)
+    except pydantic.ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'request'}: {problem['msg']}"
+            for problem in error.errors(include_url=False)
+        )
+        raise EvoLinkConfigError(f"Invalid EvoLink request (nothing was submitted): {problems}") from None
+    except TypeError as error:
+        raise EvoLinkConfigError(f"Invalid EvoLink request (nothing was submitted): {error}") from None
+
+
+def check_budget(
+    request: EvoLinkRequest, max_credits: float | None, log: Any, *, credits_per_second: float | None = None
+) -> None:
+    """Log the estimated cost in credits and refuse one over ``max_credits``, or one that cannot be estimated while
+    ``max_credits`` is set (fail closed). ``credits_per_second`` prices a model without a published price.
+
+    :raises EvoLinkConfigError: over budget, or no known price with a budget set.
+    """
+    estimate = estimate_credits(request, credits_per_second=credits_per_second)
+    quality = getattr(request, "quality", None) or "720p"
+    if estimate is None:
+        log.info("No price known for model %s at %s: the cost cannot be estimated", request.model, quality)
+        if max_credits is not None:
+            raise EvoLinkConfigError(
+                f"max_credits={max_credits:g} is set but model {request.model!r} at {quality} has no known "
+                "price, so the cost cannot be checked: refusing to submit (fail closed). Pass "
+                "credits_per_second=<credits per second of output> (with a duration in the request) to check "
+                "against your own price, or remove max_credits to submit without a budget check."
+            )
+        return
+    log.info(
+        "Estimated cost: %.4g credits (%s at %s, at EvoLink's published per-second price)",
+        estimate,
+        request.model,
+        quality,
+    )
+    if max_credits is not None and estimate > max_credits:
+        raise EvoLinkConfigError(
+            f"Estimated cost {estimate:g} credits exceeds max_credits={max_credits:g} "
+            f"({request.model} at {quality}): nothing was submitted"
+        )
+
+
+def check_trigger_serializes(trigger: BaseTrigger) -> None:
+    """Refuse trigger arguments that would not survive the deferral: that would fail only after EvoLink billed.
+
+    :param trigger: the trigger the operator would defer to, built with a stand-in EvoLink task ID.
+    :raises EvoLinkConfigError: serde cannot encode the arguments, or they come back different.
+    """
+    from airflow.sdk import serde
+
+    _, kwargs = trigger.serialize()
+    try:
+        round_trip = serde.deserialize(serde.serialize(kwargs))
+    except Exception as error:
+        raise EvoLinkConfigError(
+            f"The trigger arguments cannot be serialized ({type(error).__name__}: {error}); nothing was submitted"
+        ) from None
+    if round_trip != kwargs:
+        raise EvoLinkConfigError(
+            f"The trigger arguments do not survive serialization ({kwargs!r} came back as {round_trip!r}); "
+            "nothing was submitted"
+        )
+
+
+def checked_max_credits(value: Any, name: str = "max_credits") -> float | None:
+    """``max_credits`` (or the argument ``name``, e.g. ``credits_per_second``): a number of credits >= 0, or
+    ``None`` (no budget check, no price of one's own).
+
+    :raises ValueError: anything else, naming the argument.
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+        raise ValueError(f"{name} must be a number of credits >= 0 or None, got {value!r}")
+    return value
+
+
+def checked_input_link_expiration(value: Any) -> int:
+    """``input_link_expiration``: whole seconds from 1 to the longest S3/GCS signed links live.
+
+    :raises ValueError: anything else, naming the argument.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_INPUT_LINK_EXPIRATION:
+        raise ValueError(
+            f"input_link_expiration must be a whole number of seconds from 1 to {MAX_INPUT_LINK_EXPIRATION} "
+            f"(7 days, the longest S3/GCS signed links live), got {value!r}"
+        )
+    return value
