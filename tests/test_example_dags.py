@@ -9,12 +9,21 @@ from typing import Any
 import pytest
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[1] / "example_dags"
-DAG_IDS = {"evolink_reference_to_video", "evolink_motion_control", "evolink_batch"}
+DAG_IDS = {"evolink_reference_to_video", "evolink_motion_control", "evolink_batch", "evolink_seedance_text_to_video"}
 #: The README fixes these names; each DAG uses those that apply to its model.
 EXPECTED_PARAMS = {
     "evolink_reference_to_video": {"prompt", "video_url", "duration", "aspect_ratio", "quality", "destination"},
     "evolink_motion_control": {"prompt", "video_url", "image_url", "quality", "destination"},
     "evolink_batch": {"prompt", "video_url", "duration", "aspect_ratio", "quality", "destination"},
+    "evolink_seedance_text_to_video": {
+        "prompt",
+        "tier",
+        "duration",
+        "aspect_ratio",
+        "quality",
+        "generate_audio",
+        "destination",
+    },
 }
 
 
@@ -51,7 +60,7 @@ def test_params_use_the_documented_names(dagbag: Any, dag_id: str, names: set[st
     params = dagbag.dags[dag_id].params
     assert set(params.keys()) == names
     # Empty inputs mean "the connection host's sample", so the defaults run against the emulator on any port.
-    assert params["video_url"] is None
+    assert params.get("video_url") is None
     assert params["destination"].startswith("file://")
 
 
@@ -96,8 +105,11 @@ def test_a_cleared_choice_is_refused_by_the_form_not_sent_as_null(dagbag: Any, d
         assert None not in schema["enum"]
 
 
-@pytest.mark.parametrize("dag_id", ["evolink_reference_to_video", "evolink_batch"])
-def test_an_out_of_range_duration_is_rejected_not_clamped(dagbag: Any, dag_id: str) -> None:
+@pytest.mark.parametrize(
+    ("dag_id", "low", "high"),
+    [("evolink_reference_to_video", 3, 10), ("evolink_batch", 3, 10), ("evolink_seedance_text_to_video", 4, 15)],
+)
+def test_an_out_of_range_duration_is_rejected_not_clamped(dagbag: Any, dag_id: str, low: int, high: int) -> None:
     from airflow_names import ParamValidationError
 
     params = _server_params(dagbag.dags[dag_id])
@@ -105,12 +117,12 @@ def test_an_out_of_range_duration_is_rejected_not_clamped(dagbag: Any, dag_id: s
     # The form's number box clamps to a top-level minimum/maximum on blur, so 99 would silently become 10.
     assert "minimum" not in duration.schema
     assert "maximum" not in duration.schema
-    for wrong in (2, 11, 99, 5.5):
+    for wrong in (low - 1, high + 1, 99, 5.5):
         # What the trigger endpoint does with a run's conf: a 400 with this message, shown in the form.
         with pytest.raises(ParamValidationError, match="Invalid input for param duration"):
             params.deep_merge({"duration": wrong}).validate()
-    assert params.deep_merge({"duration": 10}).validate()["duration"] == 10
-    assert "3 to 10" in duration.description
+    assert params.deep_merge({"duration": high}).validate()["duration"] == high
+    assert f"{low} to {high}" in duration.description
 
 
 def test_the_batch_prompt_box_says_one_prompt_per_line(dagbag: Any) -> None:
@@ -131,7 +143,9 @@ def test_the_destination_param_refuses_what_cannot_work_when_the_run_is_triggere
         assert param.resolve(good) == good
 
 
-@pytest.mark.parametrize("dag_id", ["evolink_reference_to_video", "evolink_motion_control"])
+@pytest.mark.parametrize(
+    "dag_id", ["evolink_reference_to_video", "evolink_motion_control", "evolink_seedance_text_to_video"]
+)
 def test_single_video_dags_chain_generate_deferrable_wait_and_save(dagbag: Any, dag_id: str) -> None:
     from airflow.sdk import Asset
 
@@ -275,3 +289,30 @@ def test_batch_saves_one_video_per_prompt_under_its_map_index(
     assert [names["generate", 0], names["generate", 1]] == ["a lighthouse", "a fox in fresh snow, close-up, golden h…"]
     assert {names["save", 0], names["save", 1]} == {video.stem for video in videos}
     assert all(_video(video)[0] == pytest.approx(3, abs=0.25) for video in videos)
+
+
+def test_the_seedance_defaults_fit_the_model_and_its_budget(dagbag: Any) -> None:
+    from airflow_provider_evolink.models import SeedanceTextToVideoRequest, estimate_credits, parse_request
+
+    dag = dagbag.dags["evolink_seedance_text_to_video"]
+    request = dag.get_task("build_request").python_callable(params=dag.params.dump())
+    assert type(parse_request(request)) is SeedanceTextToVideoRequest
+    longest = {**request, "model": "seedance-2.0-text-to-video", "duration": 15, "quality": "720p"}
+    assert estimate_credits(longest) <= dag.get_task("generate").max_credits  # the dearest form choice still runs
+
+
+def test_seedance_text_to_video_runs_end_to_end_with_a_sound_track(
+    dagbag: Any, dags_folder: None, emulator: Any, tmp_path: Path
+) -> None:
+    import av
+
+    conf = {"duration": 4, "aspect_ratio": "9:16", "tier": "standard", "destination": tmp_path.as_uri()}
+    run = dagbag.dags["evolink_seedance_text_to_video"].test(run_conf=conf)
+
+    assert run.state == "success"
+    (video,) = tmp_path.rglob("*.mp4")
+    seconds, width, height, codec = _video(video)
+    assert (codec, height > width) == ("h264", True)
+    assert seconds == pytest.approx(4, abs=0.25)
+    with av.open(str(video)) as container:
+        assert [stream.type for stream in container.streams] == ["video", "audio"]

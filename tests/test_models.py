@@ -457,8 +457,13 @@ def test_other_model_ids_use_video_generation_request_and_keep_every_field() -> 
     assert request.to_api_json() == body
 
 
-def test_other_model_ids_still_limit_the_prompt() -> None:
-    assert_invalid({"model": "seedance-2.0", "prompt": "x" * 2501}, "prompt", "at most 2500 characters")
+def test_other_model_ids_take_a_prompt_longer_than_klings_limit() -> None:
+    body = {"model": "seedance-2.0", "prompt": "x" * 10_000}
+    assert parse_request(body).to_api_json() == body
+
+
+def test_other_model_ids_still_need_a_string_prompt() -> None:
+    assert_invalid({"model": "veo3-fast", "prompt": ["a", "cat"]}, "prompt")
 
 
 def test_video_generation_request_refuses_a_model_with_its_own_class() -> None:

@@ -1,7 +1,8 @@
 """Bytes the emulator serves: result videos, sample inputs and the streamed benchmark blob, plus HTTP ranges.
 
 Videos are real H.264 MP4s (yuv420p) made with PyAV: a gradient sliding across small frames at a low frame rate,
-so a 15 s result encodes in well under 0.1 s. Results are cached by shape (duration, aspect ratio); samples once.
+so a 15 s result encodes in well under 0.1 s; with a sound track (AAC, a quiet tone) when the request asked for
+sound. Results are cached by shape (duration, aspect ratio, sound); samples once.
 The blob (``result_size_bytes``) is a deterministic pseudo-random 1 MiB block repeated, streamed chunk by chunk
 and never held whole in memory.
 """
@@ -12,7 +13,9 @@ import asyncio
 import functools
 import hashlib
 import io
+import math
 import random
+from array import array
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,7 +26,16 @@ import av
 
 RESULT_FPS = 8
 #: Result frame size (width, height) per ``aspect_ratio``; even sides, as yuv420p needs.
-RESULT_FRAME_SIZES = {"16:9": (320, 180), "9:16": (180, 320), "1:1": (240, 240)}
+RESULT_FRAME_SIZES = {
+    "16:9": (320, 180),
+    "9:16": (180, 320),
+    "1:1": (240, 240),
+    "4:3": (240, 180),
+    "3:4": (180, 240),
+    "21:9": (336, 144),
+}
+#: Sample rate of a result's sound track (a quiet 440 Hz tone, AAC mono), when the request asks for sound.
+AUDIO_RATE = 8_000
 DEFAULT_ASPECT_RATIO = "16:9"
 _CHUNK = 64 * 1024
 _BLOB_BLOCK = 1024 * 1024
@@ -125,10 +137,11 @@ def _blob_sha256(size: int) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def result_video(duration: int, aspect_ratio: str) -> BytesContent:
-    """A result MP4 of ``duration`` seconds in the frame shape of ``aspect_ratio`` (16:9 if unknown)."""
+def result_video(duration: int, aspect_ratio: str, *, audio: bool = False) -> BytesContent:
+    """A result MP4 of ``duration`` seconds in the frame shape of ``aspect_ratio`` (16:9 if unknown or
+    ``adaptive``), with an AAC sound track of the same length when ``audio``."""
     width, height = RESULT_FRAME_SIZES.get(aspect_ratio, RESULT_FRAME_SIZES[DEFAULT_ASPECT_RATIO])
-    return BytesContent(_encode_mp4(width, height, RESULT_FPS, duration), "video/mp4")
+    return BytesContent(_encode_mp4(width, height, RESULT_FPS, duration, audio=audio), "video/mp4")
 
 
 @functools.cache
@@ -146,18 +159,40 @@ def character_image() -> BytesContent:
     return BytesContent(b"".join(bytes(packet) for packet in packets), "image/jpeg")
 
 
-def _encode_mp4(width: int, height: int, fps: int, seconds: int) -> bytes:
+def _encode_mp4(width: int, height: int, fps: int, seconds: int, *, audio: bool = False) -> bytes:
     buffer = io.BytesIO()
     frames = fps * seconds
     with av.open(buffer, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        # Every stream must exist before the first packet is muxed (the header is written then).
+        sound = container.add_stream("aac", rate=AUDIO_RATE, layout="mono") if audio else None
         for index in range(frames):
             frame = _gradient_frame(width, height, "yuv420p", shift=index * 220 // frames)
             frame.pts = index
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
+        if sound is not None:
+            _mux_tone(container, sound, seconds)
     return buffer.getvalue()
+
+
+def _mux_tone(container: av.container.OutputContainer, stream: av.AudioStream, seconds: int) -> None:
+    tone = _tone_second() * seconds
+    size = stream.codec_context.frame_size or 1024
+    for start in range(0, len(tone), size):
+        chunk = tone[start : start + size]
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=len(chunk))
+        frame.planes[0].update(chunk.tobytes())
+        frame.sample_rate, frame.pts = AUDIO_RATE, start
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
+
+
+@functools.cache
+def _tone_second() -> array[float]:
+    # 440 Hz fits a whole number of periods in a second, so seconds repeat seamlessly.
+    return array("f", (0.1 * math.sin(2 * math.pi * 440 * n / AUDIO_RATE) for n in range(AUDIO_RATE)))
 
 
 def _gradient_frame(width: int, height: int, pix_fmt: str, *, shift: int) -> av.VideoFrame:

@@ -1,11 +1,14 @@
 """Validation of create requests (``POST /v1/videos/generations``) against the shipped OpenAPI documents.
 
-Each known model is validated with JSON Schema 2020-12 (what OpenAPI 3.1 uses) against
-``components/schemas/VideoGenerationRequest`` of its document in ``airflow_provider_evolink/api_reference/openapi/``
-(the same documents the client's API reference cites), ``$ref``\\ s resolved through a ``referencing`` registry,
-widened by exactly the alternatives ``airflow_provider_evolink/api_reference/evolink-api.md`` lists under "Where the
-documents disagree". The rules a schema cannot say (cross-field, from the same documents and their API pages) follow
-in plain code.
+The known models are those of ``airflow_provider_evolink/api_reference/catalogue.json`` (a data file the client
+reads too; the emulator never imports the client's code). Each is validated with JSON Schema 2020-12 (what OpenAPI
+3.1 uses) against ``components/schemas/<model id>`` (a family's document, e.g. ``seedance-2.0.openapi.yaml``) or
+``components/schemas/VideoGenerationRequest`` of its contract document in
+``airflow_provider_evolink/api_reference/openapi/`` (the same documents the client's API reference cites); a rule
+over several fields carries its field and wording (``x-param``, ``x-rule``). ``$ref``\\ s are resolved through a
+``referencing`` registry; O3 reference-to-video is widened by exactly the alternatives
+``airflow_provider_evolink/api_reference/evolink-api.md`` lists under "Where the documents disagree". The rules
+a schema cannot say (cross-field, from the same documents and their API pages) follow in plain code.
 
 This module deliberately shares nothing with ``airflow_provider_evolink.models``: the emulator exists to catch
 the client's mistakes, not to repeat them.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.resources import files
@@ -30,12 +34,18 @@ from referencing.jsonschema import DRAFT202012
 KLING_O3_REFERENCE_TO_VIDEO = "kling-o3-reference-to-video"
 KLING_V3_MOTION_CONTROL = "kling-v3-motion-control"
 
-_DOCUMENTS = {
-    KLING_O3_REFERENCE_TO_VIDEO: "kling-o3-reference-to-video.openapi.yaml",
-    KLING_V3_MOTION_CONTROL: "kling-v3-motion-control.openapi.yaml",
-}
+
+@functools.cache
+def catalogue() -> dict[str, dict[str, Any]]:
+    """Every typed model's entry of ``api_reference/catalogue.json`` (its contract document, duration, quality and
+    sound defaults, price), read once. The client reads the same data file, never the emulator's code."""
+    text = (files("airflow_provider_evolink") / "api_reference" / "catalogue.json").read_text(encoding="utf-8")
+    models: dict[str, dict[str, Any]] = json.loads(text)["models"]
+    return models
+
+
 #: Model ids the emulator knows the rules of; any other id is ``model_access_denied`` unless configured otherwise.
-KNOWN_MODELS = frozenset(_DOCUMENTS)
+KNOWN_MODELS = frozenset(catalogue())
 
 DEFAULT_DURATION = 5  # seconds, the O3 document's default
 _MAX_DURATION_WITH_VIDEO = 10
@@ -68,10 +78,10 @@ def validate_request(body: dict[str, Any]) -> Problem | None:
     :returns: ``None`` when the request is valid.
     """
     model = body["model"]
-    error = best_match(_validators()[model].iter_errors(body))
+    error = best_match(_validator(model).iter_errors(body))
     if error is not None:
-        return _schema_problem(error)
-    return _CROSS_FIELD_RULES[model](body)
+        return _schema_problem(body, error)
+    return _CROSS_FIELD_RULES.get(model, _callback_rule)(body)  # every other typed model: its schema says it all
 
 
 def reference_video_given(body: dict[str, Any]) -> bool:
@@ -117,31 +127,42 @@ def _widen_o3(request: dict[str, Any]) -> None:
 _WIDENINGS: dict[str, Callable[[dict[str, Any]], None]] = {KLING_O3_REFERENCE_TO_VIDEO: _widen_o3}
 
 
-@functools.cache
-def _validators() -> dict[str, Draft202012Validator]:
-    return {model: _validator(model, name) for model, name in _DOCUMENTS.items()}
-
-
 #: The OpenAPI documents the client's API reference cites too (``api_reference/`` ships in the wheel).
 _OPENAPI = files("airflow_provider_evolink") / "api_reference" / "openapi"
 
 
-def _validator(model: str, document_name: str) -> Draft202012Validator:
+@functools.cache
+def _validator(model: str) -> Draft202012Validator:
+    """The validator of ``model``'s create request: ``components/schemas/<model id>`` of its contract document
+    (a family's document), else that document's ``VideoGenerationRequest`` (one document per model)."""
+    document_name = catalogue()[model]["contract"]
     document = yaml.safe_load((_OPENAPI / document_name).read_text(encoding="utf-8"))
+    schemas = document["components"]["schemas"]
+    name = model if model in schemas else "VideoGenerationRequest"
     widen = _WIDENINGS.get(model)
     if widen is not None:
-        widen(document["components"]["schemas"]["VideoGenerationRequest"])
+        widen(schemas[name])
     uri = f"urn:evolink:{document_name}"
     registry: Registry[Any] = Registry().with_resource(uri, DRAFT202012.create_resource(document))
-    schema = {"$ref": f"{uri}#/components/schemas/VideoGenerationRequest"}
+    schema = {"$ref": f"{uri}#/components/schemas/{name}"}
     return Draft202012Validator(schema, registry=registry, format_checker=_FORMATS)
 
 
-def _schema_problem(error: ValidationError) -> Problem:
+def _schema_problem(body: dict[str, Any], error: ValidationError) -> Problem:
+    # A rule over several fields names its field and wording in the schema (x-param, x-rule).
+    owner: Any = error
+    while owner is not None and "x-rule" not in (owner.schema if isinstance(owner.schema, dict) else {}):
+        owner = owner.parent
+    if owner is not None and isinstance(owner.schema, dict):
+        return Problem(owner.schema["x-param"], owner.schema["x-rule"])
     path: list[str | int] = list(error.absolute_path)
     instance: Any = error.instance
     limit: Any = error.validator_value
-    if error.validator == "required":
+    if error.schema is False:
+        # A field the model does not take: jsonschema leaves its name out of the path, so find it by its value.
+        path.append(_field_holding(body, path, instance))
+        rule = f"is not accepted by {body['model']}"
+    elif error.validator == "required":
         path.append(next(name for name in limit if name not in instance))
         rule = "is required"
     elif error.validator == "maxLength":
@@ -155,6 +176,13 @@ def _schema_problem(error: ValidationError) -> Problem:
         rule = f"fails '{error.validator}': {error.message[:200]}"
     param = _dotted(path)
     return Problem(param, f"{param} {rule}")
+
+
+def _field_holding(body: dict[str, Any], path: list[str | int], value: Any) -> str:
+    node: Any = body
+    for part in path:
+        node = node[part]
+    return next((name for name, held in node.items() if held is value), "?")
 
 
 def _dotted(path: Iterable[str | int]) -> str:
@@ -220,6 +248,31 @@ def _motion_control_rules(body: dict[str, Any]) -> Problem | None:
     return _callback_rule(body)
 
 
+def _shots_rule(body: dict[str, Any]) -> Problem | None:
+    """Kling text/image-to-video multi-shot (``customize``): the shots' durations add up to ``duration``."""
+    params = body.get("model_params") or {}
+    if params.get("multi_shot") and params.get("shot_type") == "customize":
+        total = sum(int(shot["duration"]) for shot in params.get("multi_prompt") or ())
+        duration = body.get("duration", DEFAULT_DURATION)
+        if total != duration:
+            return Problem(
+                "model_params.multi_prompt",
+                f"model_params.multi_prompt: shot durations sum to {total} s but duration is {duration} s",
+            )
+    return _callback_rule(body)
+
+
+def _video_edit_rule(body: dict[str, Any]) -> Problem | None:
+    """Kling O3 video edit: reference images and elements together are at most 4."""
+    references = len(body.get("image_urls") or ()) + len((body.get("model_params") or {}).get("element_list") or ())
+    if references > _MAX_REFERENCES_WITH_VIDEO:
+        return Problem(
+            "image_urls",
+            f"image_urls + model_params.element_list must be at most 4 with a video to edit, got {references}",
+        )
+    return _callback_rule(body)
+
+
 def _callback_rule(body: dict[str, Any]) -> Problem | None:
     """``callback_url``: HTTPS only, at most 2048 characters, no private or loopback host."""
     url = body.get("callback_url")
@@ -242,4 +295,9 @@ def _callback_rule(body: dict[str, Any]) -> Problem | None:
 _CROSS_FIELD_RULES: dict[str, Callable[[dict[str, Any]], Problem | None]] = {
     KLING_O3_REFERENCE_TO_VIDEO: _o3_rules,
     KLING_V3_MOTION_CONTROL: _motion_control_rules,
+    "kling-o3-video-edit": _video_edit_rule,
+    **dict.fromkeys(
+        ("kling-o3-text-to-video", "kling-o3-image-to-video", "kling-v3-text-to-video", "kling-v3-image-to-video"),
+        _shots_rule,
+    ),
 }

@@ -27,17 +27,11 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from .schemas import DEFAULT_DURATION, KLING_O3_REFERENCE_TO_VIDEO, KLING_V3_MOTION_CONTROL
+from .schemas import DEFAULT_DURATION, catalogue
 
-#: Credits per second of output by model and quality (``airflow_provider_evolink/api_reference/evolink-api.md``,
-#: "Pricing"). O3's ``4k`` has no published price: the emulator bills it like 1080p.
-PRICES: dict[str, dict[str, float]] = {
-    KLING_O3_REFERENCE_TO_VIDEO: {"720p": 8.1, "1080p": 10.8054, "4k": 10.8054},
-    KLING_V3_MOTION_CONTROL: {"720p": 8.1648, "1080p": 10.88368},
-}
-#: Price per second of a model the emulator does not know (``accept_any_model``).
+#: Price per second of a model the emulator does not know (``accept_any_model``), or at a quality without a published
+#: price (O3's ``4k``, Seedance's ``1080p``/``4k``: billed like this).
 FLAT_PRICE = 8.1
-O3_MIN_BILLED_SECONDS = 3
 PENDING_FRACTION = 0.25  # of the processing time spent ``pending`` before ``processing``
 RESULT_NAME = "0.mp4"
 #: How ``progress`` moves while a task is ``processing``: its share of the render time, 0 until done, or the
@@ -53,7 +47,7 @@ class Task:
     """One video generation task.
 
     :ivar created_at: creation time (epoch seconds); ``done_at`` when it completes or fails.
-    :ivar duration: output length in seconds; ``aspect_ratio`` its shape.
+    :ivar duration: output length in seconds; ``aspect_ratio`` its shape; ``audio``: whether it has a sound track.
     :ivar credits: credits charged at creation (refunded if the task fails).
     :ivar fail_code: the ``error.code`` it fails with (a prompt marker, or an input it could not use), or
         ``None`` to complete; ``fail_message`` says why.
@@ -67,6 +61,7 @@ class Task:
     duration: int
     aspect_ratio: str
     credits: float
+    audio: bool
     fail_code: str | None
     fail_message: str | None = None
     progress_mode: str = "linear"
@@ -182,23 +177,36 @@ class TaskStore:
         return self._tasks.get(task_id)
 
     def quote(self, body: dict[str, Any]) -> tuple[float, int]:
-        """``(credits, output seconds)`` of a valid create request, from EvoLink's published per-second prices.
+        """``(credits, output seconds)`` of a valid create request, from the per-second prices of
+        ``api_reference/catalogue.json``.
 
-        O3: price(quality) × max(duration, 3); motion control: price(quality) × the reference video length;
-        any other model: a flat 8.1 credits/s × its ``duration`` (default 5 s).
+        Output seconds: ``duration`` (the model's default when omitted), or the reference video's length for a
+        model whose output follows its input (motion control, video edit).
+        Billed: rate(quality, sound) × max(seconds, the model's minimum); with a Seedance reference video
+        (reference rate) the input seconds too, at least the output's; × 1.1 with ``content_filter`` false. A model
+        the catalogue does not type (``accept_any_model``): a flat 8.1 credits/s × its ``duration`` (default 5 s).
         """
-        model = body["model"]
-        if model == KLING_V3_MOTION_CONTROL:
+        entry = catalogue().get(body["model"])
+        duration = body.get("duration")  # validated for typed models; anything under accept_any_model
+        seconds: int = DEFAULT_DURATION
+        if entry is not None and entry["duration"] is None:  # the output follows its input video
             seconds = self.reference_video_seconds
-            billed = seconds
-        else:
-            duration = body.get("duration")  # validated for O3; anything under accept_any_model
-            seconds = DEFAULT_DURATION
-            if isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
-                seconds = duration
-            billed = max(seconds, O3_MIN_BILLED_SECONDS) if model == KLING_O3_REFERENCE_TO_VIDEO else seconds
-        rate = PRICES[model][body.get("quality", "720p")] if model in PRICES else FLAT_PRICE
-        return round(rate * billed, 4), seconds
+        elif isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
+            seconds = duration
+        elif entry is not None:
+            seconds = entry["duration"]["default"]
+        price = (entry or {}).get("price") or {}
+        quality = body.get("quality") or (entry or {}).get("quality", {}).get("default", "720p")
+        billed = max(seconds, price.get("minimum_seconds", 0))
+        rates = price.get("credits", {})
+        if body.get("video_urls") and "with_video_input" in price:
+            rates = price["with_video_input"]
+            videos = self.reference_video_seconds * len(body["video_urls"])
+            billed += max(min(videos, price["video_input_max_seconds"]), seconds)
+        elif _sound_on(entry, body) and "with_sound" in price:
+            rates = price["with_sound"]
+        factor = price.get("content_filter_off", 1.0) if body.get("content_filter") is False else 1.0
+        return round(rates.get(quality, FLAT_PRICE) * billed * factor, 4), seconds
 
     def create(self, body: dict[str, Any], now: float) -> Task:
         """Create and charge a task for a valid, affordable request; its prompt may carry a fail marker.
@@ -224,6 +232,7 @@ class TaskStore:
             duration=seconds,
             aspect_ratio=aspect_ratio if isinstance(aspect_ratio, str) else "16:9",
             credits=credits,
+            audio=_sound_on(catalogue().get(body["model"]), body),
             fail_code=fail_code,
             progress_mode=self.progress_mode,
         )
@@ -304,3 +313,13 @@ class TaskStore:
         """The signature a result link for ``task_id`` expiring at ``expires`` (epoch seconds) carries."""
         message = f"{task_id}/{RESULT_NAME}?expires={expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def _sound_on(entry: dict[str, Any] | None, body: dict[str, Any]) -> bool:
+    """Whether a request asks for a sound track: its model's sound field (``generate_audio``, ``sound: "on"``…),
+    else the model's default; a model the catalogue does not type: ``generate_audio`` true."""
+    sound = (entry or {}).get("sound") or {"field": "generate_audio", "on": True, "default": False}
+    node: Any = body
+    for part in sound["field"].split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return bool(sound["default"]) if node is None else node == sound["on"]

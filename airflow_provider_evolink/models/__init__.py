@@ -4,6 +4,9 @@ Pydantic v2 models of the EvoLink video API contract, one module per question:
 - :mod:`.requests`: the create request of each model and :func:`parse_request` (what may be sent);
 - :mod:`.media`: media input references (public URL, object-storage URI, local file) and where they sit;
 - :mod:`.callback`: the ``callback_url`` rules;
+- :mod:`.catalogue`: one declarative entry per typed model (ranges, defaults, prices, render time), read from
+  ``api_reference/catalogue.json``; :mod:`.typed` checks a request against it; :mod:`.seedance` and :mod:`.kling`
+  hold the request classes of the Seedance 2.0 and Kling O3/V3 families;
 - :mod:`.pricing`: published prices, :func:`estimate_credits` and :func:`credit_usage` (what a task costs);
 - :mod:`.status`: :class:`TaskStatus` (a leaf: it imports nothing of the provider);
 - :mod:`.responses`: what EvoLink answers (task detail, credits, errors, uploaded files);
@@ -16,8 +19,16 @@ Every public name is importable from here. The answer models are imported when f
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_evolink.models.catalogue import ModelSpec, model_spec, model_specs
+from airflow_provider_evolink.models.kling import (
+    KlingO3ImageToVideoRequest,
+    KlingO3TextToVideoRequest,
+    KlingO3VideoEditRequest,
+    KlingV3ImageToVideoRequest,
+    KlingV3TextToVideoRequest,
+)
 from airflow_provider_evolink.models.media import MediaField, has_unresolved_inputs, input_kind, media_fields
-from airflow_provider_evolink.models.pricing import PRICING, credit_usage, estimate_credits
+from airflow_provider_evolink.models.pricing import credit_usage, estimate_credits
 from airflow_provider_evolink.models.requests import (
     KLING_O3_REFERENCE_TO_VIDEO,
     KLING_V3_MOTION_CONTROL,
@@ -26,6 +37,11 @@ from airflow_provider_evolink.models.requests import (
     KlingV3MotionControlRequest,
     VideoGenerationRequest,
     parse_request,
+)
+from airflow_provider_evolink.models.seedance import (
+    SeedanceImageToVideoRequest,
+    SeedanceReferenceToVideoRequest,
+    SeedanceTextToVideoRequest,
 )
 from airflow_provider_evolink.models.status import TaskStatus
 
@@ -48,16 +64,24 @@ if TYPE_CHECKING:
 __all__ = [
     "KLING_O3_REFERENCE_TO_VIDEO",
     "KLING_V3_MOTION_CONTROL",
-    "PRICING",
     "ApiErrorBody",
     "ApiErrorDetail",
     "CreditBalance",
     "Credits",
     "CreditsResponse",
     "EvoLinkRequest",
+    "KlingO3ImageToVideoRequest",
     "KlingO3ReferenceToVideoRequest",
+    "KlingO3TextToVideoRequest",
+    "KlingO3VideoEditRequest",
+    "KlingV3ImageToVideoRequest",
     "KlingV3MotionControlRequest",
+    "KlingV3TextToVideoRequest",
     "MediaField",
+    "ModelSpec",
+    "SeedanceImageToVideoRequest",
+    "SeedanceReferenceToVideoRequest",
+    "SeedanceTextToVideoRequest",
     "TaskDetail",
     "TaskError",
     "TaskInfo",
@@ -72,6 +96,8 @@ __all__ = [
     "has_unresolved_inputs",
     "input_kind",
     "media_fields",
+    "model_spec",
+    "model_specs",
     "parse_request",
 ]
 

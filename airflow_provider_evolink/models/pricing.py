@@ -1,8 +1,9 @@
 """
-What a task costs: the published per-second prices, the estimate checked against ``max_credits`` before
-submitting, and the credits a task reserved, used and got back (for XCom and Asset extras).
+What a task costs: the estimate checked against ``max_credits`` before submitting (from the catalogue's published
+per-second prices, :mod:`.catalogue`), and the credits a task reserved, used and got back (for XCom and Asset extras).
 
-Source: ``airflow_provider_evolink/api_reference/evolink-api.md`` ("Pricing"; "Endpoints": the create answer's
+Source: ``airflow_provider_evolink/api_reference/catalogue.json`` (prices by model) and
+``airflow_provider_evolink/api_reference/evolink-api.md`` ("Pricing"; "Endpoints": the create answer's
 ``usage.credits_reserved`` is the authority on the price; "Task errors": failed tasks are refunded).
 """
 
@@ -11,63 +12,45 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_evolink.models.requests import (
-    KLING_O3_REFERENCE_TO_VIDEO,
-    KLING_V3_MOTION_CONTROL,
-    EvoLinkRequest,
-    KlingO3ReferenceToVideoRequest,
-    KlingV3MotionControlRequest,
-    parse_request,
-)
+from airflow_provider_evolink.models.catalogue import credits_for, model_spec
+from airflow_provider_evolink.models.requests import EvoLinkRequest, parse_request
 from airflow_provider_evolink.models.status import TaskStatus
 
 if TYPE_CHECKING:
     from airflow_provider_evolink.models.responses import Usage
 
-__all__ = ["MOTION_CONTROL_MAX_SECONDS", "O3_MIN_BILLED_SECONDS", "PRICING", "credit_usage", "estimate_credits"]
-
-#: Credits per second of output by model and quality (``airflow_provider_evolink/api_reference/evolink-api.md``,
-#: "Pricing").
-PRICING: dict[str, dict[str, float]] = {
-    KLING_O3_REFERENCE_TO_VIDEO: {"720p": 8.1, "1080p": 10.8054},
-    KLING_V3_MOTION_CONTROL: {"720p": 8.1648, "1080p": 10.88368},
-}
-#: O3 bills at least this many seconds (``airflow_provider_evolink/api_reference/evolink-api.md``).
-O3_MIN_BILLED_SECONDS = 3
-#: Motion control output is as long as its reference video; the longest reference each orientation allows
-#: (``airflow_provider_evolink/api_reference/evolink-api.md``, "Where the documents disagree"): ``image`` up to 10 s,
-#: ``video`` up to 30 s.
-MOTION_CONTROL_MAX_SECONDS = {"image": 10, "video": 30}
+__all__ = ["credit_usage", "estimate_credits"]
 
 
-def estimate_credits(request: EvoLinkRequest | Mapping[str, Any]) -> float | None:
-    """Credits a request is expected to reserve, from EvoLink's published per-second prices; ``None`` if the
-    price is unknown.
+def estimate_credits(
+    request: EvoLinkRequest | Mapping[str, Any], *, credits_per_second: float | None = None
+) -> float | None:
+    """Credits a request is expected to reserve, from EvoLink's published per-second prices (the catalogue);
+    ``None`` if the price is unknown, so that a budget check fails closed.
 
-    O3: price(quality) × max(duration, 3 s) (duration defaults to 5 s). Motion control: price(quality) ×
-    the longest reference video its ``character_orientation`` allows (10 s ``image``, 30 s ``video``), an
-    upper bound since the output is as long as the reference. Quality defaults to 720p. ``None`` (no known
-    price, so a budget check must fail closed) for unknown models, O3's ``4k`` tier and O3 with
-    ``generate_audio`` (priced differently, and not in the table). Rounded up to 4 decimals.
+    Typed models: rate(quality, sound) × max(seconds, billing minimum), seconds = ``duration`` or the model's
+    default; a Seedance reference video bills its seconds too at a lower rate (counted at their bound,
+    ``max(15 s, output)``); ×1.1 with ``content_filter`` false. Motion control: the longest reference its
+    orientation allows (10 s ``image``, 30 s ``video``). ``None``: a model without a published price (any untyped
+    model, Seedance Mini, 1080p/4k where none is published, O3 reference-to-video with ``generate_audio``) or
+    whose output length is not known before submitting (O3 video edit). Rounded up to 4 decimals.
 
     :param request: a request model or a dict (validated first, like :func:`parse_request`).
+    :param credits_per_second: the price to use when none is published (credits per second of output, × the
+        request's ``duration``, or its model's default); ignored for a model with a published price.
+    :raises pydantic.ValidationError: an invalid request dict.
     """
     if not isinstance(request, EvoLinkRequest):
         request = parse_request(request)
-    prices = PRICING.get(request.model)
-    quality = getattr(request, "quality", None) or "720p"
-    if prices is None or quality not in prices:
+    spec, priced = model_spec(request.model), request.priced()
+    estimate = credits_for(spec, priced) if spec is not None and priced is not None else None
+    if estimate is not None or credits_per_second is None:
+        return estimate
+    seconds = priced.seconds if priced is not None else getattr(request, "duration", None)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
         return None
-    if isinstance(request, KlingO3ReferenceToVideoRequest):
-        if request.generate_audio:
-            return None
-        seconds = max(request.effective_duration, O3_MIN_BILLED_SECONDS)
-    elif isinstance(request, KlingV3MotionControlRequest):
-        seconds = MOTION_CONTROL_MAX_SECONDS[request.model_params.character_orientation]
-    else:  # pragma: no cover - PRICING only lists modelled models
-        return None
-    # round() first: 10.8054 * 5 * 10_000 is 540270.0000000001 in binary floating point, not a reason to add 0.0001.
-    return math.ceil(round(prices[quality] * seconds * 10_000, 6)) / 10_000
+    # round() first: binary floating point must not add 0.0001 to an exact product.
+    return math.ceil(round(credits_per_second * seconds * 10_000, 6)) / 10_000
 
 
 def credit_usage(

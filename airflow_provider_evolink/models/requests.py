@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from airflow_provider_evolink.models.callback import CallbackUrl
+from airflow_provider_evolink.models.catalogue import PricedRequest, model_spec
 from airflow_provider_evolink.models.field_errors import fail_at
 from airflow_provider_evolink.models.media import MediaKind, MediaUrl, extra_reference
 
@@ -27,6 +28,7 @@ __all__ = [
     "KlingV3MotionControlRequest",
     "VideoGenerationRequest",
     "parse_request",
+    "register_typed_class",
     "request_class",
 ]
 
@@ -40,6 +42,10 @@ O3_MIN_SECONDS, O3_MAX_SECONDS, O3_MAX_SECONDS_WITH_VIDEO, O3_DEFAULT_SECONDS = 
 O3_MAX_REFERENCES_WITH_VIDEO = 4
 #: O3 ``model_params.multi_prompt``: at most this many shots.
 O3_MAX_SHOTS = 6
+#: Motion control output is as long as its reference video; the longest reference each orientation allows
+#: (``airflow_provider_evolink/api_reference/evolink-api.md``, "Where the documents disagree"): ``image`` up to 10 s,
+#: ``video`` up to 30 s.
+MOTION_CONTROL_MAX_SECONDS = {"image": 10, "video": 30}
 
 
 def _element_id(value: Any) -> Any:
@@ -124,6 +130,11 @@ class EvoLinkRequest(_Model):
     def to_api_json(self) -> dict[str, Any]:
         """The JSON body to send: every field the user gave (extras included), ``None`` values dropped."""
         return self.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+    def priced(self) -> PricedRequest | None:
+        """What this request's price depends on (quality, seconds, sound…), ``None`` when the provider does not
+        know how the model is priced (:func:`~airflow_provider_evolink.models.estimate_credits`)."""
+        return None
 
     @model_validator(mode="after")
     def _extra_media_inputs(self) -> Self:
@@ -236,6 +247,10 @@ class KlingO3ReferenceToVideoRequest(EvoLinkRequest):
     def effective_duration(self) -> int:
         """Output length in seconds (the API default is 5)."""
         return self.duration if self.duration is not None else O3_DEFAULT_SECONDS
+
+    def priced(self) -> PricedRequest:
+        """Quality (720p by default), output seconds and whether sound is asked for (priced apart: no estimate)."""
+        return PricedRequest(self.quality or "720p", self.effective_duration, sound=bool(self.generate_audio))
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
@@ -352,23 +367,32 @@ class KlingV3MotionControlRequest(EvoLinkRequest):
     quality: Literal["720p", "1080p"] | None = None
     model_params: MotionControlModelParams
 
+    def priced(self) -> PricedRequest:
+        """Quality (720p by default) and the longest output the orientation allows (the reference video's length is
+        not known before submitting): an upper bound."""
+        return PricedRequest(
+            self.quality or "720p", MOTION_CONTROL_MAX_SECONDS[self.model_params.character_orientation]
+        )
+
 
 # ------------------------------------------------------------------------------------- other models
 class VideoGenerationRequest(EvoLinkRequest):
     """Create request for any other EvoLink video model id: ``model``, ``prompt`` and free extra fields.
 
-    The provider does not know these models' rules, so only ``prompt``'s documented limit applies; the
-    API validates the rest. The two models with their own class are refused here so their rules cannot be
+    The provider does not know these models' rules, so only what every create request shares is checked: ``model``,
+    ``prompt`` a string, the media URL forms of ``*_url`` / ``*_urls`` fields and ``callback_url``; the API validates
+    the rest. Typed models (their own class, or a catalogue entry) are refused here so their rules cannot be
     bypassed.
     """
 
-    prompt: Prompt | None = None
+    prompt: str | None = None
 
     @field_validator("model")
     @classmethod
     def _not_a_modelled_model(cls, value: str) -> str:
-        if value in _REQUEST_CLASSES:
-            raise ValueError(f"use {_REQUEST_CLASSES[value].__name__} for model {value!r}")
+        typed = request_class(value)
+        if typed is not VideoGenerationRequest:
+            raise ValueError(f"use {typed.__name__} for model {value!r}")
         return value
 
 
@@ -376,11 +400,25 @@ _REQUEST_CLASSES: dict[str, type[EvoLinkRequest]] = {
     KLING_O3_REFERENCE_TO_VIDEO: KlingO3ReferenceToVideoRequest,
     KLING_V3_MOTION_CONTROL: KlingV3MotionControlRequest,
 }
+#: Request classes of catalogue models by ``(family, mode)`` (:mod:`.catalogue`), filled by
+#: :func:`register_typed_class` as :mod:`.seedance` and :mod:`.kling` define them.
+_TYPED_CLASSES: dict[tuple[str, str], type[EvoLinkRequest]] = {}
+
+
+def register_typed_class(family: str, mode: str, cls: type[EvoLinkRequest]) -> None:
+    """Route the catalogue's models of ``family`` and ``mode`` (e.g. ``"Seedance 2.0"``, ``"text-to-video"``) to
+    ``cls``. Called once per class, when its module is imported (``models/__init__`` imports them all)."""
+    _TYPED_CLASSES[(family, mode)] = cls
 
 
 def request_class(model: object) -> type[EvoLinkRequest]:
-    """The request class for a model id: its own class if modelled, else :class:`VideoGenerationRequest`."""
-    return _REQUEST_CLASSES.get(model, VideoGenerationRequest) if isinstance(model, str) else VideoGenerationRequest
+    """The request class for a model id: its own class if typed, else :class:`VideoGenerationRequest`."""
+    if not isinstance(model, str):
+        return VideoGenerationRequest
+    if model in _REQUEST_CLASSES:
+        return _REQUEST_CLASSES[model]
+    spec = model_spec(model)
+    return _TYPED_CLASSES.get((spec.family, spec.mode), VideoGenerationRequest) if spec else VideoGenerationRequest
 
 
 def parse_request(request: EvoLinkRequest | Mapping[str, Any]) -> EvoLinkRequest:

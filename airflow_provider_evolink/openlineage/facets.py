@@ -38,6 +38,7 @@ from attrs import define
 from airflow_provider_evolink.models.media import media_fields
 from airflow_provider_evolink.models.pricing import estimate_credits
 from airflow_provider_evolink.models.requests import EvoLinkRequest, KlingO3ReferenceToVideoRequest, parse_request
+from airflow_provider_evolink.models.typed import CatalogueRequest
 from airflow_provider_evolink.openlineage import dataset_name, public_location
 
 __all__ = ["GENERATION_FACET", "EvoLinkGenerationRunFacet", "generation_lineage", "storage_lineage"]
@@ -53,7 +54,7 @@ class EvoLinkGenerationRunFacet(RunFacet):
     :ivar model: the EvoLink model id.
     :ivar durationSeconds: requested output length in seconds (``None`` where the output follows a reference
         video, as for motion control, or the model is not modelled).
-    :ivar quality: ``720p``, ``1080p``, ``4k`` or ``None`` (the model's default).
+    :ivar quality: the requested quality (``480p`` … ``4k``) or ``None`` (the model's default).
     :ivar estimatedCredits: the provider's estimate before submitting (``None``: no known price).
     :ivar reservedCredits: credits EvoLink reserved in its create answer (``None``: not reported).
     """
@@ -135,8 +136,8 @@ def _generation_facet(
 ) -> EvoLinkGenerationRunFacet:
     fields = request if isinstance(request, Mapping) else {}
     duration = fields.get("duration")
-    if isinstance(parsed, KlingO3ReferenceToVideoRequest):
-        duration = parsed.effective_duration
+    if isinstance(parsed, KlingO3ReferenceToVideoRequest | CatalogueRequest):
+        duration = parsed.priced().seconds  # the model's default when omitted
     quality = fields.get("quality")
     return EvoLinkGenerationRunFacet(
         model=fields.get("model") if isinstance(fields.get("model"), str) else None,

@@ -108,9 +108,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         ``poll_interval`` (± 10 % in the triggerer) from start to finish.
     :param timeout: seconds to wait for the EvoLink task (> 0; some models take 40 minutes). EvoLink cannot
         cancel a task: after the timeout it may still complete and bill, and a retry reconnects to it.
-    :param max_credits: refuse to submit when the estimated cost (credits, the per-second price of
-        ``airflow_provider_evolink/api_reference/evolink-api.md`` × duration × quality) exceeds this; a model without a
-        known price is refused too (fail closed). ``None``: no check.
+    :param max_credits: refuse to submit when the estimated cost (credits, the published per-second price of the
+        model's entry in ``airflow_provider_evolink/api_reference/catalogue.json`` × duration, by quality) exceeds
+        this; a model without a known price is refused too (fail closed) unless ``credits_per_second`` gives one.
+        ``None``: no check.
+    :param credits_per_second: the price (credits per second of output) to check ``max_credits`` against when
+        the provider knows none for the model (an untyped model, Seedance Mini, a quality without a published
+        price); × the request's ``duration``. Ignored when a price is published.
     :param input_link_expiration: seconds a signed input link stays valid (1 to 604800, default 21600 = 6 h:
         EvoLink fetches inputs only when the task starts, after queueing, and a retry may replay the stored
         request; see :data:`~airflow_provider_evolink.defaults.DEFAULT_INPUT_LINK_EXPIRATION`).
@@ -145,6 +149,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_WAIT_TIMEOUT,
         max_credits: float | None = None,
+        credits_per_second: float | None = None,
         adaptive_polling: bool = True,
         input_link_expiration: int = DEFAULT_INPUT_LINK_EXPIRATION,
         **kwargs: Any,
@@ -158,6 +163,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         self.poll_interval = positive_seconds("poll_interval", poll_interval)
         self.timeout = positive_seconds("timeout", timeout)
         self.max_credits = checked_max_credits(max_credits)
+        self.credits_per_second = checked_max_credits(credits_per_second, "credits_per_second")
         if not isinstance(adaptive_polling, bool):
             raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
         self.adaptive_polling = adaptive_polling
@@ -178,7 +184,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         # Bad input fails the same on every retry: refused before any POST, without spending Airflow retries.
         with fail_or_retry():
             request = validated_request(self.request)
-            check_budget(request, self.max_credits, self.log)
+            check_budget(request, self.max_credits, self.log, credits_per_second=self.credits_per_second)
             self._check_destinations(context)
             if self.wait_for_completion and self.deferrable:
                 check_trigger_serializes(

@@ -3,8 +3,8 @@ What the generate operator refuses before any credit is spent: an invalid reques
 trigger arguments that could not be deferred, and bad constructor arguments. Each error names the field and the
 rule; the operator maps them through :func:`~airflow_provider_evolink.airflow_errors.fail_or_retry` (fail now).
 
-Sources: the request rules of :mod:`airflow_provider_evolink.models.requests` and the published prices
-(``airflow_provider_evolink/api_reference/evolink-api.md``, "Pricing").
+Sources: the request rules of :mod:`airflow_provider_evolink.models` and the published prices
+(``airflow_provider_evolink/api_reference/catalogue.json``; ``evolink-api.md``, "Pricing").
 """
 
 from __future__ import annotations
@@ -48,21 +48,24 @@ def validated_request(request: Any) -> EvoLinkRequest:
         raise EvoLinkConfigError(f"Invalid EvoLink request (nothing was submitted): {error}") from None
 
 
-def check_budget(request: EvoLinkRequest, max_credits: float | None, log: Any) -> None:
+def check_budget(
+    request: EvoLinkRequest, max_credits: float | None, log: Any, *, credits_per_second: float | None = None
+) -> None:
     """Log the estimated cost in credits and refuse one over ``max_credits``, or one that cannot be estimated while
-    ``max_credits`` is set (fail closed).
+    ``max_credits`` is set (fail closed). ``credits_per_second`` prices a model without a published price.
 
     :raises EvoLinkConfigError: over budget, or no known price with a budget set.
     """
-    estimate = estimate_credits(request)
+    estimate = estimate_credits(request, credits_per_second=credits_per_second)
     quality = getattr(request, "quality", None) or "720p"
     if estimate is None:
         log.info("No price known for model %s at %s: the cost cannot be estimated", request.model, quality)
         if max_credits is not None:
             raise EvoLinkConfigError(
                 f"max_credits={max_credits:g} is set but model {request.model!r} at {quality} has no known "
-                "price, so the cost cannot be checked: refusing to submit (fail closed). Remove max_credits to "
-                "submit without a budget check."
+                "price, so the cost cannot be checked: refusing to submit (fail closed). Pass "
+                "credits_per_second=<credits per second of output> (with a duration in the request) to check "
+                "against your own price, or remove max_credits to submit without a budget check."
             )
         return
     log.info(
@@ -100,13 +103,14 @@ def check_trigger_serializes(trigger: BaseTrigger) -> None:
         )
 
 
-def checked_max_credits(value: Any) -> float | None:
-    """``max_credits``: a number of credits >= 0, or ``None`` (no budget check).
+def checked_max_credits(value: Any, name: str = "max_credits") -> float | None:
+    """``max_credits`` (or the argument ``name``, e.g. ``credits_per_second``): a number of credits >= 0, or
+    ``None`` (no budget check, no price of one's own).
 
     :raises ValueError: anything else, naming the argument.
     """
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
-        raise ValueError(f"max_credits must be a number of credits >= 0 or None, got {value!r}")
+        raise ValueError(f"{name} must be a number of credits >= 0 or None, got {value!r}")
     return value
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fakes import FakeTaskInstance, FakeTaskStateStore, context_of
 
+from airflow_provider_evolink.models import parse_request
 from airflow_provider_evolink.openlineage import DatasetName, dataset_name, public_location
 
 SIGNED = "?X-Amz-Signature=abc123&X-Amz-Expires=600"
@@ -190,3 +191,11 @@ def test_save_lineage_reads_the_unsigned_result_and_writes_the_files_with_their_
     assert (output.namespace, output.name) == ("file", str(stored))
     assert output.outputFacets["outputStatistics"].size == stored.stat().st_size
     assert ".part-" not in str([_json(output) for output in lineage.outputs])
+
+
+def test_a_typed_catalogue_model_reports_its_default_seconds_and_published_estimate() -> None:
+    from airflow_provider_evolink.openlineage.facets import _generation_facet
+
+    request = {"model": "seedance-2.0-fast-text-to-video", "prompt": "a fox", "quality": "480p"}
+    facet = _generation_facet(request, parse_request(request), None)
+    assert (facet.durationSeconds, facet.estimatedCredits) == (5, 25.315)  # 5 s default × 5.063 credits/s

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import av
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(1500)]
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright is in the dev extra: `make venv`").expect
 
 REFERENCE = "evolink_reference_to_video"
-EXAMPLE_DAGS = (REFERENCE, "evolink_motion_control", "evolink_batch")
+SEEDANCE = "evolink_seedance_text_to_video"
+EXAMPLE_DAGS = (REFERENCE, "evolink_motion_control", "evolink_batch", SEEDANCE)
 #: Where the example DAGs store videos by default (their ``destination`` param).
 DEFAULT_DESTINATION = Path("/tmp/evolink_videos")
 #: What a signed result link carries in its query string.
@@ -127,6 +129,12 @@ def test_a_new_users_first_hour(page: Any, airflow_ui: Any, ui_emulator: Any) ->
         for task_id in ("build_request", "generate", "wait", "save"):
             _assert_no_signed_link(page, _task_page(REFERENCE, run_id, task_id, "xcom"), f"{task_id}'s XCom tab")
         _assert_no_signed_link(page, "/xcoms", "Browse → XComs")
+
+        # Seedance's defaults: 5 s of 720p with its sound track.
+        (seedance,) = (DEFAULT_DESTINATION / runs[SEEDANCE]).rglob("*.mp4")
+        with av.open(str(seedance)) as container:
+            assert [stream.type for stream in container.streams] == ["video", "audio"]
+            assert (container.duration or 0) / av.time_base == pytest.approx(5, abs=0.25)
 
         # The batch's mapped instances are named by their prompts.
         page.goto(_task_page("evolink_batch", runs["evolink_batch"], "generate", "mapped"))
