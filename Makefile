@@ -45,8 +45,10 @@ COMPAT_AIRFLOW ?= 3.1.8 3.2.2 3.3.1
 COMPAT_PYTEST ?= -m "not browser and not soak" -p no:cacheprovider -q
 # Airflow 3.1's fernet code sets an attribute cryptography 51's MultiFernet refuses (its constraints pin an older one).
 COMPAT_PINS_3_1 ?= cryptography<51
-# On 3.2, the oldest OpenLineage and common-compat providers managed Airflow pins (MWAA 3.2.1's constraints).
-COMPAT_PINS_3_2 ?= apache-airflow-providers-openlineage==2.16.0 apache-airflow-providers-common-compat==1.14.3
+# On 3.2, the oldest OpenLineage and common-compat providers managed Airflow pins (MWAA 3.2.1's constraints), and
+# the FastAPI cap 3.3 declares (3.2.2's execution API fails to start with FastAPI 0.137+).
+COMPAT_PINS_3_2 ?= apache-airflow-providers-openlineage==2.16.0 apache-airflow-providers-common-compat==1.14.3 \
+	fastapi<0.137
 
 test-compat: $(STAMP)
 	@for version in $(COMPAT_AIRFLOW); do \
