@@ -41,23 +41,27 @@ test: lint browser
 # The suite (browser tests aside) on the oldest supported lines, each in its own uv virtualenv .venv-airflow-X;
 # prints each version's install and test wall time. `make test` covers the newest 3.3.
 COMPAT_AIRFLOW ?= 3.1.8 3.2.2 3.3.1
-COMPAT_PYTEST ?= -m "not browser" -p no:cacheprovider -q
+# Soak runs only on the newest line (make test): it exercises the provider's own fault handling, not Airflow's.
+COMPAT_PYTEST ?= -m "not browser and not soak" -p no:cacheprovider -q
 # Airflow 3.1's fernet code sets an attribute cryptography 51's MultiFernet refuses (its constraints pin an older one).
 COMPAT_PINS_3_1 ?= cryptography<51
-# On 3.2, the oldest OpenLineage and common-compat providers managed Airflow pins (MWAA 3.2.1's constraints).
-COMPAT_PINS_3_2 ?= apache-airflow-providers-openlineage==2.16.0 apache-airflow-providers-common-compat==1.14.3
+# On 3.2, the oldest OpenLineage and common-compat providers managed Airflow pins (MWAA 3.2.1's constraints), and
+# the FastAPI cap 3.3 declares (3.2.2's execution API fails to start with FastAPI 0.137+).
+COMPAT_PINS_3_2 ?= apache-airflow-providers-openlineage==2.16.0 apache-airflow-providers-common-compat==1.14.3 \
+	fastapi<0.137
 
 test-compat: $(STAMP)
-	@for version in $(COMPAT_AIRFLOW); do \
+	@failed=""; for version in $(COMPAT_AIRFLOW); do \
 		venv=.venv-airflow-$$version; start=$$(date +%s); \
 		test -x $$venv/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $$venv || exit 1; \
 		case $$version in 3.1.*) pins="$(COMPAT_PINS_3_1)";; 3.2.*) pins="$(COMPAT_PINS_3_2)";; *) pins="";; esac; \
 		$(BIN)/uv pip install --python $$venv/bin/python --quiet -e ".[dev,emulator,s3]" "apache-airflow==$$version" \
 			$$pins || exit 1; \
 		installed=$$(date +%s); \
-		$$venv/bin/python -m pytest $(COMPAT_PYTEST) || exit 1; \
+		$$venv/bin/python -m pytest $(COMPAT_PYTEST) || failed="$$failed $$version"; \
 		echo "Airflow $$version: install $$((installed - start)) s, tests $$(($$(date +%s) - installed)) s"; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then echo "test-compat failed on Airflow$$failed"; exit 1; fi
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/trigger_scale.py

@@ -9,6 +9,7 @@ from airflow_provider_evolink.compat import AIRFLOW_V_3_2_PLUS
 if AIRFLOW_V_3_2_PLUS:
     from airflow._shared.plugins_manager import is_valid_plugin
     from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import lineage
     from airflow.sdk._shared.module_loading import import_string
     from airflow.sdk.exceptions import (
         AirflowRescheduleException,
@@ -24,6 +25,7 @@ else:  # Airflow 3.1
         ParamValidationError,
         TaskDeferred,
     )
+    from airflow.lineage import hook as lineage  # type: ignore[no-redef]
     from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
     from airflow.serialization.serialized_objects import SerializedDAG as DagSerialization  # type: ignore[no-redef]
     from airflow.utils.module_loading import import_string  # type: ignore[no-redef]
@@ -37,6 +39,7 @@ __all__ = [
     "TaskDeferred",
     "import_string",
     "is_valid_plugin",
+    "lineage",
     "reset_plugins",
     "trigger_row_kwargs",
 ]

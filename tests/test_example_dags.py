@@ -105,6 +105,7 @@ def test_a_cleared_choice_is_refused_by_the_form_not_sent_as_null(dagbag: Any, d
         assert None not in schema["enum"]
 
 
+@pytest.mark.airflow_min("3.2", reason="ParamsDict.deep_merge, which the trigger endpoint validates a run's conf with")
 @pytest.mark.parametrize(
     ("dag_id", "low", "high"),
     [("evolink_reference_to_video", 3, 10), ("evolink_batch", 3, 10), ("evolink_seedance_text_to_video", 4, 15)],
