@@ -216,7 +216,7 @@ def result_content(task: Task, result_size_bytes: int | None) -> media.Content:
     """What a completed task's result link serves: its MP4, or a blob of ``result_size_bytes`` if set."""
     if result_size_bytes is not None:
         return media.BlobContent(result_size_bytes)
-    return media.result_video(task.duration, task.aspect_ratio, audio=task.audio)
+    return media.result_video(task.duration, task.aspect_ratio, task.quality, audio=task.audio)
 
 
 def _base_url(request: Request) -> str:

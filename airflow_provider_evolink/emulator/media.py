@@ -1,8 +1,9 @@
 """Bytes the emulator serves: result videos, sample inputs and the streamed benchmark blob, plus HTTP ranges.
 
-Videos are real H.264 MP4s (yuv420p) made with PyAV: a gradient sliding across small frames at a low frame rate,
-so a 15 s result encodes in well under 0.1 s; with a sound track (AAC, a quiet tone) when the request asked for
-sound. Results are cached by shape (duration, aspect ratio, sound); samples once.
+Videos are real H.264 MP4s (yuv420p) made with PyAV: a gradient sliding across small frames (a quarter of EvoLink's
+size at each quality) at a low frame rate, so a 15 s 720p result encodes in well under 0.1 s; with a sound track
+(AAC, a quiet tone) when the request asked for sound. Results are cached by shape (duration, aspect ratio, quality,
+sound); samples once.
 The blob (``result_size_bytes``) is a deterministic pseudo-random 1 MiB block repeated, streamed chunk by chunk
 and never held whole in memory.
 """
@@ -25,7 +26,8 @@ from typing import Protocol
 import av
 
 RESULT_FPS = 8
-#: Result frame size (width, height) per ``aspect_ratio``; even sides, as yuv420p needs.
+#: Result frame size (width, height) per ``aspect_ratio`` at 720p (a quarter of EvoLink's 1280×720 for 16:9);
+#: even sides, as yuv420p needs.
 RESULT_FRAME_SIZES = {
     "16:9": (320, 180),
     "9:16": (180, 320),
@@ -34,6 +36,8 @@ RESULT_FRAME_SIZES = {
     "3:4": (180, 240),
     "21:9": (336, 144),
 }
+#: Frame size of each ``quality`` relative to 720p (EvoLink's 480p / 1080p / 4k outputs scale the same way).
+QUALITY_SCALES = {"480p": 2 / 3, "720p": 1.0, "1080p": 1.5, "4k": 3.0}
 #: Sample rate of a result's sound track (a quiet 440 Hz tone, AAC mono), when the request asks for sound.
 AUDIO_RATE = 8_000
 DEFAULT_ASPECT_RATIO = "16:9"
@@ -137,10 +141,13 @@ def _blob_sha256(size: int) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def result_video(duration: int, aspect_ratio: str, *, audio: bool = False) -> BytesContent:
+def result_video(duration: int, aspect_ratio: str, quality: str = "720p", *, audio: bool = False) -> BytesContent:
     """A result MP4 of ``duration`` seconds in the frame shape of ``aspect_ratio`` (16:9 if unknown or
-    ``adaptive``), with an AAC sound track of the same length when ``audio``."""
-    width, height = RESULT_FRAME_SIZES.get(aspect_ratio, RESULT_FRAME_SIZES[DEFAULT_ASPECT_RATIO])
+    ``adaptive``), its size scaled by ``quality`` (720p if unknown), with an AAC sound track of the same length
+    when ``audio``."""
+    base = RESULT_FRAME_SIZES.get(aspect_ratio, RESULT_FRAME_SIZES[DEFAULT_ASPECT_RATIO])
+    scale = QUALITY_SCALES.get(quality, 1.0)
+    width, height = (2 * round(side * scale / 2) for side in base)
     return BytesContent(_encode_mp4(width, height, RESULT_FPS, duration, audio=audio), "video/mp4")
 
 

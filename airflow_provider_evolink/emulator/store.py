@@ -47,7 +47,8 @@ class Task:
     """One video generation task.
 
     :ivar created_at: creation time (epoch seconds); ``done_at`` when it completes or fails.
-    :ivar duration: output length in seconds; ``aspect_ratio`` its shape; ``audio``: whether it has a sound track.
+    :ivar duration: output length in seconds; ``aspect_ratio`` its shape, ``quality`` its resolution tier (``480p`` …
+        ``4k``); ``audio``: whether it has a sound track.
     :ivar credits: credits charged at creation (refunded if the task fails).
     :ivar fail_code: the ``error.code`` it fails with (a prompt marker, or an input it could not use), or
         ``None`` to complete; ``fail_message`` says why.
@@ -62,6 +63,7 @@ class Task:
     aspect_ratio: str
     credits: float
     audio: bool
+    quality: str
     fail_code: str | None
     fail_message: str | None = None
     progress_mode: str = "linear"
@@ -217,7 +219,8 @@ class TaskStore:
         credits, seconds = self.quote(body)
         prompt = body.get("prompt")
         prompt = prompt if isinstance(prompt, str) else ""
-        aspect_ratio = body.get("aspect_ratio")  # validated for O3; anything under accept_any_model
+        aspect_ratio = body.get("aspect_ratio")  # validated for typed models; anything under accept_any_model
+        quality = body.get("quality") or (catalogue().get(body["model"]) or {}).get("quality", {}).get("default")
         fail_code = None
         marker = _MARKER.search(prompt)
         if marker is not None and (not marker.group(1) or prompt not in self._fail_once_prompts):
@@ -233,6 +236,7 @@ class TaskStore:
             aspect_ratio=aspect_ratio if isinstance(aspect_ratio, str) else "16:9",
             credits=credits,
             audio=_sound_on(catalogue().get(body["model"]), body),
+            quality=quality if isinstance(quality, str) else "720p",
             fail_code=fail_code,
             progress_mode=self.progress_mode,
         )

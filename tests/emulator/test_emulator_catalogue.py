@@ -98,3 +98,14 @@ def test_an_unknown_model_is_still_refused_unless_any_model_is_accepted(api: htt
     emu, any_model = make_emulator(processing_seconds=0, accept_any_model=True)
     assert isinstance(emu, EvoLinkEmulator)
     assert any_model.post(CREATE, json=body).status_code == 200
+
+
+def _height(data: bytes) -> int:
+    with av.open(io.BytesIO(data)) as container:
+        return int(container.streams.video[0].height)
+
+
+def test_the_result_frame_grows_with_the_requested_quality(api: httpx.Client, samples: str) -> None:
+    body = examples(samples)["seedance-2.0-text-to-video"] | {"duration": 4, "generate_audio": False}
+    heights = [_height(_result(api, body | {"quality": quality})[2]) for quality in ("480p", "720p", "1080p")]
+    assert heights == [120, 180, 270]  # a quarter of EvoLink's 480/720/1080 lines for 16:9

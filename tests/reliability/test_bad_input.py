@@ -37,8 +37,10 @@ from airflow_provider_evolink.exceptions import (
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import (
     EvoLinkRequest,
+    KlingO3ImageToVideoRequest,
     KlingO3ReferenceToVideoRequest,
     KlingV3MotionControlRequest,
+    SeedanceReferenceToVideoRequest,
     TaskDetail,
     TaskStatus,
     VideoGenerationTask,
@@ -82,7 +84,12 @@ huge_numbers = st.sampled_from([1e400, -1e400, 1e308, 10**400, 2**63, -(2**63)])
 
 def _request_fields() -> list[str]:
     names: set[str] = set()
-    for model in (KlingO3ReferenceToVideoRequest, KlingV3MotionControlRequest):
+    for model in (
+        KlingO3ReferenceToVideoRequest,
+        KlingV3MotionControlRequest,
+        SeedanceReferenceToVideoRequest,
+        KlingO3ImageToVideoRequest,
+    ):
         names |= set(model.model_fields)
     return sorted(names)
 
@@ -119,6 +126,7 @@ request_values = st.one_of(
             "character_orientation": st.sampled_from(["image", "video", "sideways", None]),
             "watermark_info": json_values,
             "keep_sound": json_scalars,
+            "web_search": json_scalars,
         },
     ),
 )
@@ -127,7 +135,19 @@ request_dicts = st.dictionaries(
     st.sampled_from(_request_fields()) | st.text(max_size=12), request_values, max_size=10
 ).flatmap(
     lambda fields: st.sampled_from(
-        ["kling-o3-reference-to-video", "kling-v3-motion-control", "some-other-model", "", None, 5, _NO_MODEL]
+        [
+            "kling-o3-reference-to-video",
+            "kling-v3-motion-control",
+            "seedance-2.0-text-to-video",
+            "seedance-2.0-fast-reference-to-video",
+            "kling-o3-image-to-video",
+            "kling-v3-text-to-video",
+            "some-other-model",
+            "",
+            None,
+            5,
+            _NO_MODEL,
+        ]
     ).map(lambda model: fields if model is _NO_MODEL else {**fields, "model": model})
 )
 
