@@ -39,7 +39,7 @@ BATCH_PROMPTS = ["A lighthouse at dawn, slow dolly in", "A fox in fresh snow, cl
 DEFERRED_WAITS = 4
 #: Render time: longer than submit → defer → the second triggerer's start → the kill, so every wait is still
 #: deferred when its triggerer dies, even on a loaded 2-core machine.
-PROCESSING_SECONDS = 75.0
+PROCESSING_SECONDS = 100.0
 #: Every result is a blob this big: a save takes long enough (about a second) to be killed in the middle.
 RESULT_BYTES = 512 * 1024 * 1024
 TRIGGERER_THRESHOLD_SECONDS = 6
@@ -181,7 +181,7 @@ def test_the_example_dags_succeed_and_a_killed_triggerers_waits_are_taken_over(
                 first_reads.setdefault(r["task_id"], r["time"])
         return max(first_reads.values()) - killed_at if len(first_reads) == len(evolink_ids) else None
 
-    read_seconds = airflow.wait_for("every EvoLink task read again", read_again, 120)
+    read_seconds = airflow.wait_for("every EvoLink task read again", read_again, RUN_TIMEOUT)
     states = {dag_id: airflow.wait_for_run(dag_id, "production", timeout=RUN_TIMEOUT)[1] for dag_id in EXAMPLE_DAGS}
     stored, temporary = _files(tmp_path)
     submissions = _submissions(emulator)
