@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv test test-compat lint browser bench demo clean
+.PHONY: venv test test-compat lint browser servers bench demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,25 @@ browser:
 			"the browser tests (tests/ui) will be skipped"; \
 	fi
 
-test: lint browser
+# Debian's PostgreSQL and Redis for the real-Airflow tests (tests/e2e, tests/ui, tests/production; each session starts
+# throw-away servers of its own), installed with apt when missing and we are root. Without them those tests skip and
+# say why (EVOLINK_REQUIRE_SERVERS=1, as in CI, makes them fail instead).
+SERVER_PACKAGES = $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) \
+	$(if $(shell command -v redis-server),,redis-server)
+
+servers:
+	@if [ -z "$(strip $(SERVER_PACKAGES))" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's $(strip $(SERVER_PACKAGES)) for the real-Airflow tests (apt-get)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$(SERVER_PACKAGES); } || echo "NOTE: apt-get could not install $(strip $(SERVER_PACKAGES)):" \
+			"the real-Airflow tests will be skipped"; \
+	else \
+		echo "NOTE: $(strip $(SERVER_PACKAGES)) missing and installing needs root (apt-get install" \
+			"$(strip $(SERVER_PACKAGES))): the real-Airflow tests will be skipped"; \
+	fi
+
+test: lint browser servers
 	$(BIN)/python -m pytest
 
 # The suite (browser tests aside) on the oldest supported lines, each in its own uv virtualenv .venv-airflow-X;
@@ -50,7 +68,7 @@ COMPAT_PINS_3_1 ?= cryptography<51
 COMPAT_PINS_3_2 ?= apache-airflow-providers-openlineage==2.16.0 apache-airflow-providers-common-compat==1.14.3 \
 	fastapi<0.137
 
-test-compat: $(STAMP)
+test-compat: $(STAMP) servers
 	@failed=""; for version in $(COMPAT_AIRFLOW); do \
 		venv=.venv-airflow-$$version; start=$$(date +%s); \
 		test -x $$venv/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $$venv || exit 1; \

@@ -1,26 +1,30 @@
 """
-Pytest plugin (loaded by the root conftest): a real Airflow 3.3, ``airflow standalone``, in a throw-away
-``AIRFLOW_HOME`` with SQLite, for the end-to-end and browser tests.
+Pytest plugin (loaded by the root conftest): a real Airflow 3.3 in a throw-away ``AIRFLOW_HOME`` on the session's
+PostgreSQL (tests/servers.py; a database of its own per Airflow), for the end-to-end, browser and production tests.
 
-Other test runs (and other people's ``airflow standalone``) may run on the same machine at the same time, so every
-port standalone opens is a free one picked here: the API server (UI, REST and execution API), the scheduler's and
-the triggerer's log servers, and the scheduler's health check. ``example_dags/`` is the DAGs folder.
+Other test runs (and other people's Airflow) may run on the same machine at the same time, so every port Airflow
+opens is a free one picked here: the API server (UI, REST and execution API), the scheduler's, the workers' and the
+triggerer's log servers, and the scheduler's health check. ``example_dags/`` is the DAGs folder.
 
-Fixture ``airflow_standalone``: ``start(home, **env) -> AirflowStandalone``, started and ready to serve; every
-instance started through it is stopped (with all its process groups) at the end of the session.
+:class:`Airflow` runs ``airflow standalone`` (scheduler, DAG processor, triggerer and API server in one command,
+LocalExecutor) or separate components, one command each (``tests/production``: CeleryExecutor, two triggerers).
+
+Fixtures: ``airflow_database`` (``new() -> URL``: an empty metadata DB on the session's PostgreSQL) and
+``airflow_standalone`` (``start(home, **env) -> Airflow``: standalone started and ready to serve). Every Airflow
+started through the latter is stopped (with all its process groups) at the end of the session.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,42 +32,46 @@ from typing import Any, TypeVar
 import httpx
 import psutil
 import pytest
+from servers import PostgresCluster, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 AIRFLOW = Path(sys.executable).with_name("airflow")
 #: Generous ceilings for a loaded machine: on an idle 2-core one standalone serves the UI in about 20 s.
 STARTUP_TIMEOUT = 240.0
 RUN_TIMEOUT = 240.0
+STANDALONE = {"standalone": ["standalone"]}
+#: Names the metadata databases: one per Airflow, all on the session's PostgreSQL cluster.
+_DATABASES = itertools.count(1)
 
 T = TypeVar("T")
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now, on 127.0.0.1."""
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class AirflowStandalone:
+class Airflow:
     """
-    One ``airflow standalone`` (scheduler, DAG processor, triggerer, API server) and what tests need from it.
+    One real Airflow: its ``components`` (name → ``airflow`` arguments), each started as a process group of its own
+    with its output in ``<home>/<name>.log``, and what tests need from it.
 
-    :param home: the ``AIRFLOW_HOME`` folder (created); its ``airflow.db`` is the metadata DB, ``standalone.log``
-        beside it collects every component's output.
+    :param home: the ``AIRFLOW_HOME`` folder (created).
+    :param database_url: the SQLAlchemy URL (psycopg2) of its metadata DB; the API server's async engine derives
+        its ``postgresql+asyncpg://`` URL from it.
+    :param components: what runs; ``airflow standalone`` alone by default.
     :param env: extra environment variables (``AIRFLOW__…`` settings, ``AIRFLOW_CONN_…``); they win over the
         defaults here. The caller's own ``AIRFLOW_*`` variables are never passed on.
     """
 
-    def __init__(self, home: Path, **env: str) -> None:
+    def __init__(
+        self, home: Path, database_url: str, components: dict[str, list[str]] | None = None, **env: str
+    ) -> None:
         self.home = home
         self.home.mkdir(parents=True, exist_ok=True)
-        self.db = home / "airflow.db"
-        self.log = home / "standalone.log"
+        self.database_url = database_url
+        self.components = components or STANDALONE
+        #: The first component's output (standalone's: every component's).
+        self.log = home / f"{next(iter(self.components))}.log"
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = self._environment(env)
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._tokens: dict[str, str] = {}
 
     def _environment(self, overrides: dict[str, str]) -> dict[str, str]:
@@ -72,9 +80,7 @@ class AirflowStandalone:
             {
                 "PATH": f"{AIRFLOW.parent}{os.pathsep}{env.get('PATH', '')}",  # standalone runs `airflow` by name
                 "AIRFLOW_HOME": str(self.home),
-                # Wait up to 60 s for SQLite's write lock instead of 5: under load, a UI request that writes (the
-                # Trigger form's unpause) would otherwise fail with "database is locked" while runs write too.
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db}?timeout=60",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
                 "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__PARALLELISM": "4",
@@ -97,14 +103,24 @@ class AirflowStandalone:
         return env
 
     # ------------------------------------------------------------------ life cycle
-    def start(self, timeout: float = STARTUP_TIMEOUT) -> AirflowStandalone:
-        """Start standalone in its own process group and wait until the API server answers its health check."""
-        with self.log.open("wb") as out:
-            self._proc = subprocess.Popen(
-                [str(AIRFLOW), "standalone"], env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+    def start(self, *names: str, timeout: float = STARTUP_TIMEOUT) -> Airflow:
+        """Start the components ``names`` (all by default) and wait until the API server answers its health
+        check."""
+        for name in names or self.components:
+            self.launch(name)
         self.wait_for("the API server", self._healthy, timeout)
         return self
+
+    def launch(self, name: str, **env: str) -> None:
+        """Start component ``name`` in a process group of its own, ``env`` added to its environment; no wait."""
+        with (self.home / f"{name}.log").open("ab") as out:  # a restarted component appends
+            self._procs[name] = subprocess.Popen(
+                [str(AIRFLOW), *self.components[name]],
+                env=self.env | env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def _healthy(self) -> bool:
         try:
@@ -112,49 +128,35 @@ class AirflowStandalone:
         except httpx.HTTPError:
             return False
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL, every process group of standalone's tree (nothing is left behind).
+    def kill(self, name: str) -> float:
+        """SIGKILL component ``name`` and everything it started, as a lost machine would; returns when it happened
+        (``time.time()``, the emulator's clock)."""
+        killed_at = time.time()
+        _end_tree(self._procs.pop(name), [(signal.SIGKILL, 10.0)])
+        return killed_at
 
-        Its components share its group, but Airflow puts each task runner in a group of its own: those groups are
-        collected from the live tree before each signal, so a run cut short by a failure leaves nothing behind.
-        """
-        if self._proc is None:
-            return
-        proc, self._proc = self._proc, None
-        groups: set[int] = {proc.pid}
-        family: dict[int, psutil.Process] = {}
-        for sig, grace in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
-            with suppress(psutil.Error):
-                leader = psutil.Process(proc.pid)
-                for member in [leader, *leader.children(recursive=True)]:
-                    family[member.pid] = member
-                    with suppress(psutil.Error, OSError):
-                        groups.add(os.getpgid(member.pid))
-            for group in groups - {os.getpgrp()}:  # never our own group
-                with suppress(ProcessLookupError, PermissionError):
-                    os.killpg(group, sig)
-            _, alive = psutil.wait_procs(list(family.values()), timeout=grace)
-            proc.poll()  # reap the leader, our child
-            if not alive:
-                return
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL, every process group of every component's tree (nothing is left behind)."""
+        while self._procs:
+            _end_tree(self._procs.popitem()[1], [(signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)])
 
     def descendants(self) -> list[psutil.Process]:
-        """Every live process standalone started (components, supervisors, task runners)."""
-        if self._proc is None:
-            return []
-        with suppress(psutil.Error):
-            return psutil.Process(self._proc.pid).children(recursive=True)
-        return []
+        """Every live process the components started (supervisors, task runners, pools)."""
+        found = []
+        for proc in self._procs.values():
+            with suppress(psutil.Error):
+                found += psutil.Process(proc.pid).children(recursive=True)
+        return found
 
     # ------------------------------------------------------------------ waiting
     def wait_for(self, what: str, check: Callable[[], T | None], timeout: float) -> T:
-        """Call ``check`` every 0.5 s until it returns something truthy; fail with the log's tail on a timeout
-        or if standalone exits."""
+        """Call ``check`` every 0.5 s until it returns something truthy; fail with the logs' tails on a timeout
+        or if a component exits."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                code = self._proc.returncode
-                pytest.fail(f"airflow standalone exited ({code}) while waiting for {what}:\n{self.tail()}")
+            for name, proc in self._procs.items():
+                if proc.poll() is not None:
+                    pytest.fail(f"airflow {name} exited ({proc.returncode}) while waiting for {what}:\n{self.tail()}")
             if result := check():
                 return result
             time.sleep(0.5)
@@ -198,13 +200,16 @@ class AirflowStandalone:
 
     # ------------------------------------------------------------------ reading and driving it
     def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        """Read the metadata DB while Airflow writes it: read-only, tolerant of a briefly locked or absent DB."""
-        if not self.db.exists():
-            return []
+        """Read the metadata DB while Airflow writes it (``?`` placeholders); ``[]`` while it is not migrated yet."""
+        import psycopg2
+
         try:
-            with closing(sqlite3.connect(f"{self.db.as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
-                return conn.execute(sql, args).fetchall()
-        except sqlite3.OperationalError:  # locked, or the tables are not created yet
+            with closing(psycopg2.connect(_libpq_dsn(self.database_url), connect_timeout=5)) as conn:
+                conn.autocommit = True  # each read sees what is committed now
+                with conn.cursor() as cursor:
+                    cursor.execute(sql.replace("?", "%s"), args)
+                    return cursor.fetchall()
+        except psycopg2.errors.UndefinedTable:
             return []
 
     def cli(self, *commands: list[str]) -> list[str]:
@@ -246,19 +251,59 @@ class AirflowStandalone:
         return httpx.request(method, f"{self.base_url}{path}", headers=headers, timeout=30, **kwargs)
 
     def tail(self, lines: int = 80) -> str:
-        """The last ``lines`` of standalone's output."""
-        if not self.log.exists():
-            return "(no log)"
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        """The last ``lines`` of each component's output."""
+        tails = []
+        for name in self.components:
+            log = self.home / f"{name}.log"
+            if log.exists():
+                text = "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+                tails.append(f"--- airflow {name} ({log}):\n{text}")
+        return "\n".join(tails) or "(no log)"
+
+
+def _libpq_dsn(url: str) -> str:
+    """``postgresql+psycopg2://…`` (SQLAlchemy) → ``postgresql://…`` (libpq)."""
+    return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
+
+
+def _end_tree(proc: subprocess.Popen[bytes], signals: Iterable[tuple[signal.Signals, float]]) -> None:
+    """Send each signal in turn to every process group of ``proc``'s tree, until the whole tree is gone.
+
+    Airflow puts some children (task runners, the triggerer's runner) in groups of their own: those groups are
+    collected from the live tree before each signal, so nothing is left behind.
+    """
+    groups: set[int] = {proc.pid}
+    family: dict[int, psutil.Process] = {}
+    for sig, grace in signals:
+        with suppress(psutil.Error):
+            leader = psutil.Process(proc.pid)
+            for member in [leader, *leader.children(recursive=True)]:
+                family[member.pid] = member
+                with suppress(psutil.Error, OSError):
+                    groups.add(os.getpgid(member.pid))
+        for group in groups - {os.getpgrp()}:  # never our own group
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, sig)
+        _, alive = psutil.wait_procs(list(family.values()), timeout=grace)
+        proc.poll()  # reap the leader, our child
+        if not alive:
+            return
 
 
 @pytest.fixture(scope="session")
-def airflow_standalone() -> Iterator[Callable[..., AirflowStandalone]]:
-    """``start(home, **env)``: an :class:`AirflowStandalone` in ``home``, started; all stopped at session end."""
-    started: list[AirflowStandalone] = []
+def airflow_database(postgres: PostgresCluster) -> Callable[[], str]:
+    """``new() -> URL``: a new, empty database on the session's PostgreSQL, for one Airflow's metadata."""
+    return lambda: postgres.create_database(f"airflow_{next(_DATABASES)}")
 
-    def start(home: Path, **env: str) -> AirflowStandalone:
-        airflow = AirflowStandalone(home, **env)
+
+@pytest.fixture(scope="session")
+def airflow_standalone(airflow_database: Callable[[], str]) -> Iterator[Callable[..., Airflow]]:
+    """``start(home, **env)``: ``airflow standalone`` in ``home`` on a database of its own, started; all stopped at
+    session end."""
+    started: list[Airflow] = []
+
+    def start(home: Path, **env: str) -> Airflow:
+        airflow = Airflow(home, airflow_database(), **env)
         started.append(airflow)
         return airflow.start()
 

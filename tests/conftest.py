@@ -1,4 +1,8 @@
-"""Test-session setup: a throw-away AIRFLOW_HOME with SQLite, set before anything imports Airflow."""
+"""Test-session setup: a throw-away AIRFLOW_HOME with SQLite, set before anything imports Airflow.
+
+SQLite serves the tests that use Airflow inside this process (one writer, created in a second); every real Airflow
+the tests start (tests/airflow_standalone.py) runs on the session's PostgreSQL instead (tests/servers.py).
+"""
 
 from __future__ import annotations
 
@@ -23,8 +27,9 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
 os.environ.pop("EVOLINK_API_KEY", None)
 
-#: ``airflow_standalone``: a real Airflow for the end-to-end and browser tests (tests/airflow_standalone.py).
-pytest_plugins = ["airflow_standalone"]
+#: ``postgres``, ``redis_url`` (tests/servers.py) and ``airflow_standalone``: a real Airflow on PostgreSQL for the
+#: end-to-end, browser and production tests (tests/airflow_standalone.py).
+pytest_plugins = ["servers", "airflow_standalone"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

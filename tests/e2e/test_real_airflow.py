@@ -2,7 +2,7 @@
 ``evolink_reference_to_video`` under a real Airflow (3.3.2 in ``make test``; 3.1, 3.2, 3.3.1 in ``make test-compat``):
 scheduler, DAG processor, triggerer and API server.
 
-``airflow standalone`` runs every component as its own process (LocalExecutor, SQLite) in a throw-away
+``airflow standalone`` runs every component as its own process (LocalExecutor, PostgreSQL) in a throw-away
 ``AIRFLOW_HOME``; the emulator runs in this process. The run is triggered through the CLI, as a user would, and
 watched through the metadata DB. The emulator takes longer to "render" than the sensor's first check, so the
 sensor must defer and its wait must run in the triggerer, not in a worker.

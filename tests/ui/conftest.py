@@ -1,5 +1,6 @@
 """
-Browser tests: Playwright (Python) driving Debian's Chromium against ``airflow standalone`` + the emulator.
+Browser tests: Playwright (Python) driving Debian's Chromium against ``airflow standalone`` (on the session's
+PostgreSQL) + the emulator.
 
 Session fixtures: ``ui_emulator`` (an EvoLink emulator paced for a UI run), ``airflow_ui`` (standalone in a temporary
 ``AIRFLOW_HOME`` on free ports, the example DAGs serialized, no EvoLink connection defined: tests create what they
