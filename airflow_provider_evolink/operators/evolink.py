@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
+from airflow_provider_evolink.deadlines import WaitDeadline
 from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import EvoLinkRequest, TaskStatus, credit_usage, estimate_credits, parse_request
@@ -28,7 +28,6 @@ from airflow_provider_evolink.submission import XCOM_SUBMISSION, summarize
 from airflow_provider_evolink.transfers.evolink_to_storage import check_destinations_downstream
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
-    DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
     completed_detail_xcom,
@@ -107,7 +106,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     :param request: the create request: a request model (``KlingO3ReferenceToVideoRequest``,
         ``KlingV3MotionControlRequest``, ``VideoGenerationRequest``) or a dict routed by its ``model`` key.
         Templated: strings inside it are rendered (a model is kept as its JSON dict so they can be).
-    :param evolink_conn_id: the Airflow connection of type ``evolink``.
+    :param evolink_conn_id: the Airflow connection of type ``evolink`` (templated).
     :param wait_for_completion: wait until the EvoLink task ends; otherwise succeed once it is submitted.
     :param deferrable: wait in the triggerer (:class:`EvoLinkTaskTrigger`) instead of a worker slot; default
         ``[operators] default_deferrable``.
@@ -118,6 +117,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         ``poll_interval`` (± 10 % in the triggerer) from start to finish.
     :param timeout: seconds to wait for the EvoLink task (> 0; some models take 40 minutes). EvoLink cannot
         cancel a task: after the timeout it may still complete and bill, and a retry reconnects to it.
+        Airflow's ``execution_timeout`` (counted from the start of the try) bounds the wait too, deferred or
+        not: a deferred wait ends at the earlier of the two deadlines (:mod:`airflow_provider_evolink.deadlines`),
+        and at ``execution_timeout``'s the task fails with ``AirflowTaskTimeout``, as a wait in a worker does.
     :param max_credits: refuse to submit when the estimated cost (credits, the per-second price of
         ``docs/evolink-api.md`` × duration × quality) exceeds this; a model without a known price is refused
         too (fail closed). ``None``: no check.
@@ -137,11 +139,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         a task that failed with a non-retryable code or was cancelled, a non-retryable API answer (400, 401,
         402, 403, 409) or a bad connection: Airflow retries would fail the same way, so none are spent.
     :raises AirflowException: a retryable task failure or a timeout (a retry reconnects).
+    :raises AirflowTaskTimeout: ``execution_timeout`` passed, in a worker or in the triggerer (a retry
+        reconnects).
     :raises EvoLinkError: a transient error that outlasted the hook's retries (``retryable``; a retry
         reconnects, or replays the stored ``Idempotency-Key``).
     """
 
-    template_fields: Sequence[str] = ("request",)
+    template_fields: Sequence[str] = ("request", "evolink_conn_id")
     template_fields_renderers = {"request": "json"}
     ui_color = "#e8e0f8"
 
@@ -203,7 +207,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         self._check_budget(request)
         self._check_destinations(context)
         if self.wait_for_completion and self.deferrable:
-            self._check_trigger_serializes()
+            self._check_trigger_serializes(context)
         try:
             # 400/401/402/403/409 or a bad connection answer the same on every retry: spend none on them.
             # Retryable errors propagate: the next try reconnects, or replays the stored Idempotency-Key.
@@ -224,10 +228,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None
         if event is None:
             if self.deferrable:
+                deadline = WaitDeadline.of(self, self.timeout, context)
                 self.defer(
-                    trigger=self._trigger(evolink_task_id, end_time=time.time() + self.timeout),
+                    trigger=self._trigger(evolink_task_id, deadline),
                     method_name="execute_complete",
-                    timeout=timedelta(seconds=self.timeout + DEFER_BACKSTOP_SECONDS),
+                    timeout=deadline.defer_timeout,
                 )
             event, detail = self._wait(evolink_task_id)
         return self._finish(context, event, detail)
@@ -297,22 +302,24 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         except EvoLinkConfigError as error:
             raise AirflowFailException(f"{error}; nothing was submitted") from error
 
-    def _trigger(self, evolink_task_id: str, *, end_time: float) -> EvoLinkTaskTrigger:
+    def _trigger(self, evolink_task_id: str, deadline: WaitDeadline) -> EvoLinkTaskTrigger:
         return EvoLinkTaskTrigger(
             evolink_task_id=evolink_task_id,
             evolink_conn_id=self.evolink_conn_id,
             poll_interval=self.poll_interval,
-            end_time=end_time,
+            end_time=deadline.end_time,
             estimated_time=self._estimated_time,
             adaptive_polling=self.adaptive_polling,
+            deadline_from=deadline.source,
         )
 
-    def _check_trigger_serializes(self) -> None:
+    def _check_trigger_serializes(self, context: Context) -> None:
         # Deferring with kwargs serde cannot encode would fail only after EvoLink took (and billed) the
         # request: check the exact kwargs, with a stand-in ID, while nothing is submitted yet.
         from airflow.sdk import serde
 
-        _, kwargs = self._trigger("task-unified-not-submitted-yet", end_time=time.time() + self.timeout).serialize()
+        stand_in = self._trigger("task-unified-not-submitted-yet", WaitDeadline.of(self, self.timeout, context))
+        _, kwargs = stand_in.serialize()
         try:
             round_trip = serde.deserialize(serde.serialize(kwargs))
         except Exception as error:

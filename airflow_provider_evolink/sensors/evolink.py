@@ -7,9 +7,8 @@ failure codes and their retryability: ``docs/evolink-api.md``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -17,13 +16,13 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from airflow_provider_evolink.airflow_errors import airflow_exception
+from airflow_provider_evolink.deadlines import WaitDeadline
 from airflow_provider_evolink.exceptions import EvoLinkError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.triggers.evolink import (
     DEFAULT_POLL_INTERVAL,
-    DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
     completed_detail_xcom,
@@ -58,7 +57,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     on resuming it re-reads the detail with the sync hook (trigger events carry no result URLs either).
 
     :param evolink_task_id: the EvoLink task ID (templated), e.g. ``"{{ ti.xcom_pull('submit') }}"``.
-    :param evolink_conn_id: the Airflow connection of type ``evolink``.
+    :param evolink_conn_id: the Airflow connection of type ``evolink`` (templated).
     :param deferrable: wait in the triggerer instead of a worker slot; default ``[operators] default_deferrable``.
     :param poke_interval: seconds between status reads at the task's expected end (EvoLink's own client uses
         8). Earlier reads are spaced by the task's progress (and ``task_info.estimated_time`` when the answer
@@ -67,11 +66,14 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         ``poke_interval`` (Airflow's ``exponential_backoff`` then applies as usual; with it set, Airflow's
         backoff decides in poke and reschedule modes either way).
     :param timeout: seconds to wait before failing (or skipping with ``soft_fail``). EvoLink cannot cancel a
-        task: it may still complete and bill after the sensor gave up.
+        task: it may still complete and bill after the sensor gave up. Airflow's ``execution_timeout`` (counted
+        from the start of the try) bounds the wait in every mode: a deferred wait ends at the earlier of the two
+        deadlines (:mod:`airflow_provider_evolink.deadlines`), and at ``execution_timeout``'s the sensor fails
+        with ``AirflowTaskTimeout``, as in poke mode.
     :param kwargs: passed to :class:`~airflow.sdk.BaseSensorOperator` (``mode``, ``soft_fail``, ...).
     """
 
-    template_fields: Sequence[str] = ("evolink_task_id",)
+    template_fields: Sequence[str] = ("evolink_task_id", "evolink_conn_id")
     ui_color = "#e8e0f8"
 
     def __init__(
@@ -122,6 +124,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
             estimated_time = usable_estimate(detail.task_info.estimated_time if detail.task_info else None)
             self._next_poke = self._paced(detail, estimated_time)
         if self.deferrable:
+            deadline = WaitDeadline.of(self, self.timeout, context)
             # Deferring from inside poke() keeps BaseSensorOperator's soft_fail/never_fail handling of this
             # first read; TaskDeferred is a BaseException, so it passes through that handling untouched.
             self.defer(
@@ -129,12 +132,13 @@ class EvoLinkTaskSensor(BaseSensorOperator):
                     evolink_task_id=self.evolink_task_id,
                     evolink_conn_id=self.evolink_conn_id,
                     poll_interval=self.poke_interval,
-                    end_time=time.time() + self.timeout,
+                    end_time=deadline.end_time,
                     estimated_time=estimated_time,
                     adaptive_polling=self.adaptive_polling,
+                    deadline_from=deadline.source,
                 ),
                 method_name="execute_complete",
-                timeout=timedelta(seconds=self.timeout + DEFER_BACKSTOP_SECONDS),
+                timeout=deadline.defer_timeout,
             )
         return PokeReturnValue(is_done=False)
 
@@ -177,6 +181,8 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         """Resume after the trigger fired: validate the event, then return the re-read detail or raise.
 
         :raises AirflowException: ``None`` or an unknown status (retries allowed).
+        :raises AirflowTaskTimeout: the trigger stopped at the ``execution_timeout`` deadline (never skipped by
+            ``soft_fail``, as in poke mode).
         """
         self._raise_for(EvoLinkTaskEvent.parse(event))
         try:
@@ -186,6 +192,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
 
     def _raise_for(self, event: EvoLinkTaskEvent) -> None:
         """Map a non-success event to the sensor's exceptions (soft_fail is applied by BaseSensorOperator)."""
+        event.raise_if_execution_timed_out()
         if event.status == "timeout":
             raise AirflowSensorTimeout(event.message)
         if event.status in ("failed", "cancelled"):

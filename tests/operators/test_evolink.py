@@ -17,9 +17,9 @@ from fakes import FakeTaskInstance, FakeTaskStateStore, SimulatedCrash, context_
 from structlog.testing import capture_logs
 
 from airflow_provider_evolink.models import KlingO3ReferenceToVideoRequest
-from airflow_provider_evolink.operators.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkGenerateVideoOperator
+from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
 from airflow_provider_evolink.submission_state import STATE_SUBMISSION, STATE_TASK_ID, STATE_USAGE
-from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger
+from airflow_provider_evolink.triggers.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkTaskEvent, EvoLinkTaskTrigger
 
 DAGS = Path(__file__).parent / "dags"
 
@@ -364,7 +364,7 @@ def test_sync_wait_reads_less_often_than_the_interval_while_the_estimate_is_far_
             poll_interval=0.05,
             adaptive_polling=adaptive_polling,
         )
-        with pytest.raises(AirflowException, match="still running at the deadline"):
+        with pytest.raises(AirflowException, match="still running at the timeout deadline"):
             operator.execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
         return sum(1 for entry in slow_emulator.requests()[since:] if entry["method"] == "GET")
 

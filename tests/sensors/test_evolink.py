@@ -24,8 +24,8 @@ from fakes import VirtualTime
 from structlog.testing import capture_logs
 
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.sensors.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkTaskSensor
-from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger
+from airflow_provider_evolink.sensors.evolink import EvoLinkTaskSensor
+from airflow_provider_evolink.triggers.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkTaskEvent, EvoLinkTaskTrigger
 
 MOCK_URL = "https://evolink.test"
 MOCK_TASK_ID = "task-unified-1700000000-mocked01"
