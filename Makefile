@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[dev,emulator,s3]"
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[emulator,s3,openlineage]" --group dev --group docs
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(STAMP)
