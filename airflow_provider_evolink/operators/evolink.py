@@ -91,7 +91,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     success (a kill between the end of ``execute`` and Airflow recording the success must not pay twice), and a
     manual Clear, which starts a new try sequence, forgets it and generates anew (``submission_state.py``). Reads
     of a running or stored task outlast API outages for the connection's ``outage_tolerance`` (15 minutes by
-    default). The key only closes the POST-to-ID window where EvoLink honours it (its own client relies on it; its
+    default). The key only closes the POST-to-ID window where EvoLink honours it (its MCP server sends it; its
     docs do not promise it).
 
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
@@ -111,7 +111,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     :param deferrable: wait in the triggerer (:class:`EvoLinkTaskTrigger`) instead of a worker slot; default
         ``[operators] default_deferrable``.
     :param poll_interval: seconds between status reads while waiting, at the task's expected end (> 0;
-        EvoLink's own client uses 8). Earlier reads are spaced by the task's progress and
+        EvoLink's MCP server uses 8). Earlier reads are spaced by the task's progress and
         ``task_info.estimated_time`` (:mod:`airflow_provider_evolink.pacing`), never closer than this.
     :param adaptive_polling: pace reads as above (default); ``False`` switches back to a read every
         ``poll_interval`` (± 10 % in the triggerer) from start to finish.

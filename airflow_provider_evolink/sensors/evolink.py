@@ -59,7 +59,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     :param evolink_task_id: the EvoLink task ID (templated), e.g. ``"{{ ti.xcom_pull('submit') }}"``.
     :param evolink_conn_id: the Airflow connection of type ``evolink`` (templated).
     :param deferrable: wait in the triggerer instead of a worker slot; default ``[operators] default_deferrable``.
-    :param poke_interval: seconds between status reads at the task's expected end (EvoLink's own client uses
+    :param poke_interval: seconds between status reads at the task's expected end (EvoLink's MCP server uses
         8). Earlier reads are spaced by the task's progress (and ``task_info.estimated_time`` when the answer
         has one; :mod:`airflow_provider_evolink.pacing`), never closer than this, in every mode.
     :param adaptive_polling: pace reads as above (default); ``False`` switches back to a read every

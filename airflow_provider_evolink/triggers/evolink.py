@@ -49,7 +49,7 @@ __all__ = [
     "progress_step",
 ]
 
-#: Seconds between status reads: the pace EvoLink's own client uses (``docs/evolink-api.md``, "Polling").
+#: Seconds between status reads: the pace EvoLink's MCP server uses (``docs/evolink-api.md``, "Polling").
 DEFAULT_POLL_INTERVAL = 8.0
 #: Seconds ``defer(timeout=)`` allows past the wait's own deadline. The trigger enforces the real deadline and
 #: still makes a last read at it, which the hook may retry for a few minutes; the backstop only catches a lost trigger.
@@ -304,7 +304,7 @@ class EvoLinkTaskTrigger(BaseTrigger):
     :param evolink_task_id: the EvoLink task ID (``task-unified-…``).
     :param evolink_conn_id: the Airflow connection of type ``evolink``.
     :param poll_interval: seconds between status reads when the task may be done, the fastest pace (> 0;
-        EvoLink's own client uses 8).
+        EvoLink's MCP server uses 8).
     :param end_time: absolute deadline, epoch seconds (wall clock): kept as is across serialisation, so a
         re-created trigger (triggerer restart, another triggerer) keeps the same deadline.
     :param estimated_time: ``task_info.estimated_time`` of the create answer, seconds since the task's creation
