@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv test lint browser bench demo clean
+.PHONY: venv test lint browser bench demo docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ browser:
 test: lint browser
 	$(BIN)/python -m pytest
 
+# The docs set (docs/, Sphinx + MyST, API reference from the docstrings); warnings fail the build.
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/trigger_scale.py
 	$(BIN)/python benchmarks/download.py
@@ -47,4 +51,4 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache docs/_build

@@ -52,7 +52,7 @@ def test_the_sdist_carries_the_licence_tests_docs_and_changelog(dist: Path) -> N
 def test_pypi_accepts_both_files(dist: Path) -> None:
     twine = Path(sys.executable).with_name("twine")
     result = subprocess.run(
-        [str(twine), "check", "--strict", *map(str, sorted(dist.iterdir()))],
+        [str(twine), "check", "--strict", *map(str, sorted([*dist.glob("*.whl"), *dist.glob("*.tar.gz")]))],
         capture_output=True,
         text=True,
         check=False,
@@ -66,3 +66,11 @@ def test_every_readme_link_and_image_is_absolute() -> None:
     targets = re.findall(r"\]\(([^)\s]+)\)", (ROOT / "README.md").read_text())
     assert targets
     assert [target for target in targets if not target.startswith(("https://", "#"))] == []
+
+
+def test_every_docs_link_of_the_readme_names_a_page_of_the_docs_set() -> None:
+    docs = "https://airflow-provider-evolink.readthedocs.io/en/latest/"
+    pages = [target.removeprefix(docs) for target in re.findall(r"\]\(([^)\s]+)\)", (ROOT / "README.md").read_text())]
+    pages = [page.removesuffix(".html") for page in pages if not page.startswith(("https://", "#"))]
+    assert "operators/generate" in pages
+    assert [page for page in pages if not (ROOT / "docs" / f"{page}.md").is_file()] == []

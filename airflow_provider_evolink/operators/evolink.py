@@ -131,6 +131,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     (uploaded through EvoLink's files API, public for 72 h): see :mod:`airflow_provider_evolink.inputs`. They
     are resolved after validation and the ``max_credits`` check and right before the POST, each source once; the
     rendered ``request`` keeps the URIs as written, and the links are masked in logs.
+
     :raises ValueError: on a bad constructor argument, naming it.
     :raises AirflowFailException: an invalid request (each field and rule named), a cost over ``max_credits``,
         a media input that is missing or breaks its field's type or size rules (field and URI named; nothing was

@@ -471,11 +471,11 @@ def test_the_completed_detail_in_xcom_has_the_usage_and_no_signed_link(emulator:
     assert "expires=" not in json.dumps(detail)
 
 
-def test_the_readme_documents_the_completed_detail_as_it_is(emulator: Any) -> None:
+def test_the_docs_document_the_completed_detail_as_it_is(emulator: Any) -> None:
     import ast
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    example = readme.split("The completed task detail:\n\n```python\n", 1)[1].split("```", 1)[0]
+    page = (Path(__file__).resolve().parents[2] / "docs" / "xcom.md").read_text()
+    example = page.split("The completed task detail:\n\n```python\n", 1)[1].split("```", 1)[0]
     documented = ast.literal_eval(example)
     ti = FakeTaskInstance()
 
