@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv test test-compat lint browser servers bench demo clean
+.PHONY: venv test test-compat lint browser servers bench demo docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[dev,emulator,s3]"
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[emulator,s3,openlineage]" --group dev --group docs
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(STAMP)
@@ -73,13 +73,16 @@ test-compat: $(STAMP) servers
 		venv=.venv-airflow-$$version; start=$$(date +%s); \
 		test -x $$venv/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $$venv || exit 1; \
 		case $$version in 3.1.*) pins="$(COMPAT_PINS_3_1)";; 3.2.*) pins="$(COMPAT_PINS_3_2)";; *) pins="";; esac; \
-		$(BIN)/uv pip install --python $$venv/bin/python --quiet -e ".[dev,emulator,s3]" "apache-airflow==$$version" \
+		$(BIN)/uv pip install --python $$venv/bin/python --quiet -e ".[emulator,s3,openlineage]" --group dev "apache-airflow==$$version" \
 			$$pins || exit 1; \
 		installed=$$(date +%s); \
 		$$venv/bin/python -m pytest $(COMPAT_PYTEST) || failed="$$failed $$version"; \
 		echo "Airflow $$version: install $$((installed - start)) s, tests $$(($$(date +%s) - installed)) s"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-compat failed on Airflow$$failed"; exit 1; fi
+# The docs set (docs/, Sphinx + MyST, API reference from the docstrings); warnings fail the build.
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/trigger_scale.py
@@ -90,4 +93,4 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 clean:
-	rm -rf $(VENV) .venv-airflow-* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-airflow-* .pytest_cache .mypy_cache .ruff_cache docs/_build

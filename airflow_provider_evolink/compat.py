@@ -30,6 +30,7 @@ __all__ = [
     "AirflowFailException",
     "AirflowPlugin",
     "AirflowSensorTimeout",
+    "AirflowTaskTimeout",
     "TaskInstanceKey",
     "aconnection_extra",
     "conf",
@@ -49,7 +50,12 @@ AIRFLOW_V_3_3_2_PLUS = Version("3.3.2") <= _BASE_VERSION
 
 if AIRFLOW_V_3_2_PLUS:
     from airflow.sdk import conf
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowTaskTimeout,
+    )
     from airflow.sdk.plugins_manager import AirflowPlugin
     from airflow.sdk.types import TaskInstanceKey
 else:  # Not needed from Airflow 3.2: these names moved into the Task SDK there.
@@ -58,6 +64,7 @@ else:  # Not needed from Airflow 3.2: these names moved into the Task SDK there.
         AirflowException,
         AirflowFailException,
         AirflowSensorTimeout,
+        AirflowTaskTimeout,
     )
     from airflow.models.taskinstancekey import TaskInstanceKey  # type: ignore[assignment,no-redef]
     from airflow.plugins_manager import AirflowPlugin  # type: ignore[assignment,no-redef]

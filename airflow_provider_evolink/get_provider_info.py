@@ -14,6 +14,8 @@ from airflow_provider_evolink.defaults import (
 )
 
 _INTEGRATION = "EvoLink"
+#: The docs set (``docs/``, built by ``make docs``); Airflow's providers page and integration list link into it.
+_DOCS = "https://airflow-provider-evolink.readthedocs.io/en/latest"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -21,6 +23,7 @@ def get_provider_info() -> dict[str, Any]:
 
     ``package-name`` must equal the distribution name exactly, or every ``airflow`` command breaks.
     The connection form is declared with ``conn-fields`` and ``ui-field-behaviour`` (read by Airflow 3.2+).
+    ``config`` declares every ``[evolink]`` option the provider reads, so ``airflow config list`` shows them.
     """
     return {
         "package-name": "airflow-provider-evolink",
@@ -33,7 +36,14 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": _INTEGRATION,
                 "external-doc-url": "https://docs.evolink.ai",
-                "tags": ["service"],
+                "logo": f"{_DOCS}/_static/evolink-logo.svg",  # airflow_provider_evolink/static/evolink-logo.svg
+                "how-to-guide": [
+                    f"{_DOCS}/operators/generate.html",
+                    f"{_DOCS}/operators/sensor.html",
+                    f"{_DOCS}/operators/storage.html",
+                    f"{_DOCS}/operators/upload.html",
+                ],
+                "tags": ["ai", "generative-ai", "video-generation", "ai-inference"],
             }
         ],
         "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_evolink.hooks.evolink"]}],
@@ -57,9 +67,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-module": "airflow_provider_evolink.transfers.evolink_to_storage",
             }
         ],
-        "plugins": [
-            {"name": "evolink", "plugin-class": "airflow_provider_evolink.plugins.gallery.EvoLinkGalleryPlugin"}
-        ],
+        # No "plugins": the gallery plugin is an ``airflow.plugins`` entry point (pyproject.toml), loaded whatever
+        # [core] lazy_discover_providers says; declaring it here too would register it twice when that is False.
         "extra-links": ["airflow_provider_evolink.links.storage.StoredVideoLink"],
         "connection-types": [
             {
@@ -99,4 +108,19 @@ def get_provider_info() -> dict[str, Any]:
                 },
             }
         ],
+        "config": {
+            "evolink": {
+                "description": "The EvoLink provider's options.",
+                "options": {
+                    "gallery_cache_folder": {
+                        "description": "Folder where the EvoLink videos gallery caches its poster frames (JPEG, "
+                        "made once per stored video). Empty: {AIRFLOW_HOME}/evolink-gallery.",
+                        "version_added": "1.0.0",
+                        "type": "string",
+                        "example": "/var/cache/airflow/evolink-gallery",
+                        "default": None,
+                    }
+                },
+            }
+        },
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -51,7 +52,8 @@ class FakeTaskStateStore:
 class FakeTaskInstance:
     """The ``ti`` of a context: records ``xcom_push``; ``crash_on_push`` names a key whose push raises once.
     ``max_tries`` is what Airflow sets: ``retries`` for a new task instance, raised by a Clear; ``try_number``
-    counts the tries (1 for the first). ``dag_id``, ``run_id``, ``task_id`` and ``map_index`` name the task instance."""
+    counts the tries (1 for the first). ``dag_id``, ``run_id``, ``task_id`` and ``map_index`` name the task instance;
+    ``start_date`` is when this try started (default: now)."""
 
     def __init__(
         self,
@@ -63,8 +65,10 @@ class FakeTaskInstance:
         run_id: str = "manual__test",
         dag_id: str = "test_dag",
         map_index: int = -1,
+        start_date: datetime | None = None,
     ) -> None:
         self.xcoms: dict[str, Any] = {}
+        self.start_date = start_date or datetime.now(UTC)
         self.max_tries, self.try_number = max_tries, try_number
         self.dag_id, self.run_id, self.task_id, self.map_index = dag_id, run_id, task_id, map_index
         self._crash_on_push = crash_on_push

@@ -1,4 +1,4 @@
-"""The defaults live in one module: the connection form and the README's connection table show its values."""
+"""The defaults live in one module: the connection form and the docs' connection table show its values."""
 
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ from pathlib import Path
 from airflow_provider_evolink import defaults
 from airflow_provider_evolink.get_provider_info import get_provider_info
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+CONNECTION_PAGE = Path(__file__).resolve().parents[1] / "docs" / "connection.md"
 
 
-def _readme_connection_defaults() -> dict[str, str]:
-    """``{field label: the default the README's connection table gives}``."""
-    section = README.read_text(encoding="utf-8").split("## The connection", 1)[1].split("\n#", 1)[0]
+def _docs_connection_defaults() -> dict[str, str]:
+    """``{field label: the default the connection table of docs/connection.md gives}``."""
+    section = CONNECTION_PAGE.read_text(encoding="utf-8").split("# The connection", 1)[1].split("\n#", 1)[0]
     rows = [line.split("|")[1:3] for line in section.splitlines() if line.startswith("| ")]
     found = {label.strip(): re.search(r"; default `?([^`\s;]+)", text) for label, text in rows}
     return {label: match.group(1) for label, match in found.items() if match}
 
 
-def test_the_readme_connection_table_gives_the_defaults_of_the_defaults_module() -> None:
-    assert _readme_connection_defaults() == {
+def test_the_docs_connection_table_gives_the_defaults_of_the_defaults_module() -> None:
+    assert _docs_connection_defaults() == {
         "Timeout (seconds)": f"{defaults.DEFAULT_TIMEOUT:g}",
         "Max retries": str(defaults.DEFAULT_MAX_RETRIES),
         "Outage tolerance (seconds)": f"{defaults.DEFAULT_OUTAGE_TOLERANCE:g}",

@@ -70,7 +70,52 @@ def test_the_description_reads_well_on_the_providers_page() -> None:
 
 def test_the_providers_page_links_the_package_to_its_own_documentation() -> None:
     urls = dict(entry.split(", ", 1) for entry in metadata.metadata("airflow-provider-evolink").get_all("Project-URL"))
-    assert urls["Documentation"] == "https://pypi.org/project/airflow-provider-evolink/"
+    assert urls["Documentation"] == "https://airflow-provider-evolink.readthedocs.io/"
+    assert set(urls) >= {"Documentation", "Changelog", "Source"}
+    assert all(url.startswith("https://") for url in urls.values())
+
+
+def test_the_integration_is_tagged_and_illustrated_like_the_official_ai_providers() -> None:
+    (integration,) = get_provider_info()["integrations"]
+    assert {"ai", "generative-ai"} <= set(integration["tags"])
+    assert integration["logo"].endswith("/_static/evolink-logo.svg")
+    assert files("airflow_provider_evolink").joinpath("static/evolink-logo.svg").read_text().startswith("<svg")
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    for guide in integration["how-to-guide"]:
+        page = guide.split("/en/latest/", 1)[1].removesuffix(".html")
+        assert (docs / f"{page}.md").is_file(), guide
+
+
+def _options_read() -> set[str]:
+    """Every ``[evolink]`` option the package's source reads through ``conf``."""
+    import re
+
+    package = Path(__file__).resolve().parents[1] / "airflow_provider_evolink"
+    pattern = re.compile(
+        r"conf\.(?:get|getint|getfloat|getboolean|getlist|getjson|has_option)\(\s*\"evolink\",\s*\"(\w+)\""
+    )
+    return {name for path in package.rglob("*.py") for name in pattern.findall(path.read_text())}
+
+
+def test_config_declares_every_evolink_option_the_provider_reads() -> None:
+    declared = get_provider_info()["config"]["evolink"]["options"]
+    assert _options_read() == set(declared)
+    assert "gallery_cache_folder" in declared
+
+
+@pytest.mark.timeout(120)
+def test_airflow_config_list_shows_the_evolink_section() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), "config", "list", "--section", "evolink"],
+        env={**os.environ, "AIRFLOW_HOME": os.environ["AIRFLOW_HOME"]},
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "[evolink]" in result.stdout
+    assert "gallery_cache_folder" in result.stdout
 
 
 def test_connection_field_descriptions_state_the_rules_the_hook_enforces() -> None:

@@ -1,4 +1,4 @@
-"""The XCom contract: the submission summary the transfer reads back, the completed detail, and the README's table."""
+"""The XCom contract: the submission summary the transfer reads back, the completed detail, and the docs' table."""
 
 from __future__ import annotations
 
@@ -66,16 +66,16 @@ def test_find_submission_picks_the_summary_of_its_own_evolink_task_among_map_ind
     assert find_submission(ti, set(), "task-b") == {}
 
 
-def _readme_xcom_keys() -> set[str]:
-    """The keys of the README's "What the tasks put in XCom" table (its second column)."""
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = text.split("### What the tasks put in XCom", 1)[1].split("\n#", 1)[0]
+def _docs_xcom_keys() -> set[str]:
+    """The keys of the "What the tasks put in XCom" table of ``docs/xcom.md`` (its second column)."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "xcom.md").read_text(encoding="utf-8")
+    section = text.split("# What the tasks put in XCom", 1)[1].split("\n#", 1)[0]
     rows = [line.split("|")[2] for line in section.splitlines() if line.startswith("| `")]
     return {key for cell in rows for key in re.findall(r"`([a-z_]+)`", cell)}
 
 
-def test_the_readme_xcom_table_lists_exactly_the_keys_of_the_xcom_module() -> None:
-    assert _readme_xcom_keys() == {*xcom.KEYS, "return_value"}
+def test_the_docs_xcom_table_lists_exactly_the_keys_of_the_xcom_module() -> None:
+    assert _docs_xcom_keys() == {*xcom.KEYS, "return_value"}
 
 
 def test_each_xcom_key_is_defined_once_in_the_package() -> None:

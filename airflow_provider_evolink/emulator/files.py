@@ -8,6 +8,8 @@ Routes (``airflow_provider_evolink/api_reference/evolink-api.md``, "Files API (i
 - ``POST /api/v1/files/upload/base64``: JSON ``{"base64_data": <raw base64 or a data: URL>, ...}``.
 - ``POST /api/v1/files/upload/url``: JSON ``{"file_url": <public http(s) URL>, ...}``; the emulator downloads it.
 - ``GET /api/v1/files/quota``: ``used_files``, ``max_files``, ``remain_files``; ``DELETE /api/v1/files/{file_id}``.
+- ``GET /api/v1/files/list?page=&pageSize=``: ``{"total", "files": [{"file_id", "file_name", "file_size",
+  "upload_time"}]}``, the key's unexpired files, newest first; ``page`` from 1 (default 1), ``pageSize`` default 20.
 - ``GET|HEAD /api/v1/files/download/{file_id}`` and ``GET|HEAD /<upload_path>/<file_name>`` (the ``file_url``):
   no auth, until the file expires (72 h after the upload by default), then 404.
 
@@ -47,6 +49,7 @@ DEFAULT_FILE_QUOTA = 100
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _FOLDERS = {"image": "images", "video": "videos", "audio": "audios"}
 _CHUNK = 1 << 20
+DEFAULT_PAGE_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,19 @@ def create_files_app(store: FileStore, *, api_keys: Collection[str]) -> FastAPI:
         data = {"used_files": used, "max_files": store.quota, "remain_files": max(store.quota - used, 0)}
         return _answer(True, 200, "ok", data)
 
+    @app.get("/api/v1/files/list")
+    async def list_files(request: Request) -> Response:
+        if (key := owner(request)) is None:
+            return _unauthorized()
+        try:
+            page = _whole_number(request, "page", 1)
+            page_size = _whole_number(request, "pageSize", DEFAULT_PAGE_SIZE)
+        except ValueError as error:
+            return _answer(False, 400, str(error))
+        files = sorted(store.live(key, time.time()), key=lambda stored: stored.uploaded_at, reverse=True)
+        shown = files[(page - 1) * page_size : page * page_size]
+        return _answer(True, 200, "ok", {"total": len(files), "files": [_listed(stored) for stored in shown]})
+
     @app.delete("/api/v1/files/{file_id}")
     async def delete(request: Request, file_id: str) -> Response:
         if (key := owner(request)) is None:
@@ -270,6 +286,29 @@ def create_files_app(store: FileStore, *, api_keys: Collection[str]) -> FastAPI:
         return _serve_stored(request, store.find(path=path, now=time.time()))
 
     return app
+
+
+def _whole_number(request: Request, name: str, default: int) -> int:
+    """Query parameter ``name`` as a whole number >= 1 (``default`` when absent).
+
+    :raises ValueError: anything else, naming the parameter.
+    """
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {raw!r}")
+    return int(raw)
+
+
+def _listed(stored: StoredFile) -> dict[str, Any]:
+    """A file as the list answer shows it."""
+    return {
+        "file_id": stored.file_id,
+        "file_name": stored.path.rpartition("/")[2],
+        "file_size": stored.size,
+        "upload_time": _iso(stored.uploaded_at),
+    }
 
 
 def _serve_stored(request: Request, stored: StoredFile | None) -> Response:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
 from airflow_provider_evolink.compat import AirflowFailException, conf
+from airflow_provider_evolink.deadlines import WaitDeadline
 from airflow_provider_evolink.defaults import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
 from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
@@ -37,7 +37,6 @@ from airflow_provider_evolink.operators.preflight import (
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.transfers.destinations import check_destinations_downstream
 from airflow_provider_evolink.triggers.evolink import (
-    DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
     positive_seconds,
@@ -82,7 +81,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     manual Clear, which starts a new try sequence, forgets it and generates anew (``never_pay_twice.py``). Reads
     of a running or stored task outlast API outages for the connection's ``outage_tolerance``
     (:data:`~airflow_provider_evolink.defaults.DEFAULT_OUTAGE_TOLERANCE`). The key only closes the POST-to-ID window
-    where EvoLink honours it (its own client relies on it; its docs do not promise it).
+    where EvoLink honours it (its MCP server sends it; its docs do not promise it).
 
     XCom: ``return_value`` is always the EvoLink task ID (``str``), also pushed under ``evolink_task_id`` before
     any waiting, with a secret-free summary of the request under ``evolink_submission`` (prompt shortened,
@@ -97,17 +96,20 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     :param request: the create request: a request model (``KlingO3ReferenceToVideoRequest``,
         ``KlingV3MotionControlRequest``, ``VideoGenerationRequest``) or a dict routed by its ``model`` key.
         Templated: strings inside it are rendered (a model is kept as its JSON dict so they can be).
-    :param evolink_conn_id: the Airflow connection of type ``evolink``.
+    :param evolink_conn_id: the Airflow connection of type ``evolink`` (templated).
     :param wait_for_completion: wait until the EvoLink task ends; otherwise succeed once it is submitted.
     :param deferrable: wait in the triggerer (:class:`EvoLinkTaskTrigger`) instead of a worker slot; default
         ``[operators] default_deferrable``.
     :param poll_interval: seconds between status reads while waiting, at the task's expected end (> 0;
-        EvoLink's own client uses 8). Earlier reads are spaced by the task's progress and
+        EvoLink's MCP server uses 8). Earlier reads are spaced by the task's progress and
         ``task_info.estimated_time`` (:mod:`airflow_provider_evolink.pacing`), never closer than this.
     :param adaptive_polling: pace reads as above (default); ``False`` switches back to a read every
         ``poll_interval`` (± 10 % in the triggerer) from start to finish.
     :param timeout: seconds to wait for the EvoLink task (> 0; some models take 40 minutes). EvoLink cannot
         cancel a task: after the timeout it may still complete and bill, and a retry reconnects to it.
+        Airflow's ``execution_timeout`` (counted from the start of the try) bounds the wait too, deferred or
+        not: a deferred wait ends at the earlier of the two deadlines (:mod:`airflow_provider_evolink.deadlines`),
+        and at ``execution_timeout``'s the task fails with ``AirflowTaskTimeout``, as a wait in a worker does.
     :param max_credits: refuse to submit when the estimated cost (credits, the published per-second price of the
         model's entry in ``airflow_provider_evolink/api_reference/catalogue.json`` × duration, by quality) exceeds
         this; a model without a known price is refused too (fail closed) unless ``credits_per_second`` gives one.
@@ -123,6 +125,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     (uploaded through EvoLink's files API, public for 72 h): see :mod:`airflow_provider_evolink.inputs`. They
     are resolved after validation and the ``max_credits`` check and right before the POST, each source once; the
     rendered ``request`` keeps the URIs as written, and the links are masked in logs.
+
     :raises ValueError: on a bad constructor argument, naming it.
     :raises AirflowFailException: an invalid request (each field and rule named), a cost over ``max_credits``,
         a media input that is missing or breaks its field's type or size rules (field and URI named; nothing was
@@ -131,11 +134,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         a task that failed with a non-retryable code or was cancelled, a non-retryable API answer (400, 401,
         402, 403, 409) or a bad connection: Airflow retries would fail the same way, so none are spent.
     :raises AirflowException: a retryable task failure or a timeout (a retry reconnects).
+    :raises AirflowTaskTimeout: ``execution_timeout`` passed, in a worker or in the triggerer (a retry
+        reconnects).
     :raises EvoLinkError: a transient error that outlasted the hook's retries (``retryable``; a retry
         reconnects, or replays the stored ``Idempotency-Key``).
     """
 
-    template_fields: Sequence[str] = ("request",)
+    template_fields: Sequence[str] = ("request", "evolink_conn_id")
     template_fields_renderers = {"request": "json"}
     ui_color = "#e8e0f8"
 
@@ -188,7 +193,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             self._check_destinations(context)
             if self.wait_for_completion and self.deferrable:
                 check_trigger_serializes(
-                    self._trigger("task-unified-not-submitted-yet", end_time=time.time() + self.timeout)
+                    self._trigger("task-unified-not-submitted-yet", WaitDeadline.of(self, self.timeout, context))
                 )
         try:
             # A retryable error keeps Airflow's retries: the next try reconnects, or replays the stored key.
@@ -209,10 +214,11 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         event = EvoLinkTaskEvent.from_detail(detail) if detail is not None else None
         if event is None:
             if self.deferrable:
+                deadline = WaitDeadline.of(self, self.timeout, context)
                 self.defer(
-                    trigger=self._trigger(evolink_task_id, end_time=time.time() + self.timeout),
+                    trigger=self._trigger(evolink_task_id, deadline),
                     method_name="execute_complete",
-                    timeout=timedelta(seconds=self.timeout + DEFER_BACKSTOP_SECONDS),
+                    timeout=deadline.defer_timeout,
                 )
             event, detail = self._wait(evolink_task_id)
         return self._finish(context, event, detail)
@@ -247,14 +253,15 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         except EvoLinkConfigError as error:
             raise EvoLinkConfigError(f"{error}; nothing was submitted") from None
 
-    def _trigger(self, evolink_task_id: str, *, end_time: float) -> EvoLinkTaskTrigger:
+    def _trigger(self, evolink_task_id: str, deadline: WaitDeadline) -> EvoLinkTaskTrigger:
         return EvoLinkTaskTrigger(
             evolink_task_id=evolink_task_id,
             evolink_conn_id=self.evolink_conn_id,
             poll_interval=self.poll_interval,
-            end_time=end_time,
+            end_time=deadline.end_time,
             estimated_time=self._estimated_time,
             adaptive_polling=self.adaptive_polling,
+            deadline_from=deadline.source,
         )
 
     # ------------------------------------------------------------------ submitting

@@ -36,8 +36,8 @@ class EvoLinkUploadFileOperator(BaseOperator):
 
     :param source: templated; a local path or ``file://`` URI on the worker, an object-storage URI
         (``s3://[conn_id@]bucket/key``, …) or ``ObjectStoragePath``, or a list of them.
-    :param evolink_conn_id: the Airflow connection of type ``evolink`` (its ``files_base_url`` extra names the
-        files host).
+    :param evolink_conn_id: the Airflow connection of type ``evolink`` (templated; its ``files_base_url`` extra
+        names the files host).
     :param file_name: the stored file name (one source only; the service picks a unique one if ``None``).
     :param upload_path: the folder to store in (the service picks one by type if ``None``).
     :raises AirflowFailException: a missing source, a refused upload (quota used up, type refused: ``code`` and
@@ -45,7 +45,7 @@ class EvoLinkUploadFileOperator(BaseOperator):
         (an upload whose answer was lost is not re-sent by the hook, since it may have used quota).
     """
 
-    template_fields: Sequence[str] = ("source",)
+    template_fields: Sequence[str] = ("source", "evolink_conn_id")
     ui_color = "#e8e0f8"
 
     def __init__(

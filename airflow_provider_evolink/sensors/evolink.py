@@ -8,9 +8,8 @@ API source: ``GET /v1/tasks/{task_id}``
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -18,13 +17,13 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_evolink.airflow_errors import airflow_exception
 from airflow_provider_evolink.compat import AirflowSensorTimeout, conf
+from airflow_provider_evolink.deadlines import WaitDeadline
 from airflow_provider_evolink.defaults import DEFAULT_POLL_INTERVAL
 from airflow_provider_evolink.exceptions import EvoLinkError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.retry import OutageTolerance
 from airflow_provider_evolink.triggers.evolink import (
-    DEFER_BACKSTOP_SECONDS,
     EvoLinkTaskEvent,
     EvoLinkTaskTrigger,
     progress_message,
@@ -59,20 +58,23 @@ class EvoLinkTaskSensor(BaseSensorOperator):
     on resuming it re-reads the detail with the sync hook (trigger events carry no result URLs either).
 
     :param evolink_task_id: the EvoLink task ID (templated), e.g. ``"{{ ti.xcom_pull('submit') }}"``.
-    :param evolink_conn_id: the Airflow connection of type ``evolink``.
+    :param evolink_conn_id: the Airflow connection of type ``evolink`` (templated).
     :param deferrable: wait in the triggerer instead of a worker slot; default ``[operators] default_deferrable``.
-    :param poke_interval: seconds between status reads at the task's expected end (EvoLink's own client uses
+    :param poke_interval: seconds between status reads at the task's expected end (EvoLink's MCP server uses
         8). Earlier reads are spaced by the task's progress (and ``task_info.estimated_time`` when the answer
         has one; :mod:`airflow_provider_evolink.pacing`), never closer than this, in every mode.
     :param adaptive_polling: pace reads as above (default); ``False`` switches back to a read every
         ``poke_interval`` (Airflow's ``exponential_backoff`` then applies as usual; with it set, Airflow's
         backoff decides in poke and reschedule modes either way).
     :param timeout: seconds to wait before failing (or skipping with ``soft_fail``). EvoLink cannot cancel a
-        task: it may still complete and bill after the sensor gave up.
+        task: it may still complete and bill after the sensor gave up. Airflow's ``execution_timeout`` (counted
+        from the start of the try) bounds the wait in every mode: a deferred wait ends at the earlier of the two
+        deadlines (:mod:`airflow_provider_evolink.deadlines`), and at ``execution_timeout``'s the sensor fails
+        with ``AirflowTaskTimeout``, as in poke mode.
     :param kwargs: passed to :class:`~airflow.sdk.BaseSensorOperator` (``mode``, ``soft_fail``, ...).
     """
 
-    template_fields: Sequence[str] = ("evolink_task_id",)
+    template_fields: Sequence[str] = ("evolink_task_id", "evolink_conn_id")
     ui_color = "#e8e0f8"
 
     def __init__(
@@ -123,18 +125,20 @@ class EvoLinkTaskSensor(BaseSensorOperator):
             estimated_time = usable_estimate(detail.task_info.estimated_time if detail.task_info else None)
             self._next_poke = self._paced(detail, estimated_time)
         if self.deferrable:
+            deadline = WaitDeadline.of(self, self.timeout, context)
             # Deferring inside poke() keeps soft_fail/never_fail for this read (TaskDeferred passes through).
             self.defer(
                 trigger=EvoLinkTaskTrigger(
                     evolink_task_id=self.evolink_task_id,
                     evolink_conn_id=self.evolink_conn_id,
                     poll_interval=self.poke_interval,
-                    end_time=time.time() + self.timeout,
+                    end_time=deadline.end_time,
                     estimated_time=estimated_time,
                     adaptive_polling=self.adaptive_polling,
+                    deadline_from=deadline.source,
                 ),
                 method_name="execute_complete",
-                timeout=timedelta(seconds=self.timeout + DEFER_BACKSTOP_SECONDS),
+                timeout=deadline.defer_timeout,
             )
         return PokeReturnValue(is_done=False)
 
@@ -176,6 +180,8 @@ class EvoLinkTaskSensor(BaseSensorOperator):
         """Resume after the trigger fired: validate the event, then return the re-read detail or raise.
 
         :raises AirflowException: ``None`` or an unknown status (retries allowed).
+        :raises AirflowTaskTimeout: the trigger stopped at the ``execution_timeout`` deadline (never skipped by
+            ``soft_fail``, as in poke mode).
         """
         self._raise_for(EvoLinkTaskEvent.parse(event))
         try:
@@ -185,6 +191,7 @@ class EvoLinkTaskSensor(BaseSensorOperator):
 
     def _raise_for(self, event: EvoLinkTaskEvent) -> None:
         """Map a non-success event to the sensor's exceptions (soft_fail is applied by BaseSensorOperator)."""
+        event.raise_if_execution_timed_out()
         if event.status == "timeout":
             raise AirflowSensorTimeout(event.message)
         if event.status in ("failed", "cancelled"):

@@ -119,7 +119,7 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
         path, or an ``ObjectStoragePath``. Local folders are created; object-store buckets must exist. A literal
         that cannot work (no scheme and not absolute, an unknown scheme, a store whose package is missing) is
         refused here, when the DAG is parsed (``transfers/destinations.py``); a template once rendered.
-    :param evolink_conn_id: the EvoLink connection (API key; its ``outage_tolerance`` bounds how long
+    :param evolink_conn_id: the EvoLink connection (templated; API key; its ``outage_tolerance`` bounds how long
         downloads may fail without progress and its ``timeout`` applies to each read from the result host, in
         seconds).
     :param storage_conn_id: the Airflow connection for ``destination`` (templated), when the URI does not
@@ -146,7 +146,7 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
         answered with another task than the one asked for; retryable.
     """
 
-    template_fields: Sequence[str] = ("evolink_task_id", "destination", "storage_conn_id")
+    template_fields: Sequence[str] = ("evolink_task_id", "destination", "evolink_conn_id", "storage_conn_id")
     ui_color = "#e8f0fe"
     operator_extra_links = (StoredVideoLink(),)
 

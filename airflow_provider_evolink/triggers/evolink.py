@@ -22,7 +22,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import airflow_exception
-from airflow_provider_evolink.compat import AirflowException
+from airflow_provider_evolink.compat import AirflowException, AirflowTaskTimeout
 from airflow_provider_evolink.defaults import DEFAULT_POLL_INTERVAL
 from airflow_provider_evolink.exceptions import (
     EvoLinkAPIError,
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFER_BACKSTOP_SECONDS",
+    "EXECUTION_TIMEOUT",
     "EvoLinkTaskEvent",
     "EvoLinkTaskTrigger",
     "positive_seconds",
@@ -56,6 +57,12 @@ DEFER_BACKSTOP_SECONDS = 300.0
 _PROGRESS_LOG_STEP = 25
 #: Messages come from the API; keep the event row and exception text a sane size.
 _MAX_MESSAGE_CHARS = 1000
+
+#: The ``error_code`` of a ``timeout`` event whose deadline was the task's ``execution_timeout`` (else ``timeout``).
+EXECUTION_TIMEOUT = "execution_timeout"
+#: Which limit set a trigger's deadline: the wait's own ``timeout`` or what ``execution_timeout`` left.
+DeadlineFrom = Literal["timeout", "execution_timeout"]
+_DEADLINES_FROM: frozenset[str] = frozenset(get_args(DeadlineFrom))
 
 EventStatus = Literal["success", "failed", "cancelled", "timeout", "error"]
 _EVENT_STATUSES: frozenset[str] = frozenset(get_args(EventStatus))
@@ -108,8 +115,9 @@ class EvoLinkTaskEvent:
 
     ``failed``/``cancelled``: the EvoLink task ended so, ``error_code`` is its ``error.code``
     (``airflow_provider_evolink/api_reference/evolink-api.md``) and ``retryable`` whether a resubmission may succeed.
-    ``timeout``: the deadline passed while the task was still running (it may still complete). ``error``: polling could
-    not go on (401/403/404, bad connection, transient errors for longer than the outage tolerance, an unexpected
+    ``timeout``: the deadline passed while the task was still running (it may still complete); ``error_code`` names
+    the limit that set it, ``"timeout"`` or ``"execution_timeout"``. ``error``: polling could not go on
+    (401/403/404, bad connection, transient errors for longer than the outage tolerance, an unexpected
     exception); ``retryable`` says whether an Airflow retry can help.
     """
 
@@ -179,17 +187,25 @@ class EvoLinkTaskEvent:
         )
 
     @classmethod
-    def timed_out(cls, evolink_task_id: str, end_time: float) -> EvoLinkTaskEvent:
-        """The ``timeout`` event: ``end_time`` (epoch seconds) passed with the task still running."""
+    def timed_out(
+        cls, evolink_task_id: str, end_time: float, deadline_from: DeadlineFrom = "timeout"
+    ) -> EvoLinkTaskEvent:
+        """The ``timeout`` event: ``end_time`` (epoch seconds), set by ``deadline_from``, passed with the task
+        still running."""
         deadline = datetime.fromtimestamp(end_time, tz=UTC).isoformat(timespec="seconds")
         return cls(
             "timeout",
             evolink_task_id,
-            error_code="timeout",
+            error_code=deadline_from,
             retryable=True,
-            message=f"EvoLink task {evolink_task_id} was still running at the deadline ({deadline}). "
-            + _no_cancel_note(evolink_task_id),
+            message=f"EvoLink task {evolink_task_id} was still running at the {deadline_from} deadline "
+            f"({deadline}). " + _no_cancel_note(evolink_task_id),
         )
+
+    def raise_if_execution_timed_out(self) -> None:
+        """:raises AirflowTaskTimeout: this is a ``timeout`` at the ``execution_timeout`` deadline."""
+        if self.status == "timeout" and self.error_code == EXECUTION_TIMEOUT:
+            raise AirflowTaskTimeout(self.message)
 
     def to_payload(self) -> dict[str, Any]:
         """The event as plain JSON types, for :class:`~airflow.triggers.base.TriggerEvent`."""
@@ -234,7 +250,10 @@ class EvoLinkTaskEvent:
             or bad connection): Airflow retries would fail the same way, so none are spent.
         :raises AirflowException: retryable (a retryable task failure, ``timeout``, transient errors): an
             Airflow retry of the operator reconnects or resubmits.
+        :raises AirflowTaskTimeout: a ``timeout`` at the ``execution_timeout`` deadline, as Airflow fails a task
+            that runs past it (retries allowed).
         """
+        self.raise_if_execution_timed_out()
         if self.status != "success":
             raise airflow_exception(self.message, retryable=self.retryable)
 
@@ -258,13 +277,16 @@ class EvoLinkTaskTrigger(BaseTrigger):
     :param evolink_task_id: the EvoLink task ID (``task-unified-…``).
     :param evolink_conn_id: the Airflow connection of type ``evolink``.
     :param poll_interval: seconds between status reads when the task may be done, the fastest pace (> 0;
-        EvoLink's own client uses 8).
+        EvoLink's MCP server uses 8).
     :param end_time: absolute deadline, epoch seconds (wall clock): kept as is across serialisation, so a
         re-created trigger (triggerer restart, another triggerer) keeps the same deadline.
     :param estimated_time: ``task_info.estimated_time`` of the create answer, seconds since the task's creation
         (``None``: unknown; pacing then goes by progress alone).
     :param adaptive_polling: pace reads by progress and ``estimated_time`` (default); ``False``: a read every
         ``poll_interval`` ± 10 %.
+    :param deadline_from: the limit that set ``end_time``: ``"timeout"`` (the wait's own) or
+        ``"execution_timeout"`` (what the task's ``execution_timeout`` left;
+        :class:`~airflow_provider_evolink.deadlines.WaitDeadline`); the ``timeout`` event's ``error_code``.
     :raises ValueError: on a bad argument, naming it.
     """
 
@@ -276,6 +298,7 @@ class EvoLinkTaskTrigger(BaseTrigger):
         end_time: float,
         estimated_time: float | None = None,
         adaptive_polling: bool = True,
+        deadline_from: DeadlineFrom = "timeout",
     ) -> None:
         super().__init__()
         if not isinstance(evolink_task_id, str) or not evolink_task_id.strip():
@@ -290,6 +313,9 @@ class EvoLinkTaskTrigger(BaseTrigger):
             raise ValueError(f"adaptive_polling must be True or False, got {adaptive_polling!r}")
         self.estimated_time = None if estimated_time is None else positive_seconds("estimated_time", estimated_time)
         self.adaptive_polling = adaptive_polling
+        if deadline_from not in _DEADLINES_FROM:
+            raise ValueError(f"deadline_from must be one of {sorted(_DEADLINES_FROM)}, got {deadline_from!r}")
+        self.deadline_from: DeadlineFrom = deadline_from
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and plain-typed kwargs (no secrets: the API key stays in the connection)."""
@@ -302,6 +328,7 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "estimated_time": self.estimated_time,
                 "adaptive_polling": self.adaptive_polling,
+                "deadline_from": self.deadline_from,
             },
         )
 
@@ -357,7 +384,7 @@ class EvoLinkTaskTrigger(BaseTrigger):
             if (step := progress_step(detail)) != last_step:
                 self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
                 last_step = step
-        return EvoLinkTaskEvent.timed_out(self.evolink_task_id, self.end_time)
+        return EvoLinkTaskEvent.timed_out(self.evolink_task_id, self.end_time, self.deadline_from)
 
     async def _outage_tolerance(self, hook: EvoLinkHook) -> OutageTolerance:
         settings = await hook.asettings()

@@ -16,6 +16,7 @@ STREAM = "/api/v1/files/upload/stream"
 BASE64 = "/api/v1/files/upload/base64"
 URL = "/api/v1/files/upload/url"
 QUOTA = "/api/v1/files/quota"
+LIST = "/api/v1/files/list"
 JPEG = media.character_image().data
 
 
@@ -99,6 +100,46 @@ def test_the_quota_is_answered_with_success_false_and_frees_up_on_delete(files: 
 
     assert client.delete(f"/api/v1/files/{ids[0]}").json()["success"] is True
     assert client.post(STREAM, files={"file": ("c.jpg", JPEG)}).json()["success"] is True
+
+
+def test_the_list_pages_the_keys_files_newest_first_with_the_total(files: Callable[..., Any]) -> None:
+    _, client = files()
+    uploaded = [
+        client.post(STREAM, files={"file": (f"c{i}.jpg", JPEG)}, data={"file_name": f"c{i}.jpg"}).json()["data"]
+        for i in range(3)
+    ]
+
+    first = client.get(LIST, params={"page": 1, "pageSize": 2}).json()
+    second = client.get(LIST, params={"page": 2, "pageSize": 2}).json()
+
+    assert first["success"] is True
+    assert first["data"]["total"] == second["data"]["total"] == 3
+    listed = first["data"]["files"] + second["data"]["files"]
+    assert [entry["file_id"] for entry in listed] == [data["file_id"] for data in reversed(uploaded)]
+    assert listed[0] == {
+        "file_id": uploaded[2]["file_id"],
+        "file_name": "c2.jpg",
+        "file_size": len(JPEG),
+        "upload_time": uploaded[2]["upload_time"],
+    }
+    assert client.get(LIST).json()["data"]["total"] == 3  # page 1, 20 a page by default
+
+
+def test_the_list_shows_only_the_callers_unexpired_files(files: Callable[..., Any]) -> None:
+    _, client = files(file_ttl_seconds=0.5)
+    client.post(STREAM, files={"file": ("c.jpg", JPEG)})
+    assert client.get(LIST).json()["data"]["total"] == 1
+    time.sleep(0.7)
+    assert client.get(LIST).json()["data"] == {"total": 0, "files": []}
+    assert httpx.get(f"{client.base_url}{LIST}").status_code == 401
+
+
+@pytest.mark.parametrize("query", [{"page": "0"}, {"pageSize": "-1"}, {"page": "two"}])
+def test_a_bad_page_or_page_size_is_refused_naming_it(files: Callable[..., Any], query: dict[str, str]) -> None:
+    _, client = files()
+    refused = client.get(LIST, params=query).json()
+    assert (refused["success"], refused["code"]) == (False, 400)
+    assert next(iter(query)) in refused["msg"]
 
 
 def test_files_expire_after_their_lifetime_and_stop_counting(files: Callable[..., Any]) -> None:

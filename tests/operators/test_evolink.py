@@ -19,8 +19,8 @@ from structlog.testing import capture_logs
 from airflow_provider_evolink.compat import AirflowException, AirflowFailException
 from airflow_provider_evolink.models import KlingO3ReferenceToVideoRequest
 from airflow_provider_evolink.never_pay_twice import STATE_SUBMISSION, STATE_TASK_ID, STATE_USAGE
-from airflow_provider_evolink.operators.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkGenerateVideoOperator
-from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger
+from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
+from airflow_provider_evolink.triggers.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkTaskEvent, EvoLinkTaskTrigger
 
 DAGS = Path(__file__).parent / "dags"
 
@@ -366,7 +366,7 @@ def test_sync_wait_reads_less_often_than_the_interval_while_the_estimate_is_far_
             poll_interval=0.05,
             adaptive_polling=adaptive_polling,
         )
-        with pytest.raises(AirflowException, match="still running at the deadline"):
+        with pytest.raises(AirflowException, match="still running at the timeout deadline"):
             operator.execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
         return sum(1 for entry in slow_emulator.requests()[since:] if entry["method"] == "GET")
 
@@ -474,11 +474,11 @@ def test_the_completed_detail_in_xcom_has_the_usage_and_no_signed_link(emulator:
     assert "expires=" not in json.dumps(detail)
 
 
-def test_the_readme_documents_the_completed_detail_as_it_is(emulator: Any) -> None:
+def test_the_docs_document_the_completed_detail_as_it_is(emulator: Any) -> None:
     import ast
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    example = readme.split("The completed task detail:\n\n```python\n", 1)[1].split("```", 1)[0]
+    page = (Path(__file__).resolve().parents[2] / "docs" / "xcom.md").read_text()
+    example = page.split("The completed task detail:\n\n```python\n", 1)[1].split("```", 1)[0]
     documented = ast.literal_eval(example)
     ti = FakeTaskInstance()
 

@@ -1,21 +1,47 @@
-"""The plugin as Airflow loads it: registered by the provider, valid, and cheap to import."""
+"""The plugin as Airflow loads it: an ``airflow.plugins`` entry point, loaded once in every discovery mode, valid, and
+cheap to import."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
+import pytest
 
-def test_provider_registers_the_plugin_class() -> None:
-    from airflow_names import import_string, is_valid_plugin
+
+def test_the_plugin_is_an_airflow_plugins_entry_point_and_not_declared_twice() -> None:
+    from importlib.metadata import entry_points
+
+    from airflow_names import is_valid_plugin
 
     from airflow_provider_evolink.get_provider_info import get_provider_info
 
-    [entry] = get_provider_info()["plugins"]
-    plugin = import_string(entry["plugin-class"])
-    assert entry["name"] == plugin.name == "evolink"
+    [entry] = [ep for ep in entry_points(group="airflow.plugins") if ep.value.startswith("airflow_provider_evolink")]
+    plugin = entry.load()
+    assert entry.name == plugin.name == "evolink"
     assert is_valid_plugin(plugin)
+    assert "plugins" not in get_provider_info()  # a second declaration would register it twice
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("lazy", ["True", "False"])
+def test_airflow_loads_the_plugin_once_whether_or_not_it_discovers_providers_lazily(lazy: str) -> None:
+    code = (
+        "import json; from airflow import plugins_manager as pm;"
+        # Airflow 3.2 moved the loaded plugins from module globals (3.1) into a cached function.
+        "plugins, errors = pm._get_plugins() if hasattr(pm, '_get_plugins') else"
+        " (pm.ensure_plugins_loaded() or (pm.plugins, pm.import_errors));"
+        "print(json.dumps([[p.name for p in plugins], [e for e in errors if 'evolink' in e]]))"
+    )
+    env = {**os.environ, "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": lazy}
+    output = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True, timeout=110
+    ).stdout
+    names, errors = json.loads(output.strip().splitlines()[-1])
+    assert names.count("evolink") == 1
+    assert errors == []
 
 
 def test_importing_the_plugin_loads_no_web_framework_database_model_or_pyav() -> None:

@@ -18,8 +18,8 @@ from structlog.testing import capture_logs
 
 from airflow_provider_evolink.compat import AirflowException, AirflowFailException, AirflowSensorTimeout
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
-from airflow_provider_evolink.sensors.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkTaskSensor
-from airflow_provider_evolink.triggers.evolink import EvoLinkTaskEvent, EvoLinkTaskTrigger
+from airflow_provider_evolink.sensors.evolink import EvoLinkTaskSensor
+from airflow_provider_evolink.triggers.evolink import DEFER_BACKSTOP_SECONDS, EvoLinkTaskEvent, EvoLinkTaskTrigger
 
 MOCK_URL = "https://evolink.test"
 MOCK_TASK_ID = "task-unified-1700000000-mocked01"

@@ -1,4 +1,5 @@
-"""The README's "total a DAG run's credits" snippet, run as written after two mapped generations, one failing."""
+"""The "total a DAG run's credits" snippet of ``docs/lineage.md``, run as written after two mapped generations, one
+failing."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ from airflow.sdk import DAG
 
 from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
 
-README = Path(__file__).resolve().parents[3] / "README.md"
-#: The README's Python block that defines ``total_credits``.
+PAGE = Path(__file__).resolve().parents[3] / "docs" / "lineage.md"
+#: The page's Python block that defines ``total_credits``.
 SNIPPET = next(
-    block for block in re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL) if "def total_credits" in block
+    block for block in re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.DOTALL) if "def total_credits" in block
 )
 #: The first prompt completes (3 s at 720p: 24.3 credits); the second fails and is refunded.
 PROMPTS = ["a kite over the dunes", "a storm [fail:content_policy_violation]"]
 
 snippet: dict[str, object] = {}
-exec(SNIPPET, snippet)  # noqa: S102 - the README's own code, the point of this DAG
+exec(SNIPPET, snippet)  # noqa: S102 - the docs' own code, the point of this DAG
 
 with DAG("evolink_credits", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
     generate = EvoLinkGenerateVideoOperator.partial(

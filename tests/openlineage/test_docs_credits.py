@@ -1,4 +1,5 @@
-"""The README's credits snippet, executed: ``dag.test()`` of ``dags/evolink_credits.py`` against the emulator."""
+"""The credits snippet of ``docs/lineage.md``, executed: ``dag.test()`` of ``dags/evolink_credits.py`` against the
+emulator."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def _xcom(run: Any, task_id: str, key: str = "return_value") -> list[Any]:
         return [XComModel.deserialize_value(row) for row in sorted(rows, key=lambda row: row.map_index)]
 
 
-def test_the_readme_snippet_totals_a_runs_credits_counting_a_refunded_failure_as_zero(
+def test_the_docs_snippet_totals_a_runs_credits_counting_a_refunded_failure_as_zero(
     emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow import settings
