@@ -59,8 +59,9 @@ test: lint browser servers
 # The suite (browser tests aside) on the oldest supported lines, each in its own uv virtualenv .venv-airflow-X;
 # prints each version's install and test wall time. `make test` covers the newest 3.3.
 COMPAT_AIRFLOW ?= 3.1.8 3.2.2 3.3.1
-# Soak runs only on the newest line (make test): it exercises the provider's own fault handling, not Airflow's.
-COMPAT_PYTEST ?= -m "not browser and not soak" -p no:cacheprovider -q
+# Soak and the Celery production test run only on the newest line (make test): they exercise the provider's own
+# fault handling and a production-shaped deployment, not what differs between Airflow lines.
+COMPAT_PYTEST ?= -m "not browser and not soak and not production" -p no:cacheprovider -q
 # Airflow 3.1's fernet code sets an attribute cryptography 51's MultiFernet refuses (its constraints pin an older one).
 COMPAT_PINS_3_1 ?= cryptography<51
 # On 3.2, the oldest OpenLineage and common-compat providers managed Airflow pins (MWAA 3.2.1's constraints), and
