@@ -64,10 +64,9 @@ COMPAT_AIRFLOW ?= 3.1.8 3.2.2 3.3.1
 COMPAT_PYTEST ?= -m "not browser and not soak and not production" -p no:cacheprovider -q
 # Airflow 3.1's fernet code sets an attribute cryptography 51's MultiFernet refuses (its constraints pin an older one).
 COMPAT_PINS_3_1 ?= cryptography<51
-# On 3.2, the oldest OpenLineage and common-compat providers managed Airflow pins (MWAA 3.2.1's constraints), and
-# the FastAPI cap 3.3 declares (3.2.2's execution API fails to start with FastAPI 0.137+).
-COMPAT_PINS_3_2 ?= apache-airflow-providers-openlineage==2.16.0 apache-airflow-providers-common-compat==1.14.3 \
-	fastapi<0.137
+# On 3.2, what 3.2.2 needs but does not cap: FastAPI < 0.137 (its execution API fails to start on newer) and
+# svcs < 26 (its in-process API for dag.test() finds no service registry with svcs 26).
+COMPAT_PINS_3_2 ?= fastapi<0.137 svcs<26
 
 test-compat: $(STAMP) servers
 	@failed=""; for version in $(COMPAT_AIRFLOW); do \

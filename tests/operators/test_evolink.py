@@ -600,9 +600,10 @@ def test_destinations_only_the_save_task_can_know_are_left_to_it(emulator: Any) 
 # --------------------------------------------------------------------------------------- real dag.test()
 @pytest.fixture(scope="module")
 def dag_run(emulator: Any, evolink_connection_json: Callable[..., str]) -> Iterator[DagTestRun]:
-    """One ``dag.test()`` of ``dags/evolink_submit_and_wait.py`` against an emulator that takes 6 s per task.
+    """One ``dag.test()`` of ``dags/evolink_submit_and_wait.py`` against an emulator that takes 15 s per task.
 
-    6 s outlasts the first sensor check, so the sensor defers and ``dag.test()`` runs the trigger inline.
+    15 s outlasts the first sensor check, even where each submission writes its store through the API (Airflow
+    3.1/3.2), so the sensor defers and ``dag.test()`` runs the trigger inline.
     Depends on the session ``emulator`` so its connection is set first and restored afterwards.
     """
     from airflow import settings
@@ -630,7 +631,7 @@ def dag_run(emulator: Any, evolink_connection_json: Callable[..., str]) -> Itera
         recorded.stored_keys.append(key)
         store_set(self, key, value, **kwargs)
 
-    with EvoLinkEmulator(processing_seconds=6.0) as emu, pytest.MonkeyPatch.context() as patch:
+    with EvoLinkEmulator(processing_seconds=15.0) as emu, pytest.MonkeyPatch.context() as patch:
         patch.setenv("AIRFLOW_CONN_EVOLINK_DEFAULT", evolink_connection_json(emu.base_url, emu.api_key, max_retries=0))
         patch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
         patch.setattr(settings, "DAGS_FOLDER", str(DAGS))
