@@ -237,6 +237,7 @@ def test_the_trigger_row_holds_only_plain_kwargs_without_key_or_result_urls(scan
             "end_time",
             "estimated_time",
             "adaptive_polling",
+            "deadline_from",
         }
         assert "/files/" not in json.dumps(kwargs)
     assert _leaks(json.dumps([(c, k, e) for c, k, e in rows], default=str)) == []
