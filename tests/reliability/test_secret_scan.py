@@ -155,7 +155,8 @@ def _database_path() -> Path:
 
 
 def _database_rows() -> Iterator[tuple[str, str]]:
-    """Every row of every table of the metadata database, as ``(table, the row's values as text)``."""
+    """Every row of every table of the metadata database, as ``(table, the row's values as text)``, and each
+    Fernet-encrypted Variable value decrypted (below Airflow 3.3 the submission is kept in a Variable)."""
     with sqlite3.connect(f"file:{_database_path()}?mode=ro", uri=True) as db:
         tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for table in tables:
@@ -167,6 +168,14 @@ def _database_rows() -> Iterator[tuple[str, str]]:
                         for value in row
                     ),
                 )
+        yield from _decrypted_variables(db)
+
+
+def _decrypted_variables(db: sqlite3.Connection) -> Iterator[tuple[str, str]]:
+    from airflow.models.crypto import get_fernet
+
+    for (value,) in db.execute("SELECT val FROM variable WHERE is_encrypted"):
+        yield ("variable (decrypted)", get_fernet().decrypt(value.encode()).decode())
 
 
 def test_the_run_succeeded_deferred_and_downloaded(scanned_run: ScannedRun) -> None:
