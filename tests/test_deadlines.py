@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowTaskTimeout, TaskDeferred
+from airflow_names import TaskDeferred
 from fakes import FakeTaskInstance, FakeTaskStateStore, context_of
 
+from airflow_provider_evolink.compat import AirflowTaskTimeout
 from airflow_provider_evolink.deadlines import WaitDeadline
 from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
 from airflow_provider_evolink.sensors.evolink import EvoLinkTaskSensor
@@ -132,8 +133,8 @@ def test_the_trigger_keeps_which_limit_set_its_deadline_across_serialisation() -
 def timed_out_run(slow_emulator: Any, evolink_connection_json: Callable[..., str]) -> Any:
     """One ``dag.test()`` of ``dags/evolink_execution_timeout.py`` (three waits, ``execution_timeout`` 1.5 s)."""
     from airflow import settings
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.db import initdb
+    from airflow_names import DagBag
 
     with pytest.MonkeyPatch.context() as patch:
         conn = evolink_connection_json(slow_emulator.base_url, slow_emulator.api_key, max_retries=0)

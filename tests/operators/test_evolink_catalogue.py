@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 from catalogue_cases import examples
 from fakes import FakeTaskInstance, FakeTaskStateStore, context_of
 
+from airflow_provider_evolink.compat import AirflowFailException
 from airflow_provider_evolink.emulator import EvoLinkEmulator
 from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
 
