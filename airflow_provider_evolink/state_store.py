@@ -19,7 +19,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_evolink.compat import AIRFLOW_V_3_3_PLUS, conf
+from airflow_provider_evolink.compat import AIRFLOW_V_3_3_PLUS, AirflowFailException, conf
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -30,6 +30,7 @@ __all__ = [
     "StateStore",
     "StateStoreUnavailable",
     "submission_store",
+    "usable_submission_store",
 ]
 
 #: ``[evolink] state_store_path``: a folder (any ObjectStoragePath URI) for the submission files below Airflow 3.3.
@@ -196,3 +197,27 @@ def no_store_message(reason: str) -> str:
         f"Variable, or under [evolink] {STATE_STORE_PATH_OPTION} when set: make that store usable "
         "(docs/state-store.md), then Clear the task instance to generate anew"
     )
+
+
+def usable_submission_store(context: Context, sequence: int | None, log: Any) -> StateStore | None:
+    """This task instance's submission store; ``None`` (said in ``log``) when there is none, unless an earlier try
+    may have paid: then nothing finds that task again and submitting would pay twice, so it fails.
+
+    :param sequence: the try sequence's first try number (``never_pay_twice.try_sequence``).
+    :raises AirflowFailException: no usable store on a retry of the same try sequence.
+    """
+    try:
+        store = submission_store(context)
+        reason = "No submission store is available in this context (task_state_store)"
+    except StateStoreUnavailable as error:
+        store, reason = None, f"The submission store is unusable: {error}"
+    if store is not None:
+        return store
+    if earlier_try_may_have_paid(context.get("ti"), sequence):
+        raise AirflowFailException(no_store_message(reason))
+    log.warning(
+        "%s: crash recovery is off for this try (a retry cannot reconnect to its EvoLink task, and refuses "
+        "to submit a new one)",
+        reason,
+    )
+    return None

@@ -28,16 +28,16 @@ from airflow_provider_evolink.compat import aconnection_extra
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
     EvoLinkError,
-    EvoLinkResponseError,
     EvoLinkTransportError,
 )
 from airflow_provider_evolink.hooks import async_pool
 from airflow_provider_evolink.hooks.async_pool import ASYNC_POOL_SIZE, PoolKey, SharedAsyncClient
 from airflow_provider_evolink.hooks.responses import (
     api_error,
+    parse_credits,
     parse_model,
-    request_id,
     scrub,
+    task_parser,
     transport_error,
     unreadable,
 )
@@ -373,12 +373,12 @@ class EvoLinkHook(BaseHook):
         :raises EvoLinkNotFoundError: no such task (404). :raises EvoLinkBadRequestError: malformed ID (400).
         :raises EvoLinkResponseError: the answer is not a valid task detail (e.g. ``completed`` without results).
         """
-        detail, _ = self._send("GET", _task_path(evolink_task_id), parse=_task_parser(evolink_task_id))
+        detail, _ = self._send("GET", _task_path(evolink_task_id), parse=task_parser(evolink_task_id))
         return detail
 
     async def aget_task(self, evolink_task_id: str) -> TaskDetail:
         """Async :meth:`get_task` for triggers: async connection lookup, shared async client, no sync I/O."""
-        return await self._aget(_task_path(evolink_task_id), parse=_task_parser(evolink_task_id))
+        return await self._aget(_task_path(evolink_task_id), parse=task_parser(evolink_task_id))
 
     def get_credits(self, *, max_retries: int | None = None) -> Credits:
         """Credit balances: ``GET /v1/credits`` (``airflow_provider_evolink/api_reference/evolink-api.md``, "Credits").
@@ -386,7 +386,7 @@ class EvoLinkHook(BaseHook):
         :param max_retries: override the connection's ``max_retries`` for this call.
         :raises EvoLinkResponseError: the answer is HTTP 200 with ``success: false`` (or unreadable).
         """
-        credits, _ = self._send("GET", "/v1/credits", max_retries=max_retries, parse=_parse_credits)
+        credits, _ = self._send("GET", "/v1/credits", max_retries=max_retries, parse=parse_credits)
         return credits
 
     def test_connection(self) -> tuple[bool, str]:
@@ -408,38 +408,6 @@ class EvoLinkHook(BaseHook):
             return False, scrub(f"{type(error).__name__}: {error}", secret)
         finally:
             self.close()
-
-
-def _task_parser(evolink_task_id: str) -> Callable[[httpx.Response], TaskDetail]:
-    """Parse a task detail and check it describes the task asked for: a proxy or cache mixing up answers must
-    not end a wait, or start a download, with another task's detail."""
-    from airflow_provider_evolink.models.responses import TaskDetail
-
-    expected = evolink_task_id.strip()
-
-    def parse(response: httpx.Response) -> TaskDetail:
-        detail = parse_model(TaskDetail, response)
-        if detail.id != expected:
-            raise EvoLinkResponseError(
-                f"asked EvoLink for task {expected} but got task {detail.id[:80]!r}",
-                request_id=request_id(response),
-            )
-        return detail
-
-    return parse
-
-
-def _parse_credits(response: httpx.Response) -> Credits:
-    from airflow_provider_evolink.models.responses import CreditsResponse
-
-    envelope = parse_model(CreditsResponse, response)
-    if not envelope.success or envelope.data is None:
-        reason = envelope.failure_reason
-        raise EvoLinkResponseError(
-            "GET /v1/credits answered success: false" + (f": {reason}" if reason else ""),
-            request_id=request_id(response),
-        )
-    return envelope.data
 
 
 def _task_path(evolink_task_id: str) -> str:

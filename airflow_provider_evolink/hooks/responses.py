@@ -11,7 +11,8 @@ from __future__ import annotations
 import email.utils
 import math
 import time
-from typing import TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 import pydantic
@@ -23,7 +24,20 @@ from airflow_provider_evolink.exceptions import (
     api_error_for_status,
 )
 
-__all__ = ["api_error", "parse_model", "parse_retry_after", "request_id", "scrub", "transport_error", "unreadable"]
+if TYPE_CHECKING:
+    from airflow_provider_evolink.models.responses import Credits, TaskDetail
+
+__all__ = [
+    "api_error",
+    "parse_credits",
+    "parse_model",
+    "parse_retry_after",
+    "request_id",
+    "scrub",
+    "task_parser",
+    "transport_error",
+    "unreadable",
+]
 
 _REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id")
 _ModelT = TypeVar("_ModelT", bound=pydantic.BaseModel)
@@ -122,3 +136,36 @@ def unreadable(method: str, path: str, error: BaseException, secret: str) -> Evo
     """An answer httpx could not decode (e.g. an unknown content encoding)."""
     detail = scrub(str(error), secret) or "no detail"
     return EvoLinkResponseError(f"{method} {path}: unreadable answer ({type(error).__name__}: {detail})")
+
+
+def task_parser(evolink_task_id: str) -> Callable[[httpx.Response], TaskDetail]:
+    """Parse a task detail and check it describes the task asked for: a proxy or cache mixing up answers must
+    not end a wait, or start a download, with another task's detail."""
+    from airflow_provider_evolink.models.responses import TaskDetail
+
+    expected = evolink_task_id.strip()
+
+    def parse(response: httpx.Response) -> TaskDetail:
+        detail = parse_model(TaskDetail, response)
+        if detail.id != expected:
+            raise EvoLinkResponseError(
+                f"asked EvoLink for task {expected} but got task {detail.id[:80]!r}",
+                request_id=request_id(response),
+            )
+        return detail
+
+    return parse
+
+
+def parse_credits(response: httpx.Response) -> Credits:
+    """The balances of a ``GET /v1/credits`` answer; :class:`EvoLinkResponseError` for ``success: false``."""
+    from airflow_provider_evolink.models.responses import CreditsResponse
+
+    envelope = parse_model(CreditsResponse, response)
+    if not envelope.success or envelope.data is None:
+        reason = envelope.failure_reason
+        raise EvoLinkResponseError(
+            "GET /v1/credits answered success: false" + (f": {reason}" if reason else ""),
+            request_id=request_id(response),
+        )
+    return envelope.data

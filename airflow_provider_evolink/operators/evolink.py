@@ -18,7 +18,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
-from airflow_provider_evolink.compat import AirflowFailException, conf
+from airflow_provider_evolink.compat import conf
 from airflow_provider_evolink.deadlines import WaitDeadline
 from airflow_provider_evolink.defaults import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
 from airflow_provider_evolink.exceptions import EvoLinkConfigError, EvoLinkError, EvoLinkNotFoundError
@@ -60,7 +60,6 @@ if TYPE_CHECKING:
     from airflow_provider_evolink.inputs import ResolvedInputs
     from airflow_provider_evolink.models.responses import TaskDetail, Usage
     from airflow_provider_evolink.never_pay_twice import SubmissionState
-    from airflow_provider_evolink.state_store import StateStore
 
 __all__ = ["DEFAULT_INPUT_LINK_EXPIRATION", "EvoLinkGenerateVideoOperator"]
 
@@ -274,9 +273,10 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             request_fingerprint,
             try_sequence,
         )
+        from airflow_provider_evolink.state_store import usable_submission_store
 
         sequence = try_sequence(context.get("ti"), self.retries)
-        store = self._submission_store(context, sequence)
+        store = usable_submission_store(context, sequence, self.log)
         # The request as the user wrote it (URIs), never the links made for it: those differ on every try.
         state = SubmissionState(store, request_fingerprint(request.to_api_json()), sequence)
         if (stored_id := state.stored_task_id()) is not None:
@@ -307,35 +307,6 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
         self.log.info("EvoLink task ID: %s", task.id)
         return task.id, None
-
-    def _submission_store(self, context: Context, sequence: int | None) -> StateStore | None:
-        """This task instance's submission store; ``None`` (said in the log) when there is none, unless an earlier
-        try may have paid: then nothing finds that task again and submitting would pay twice, so it fails.
-
-        :raises AirflowFailException: no usable store on a retry of the same try sequence.
-        """
-        from airflow_provider_evolink.state_store import (
-            StateStoreUnavailable,
-            earlier_try_may_have_paid,
-            no_store_message,
-            submission_store,
-        )
-
-        try:
-            store = submission_store(context)
-            reason = "No submission store is available in this context (task_state_store)"
-        except StateStoreUnavailable as error:
-            store, reason = None, f"The submission store is unusable: {error}"
-        if store is not None:
-            return store
-        if earlier_try_may_have_paid(context.get("ti"), sequence):
-            raise AirflowFailException(no_store_message(reason))
-        self.log.warning(
-            "%s: crash recovery is off for this try (a retry cannot reconnect to its EvoLink task, and refuses "
-            "to submit a new one)",
-            reason,
-        )
-        return None
 
     # ------------------------------------------------------------------ media inputs
     def _resolve_inputs(self, request: EvoLinkRequest) -> ResolvedInputs:
