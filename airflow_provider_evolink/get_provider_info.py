@@ -119,7 +119,17 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "string",
                         "example": "/var/cache/airflow/evolink-gallery",
                         "default": None,
-                    }
+                    },
+                    "state_store_path": {
+                        "description": "Airflow 3.1/3.2 only: a folder (any ObjectStoragePath URI) where the generate "
+                        "operator keeps each task instance's submission as a JSON file, so a retry reconnects "
+                        "instead of paying twice. Empty: one Variable per task instance. Airflow 3.3+ uses "
+                        "task_state_store and ignores it.",
+                        "version_added": "1.0.0",
+                        "type": "string",
+                        "example": "s3://my-bucket/evolink-state",
+                        "default": None,
+                    },
                 },
             }
         },

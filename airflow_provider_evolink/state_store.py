@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = [
-    "STATE_STORE_PATH_OPTION",
     "VARIABLE_PREFIX",
     "StateStore",
     "StateStoreUnavailable",
@@ -33,8 +32,6 @@ __all__ = [
     "usable_submission_store",
 ]
 
-#: ``[evolink] state_store_path``: a folder (any ObjectStoragePath URI) for the submission files below Airflow 3.3.
-STATE_STORE_PATH_OPTION = "state_store_path"
 #: Prefix of the Variable keys below Airflow 3.3 when ``state_store_path`` is not set.
 VARIABLE_PREFIX = "evolink_submission_"
 
@@ -173,7 +170,7 @@ def submission_store(context: Context) -> StateStore | None:
     """
     if (store := context.get("task_state_store")) is not None or AIRFLOW_V_3_3_PLUS or context.get("ti") is None:
         return store
-    folder = conf.get("evolink", STATE_STORE_PATH_OPTION, fallback="") or ""
+    folder = conf.get("evolink", "state_store_path", fallback="") or ""
     return _FileStore(context, folder) if folder.strip() else _VariableStore(context)
 
 
@@ -194,7 +191,7 @@ def no_store_message(reason: str) -> str:
     return (
         f"{reason}, and an earlier try of this task instance may have created (and paid for) an EvoLink task that "
         f"nothing can find again: not submitting a second one. On Airflow 3.1/3.2 the submission is kept in a "
-        f"Variable, or under [evolink] {STATE_STORE_PATH_OPTION} when set: make that store usable "
+        f"Variable, or under [evolink] state_store_path when set: make that store usable "
         "(docs/state-store.md), then Clear the task instance to generate anew"
     )
 
