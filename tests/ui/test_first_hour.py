@@ -183,4 +183,12 @@ def test_the_providers_page_shows_the_description_as_written(page: Any) -> None:
     expect(row).to_contain_text("EvoLink AI video generation (Kling O3, Kling V3 motion control and more)")
     expect(row.get_by_role("link", name="https://evolink.ai")).to_have_attribute("href", "https://evolink.ai")
     package = row.get_by_role("link", name="airflow-provider-evolink")
-    expect(package).to_have_attribute("href", "https://pypi.org/project/airflow-provider-evolink/")
+    expect(package).to_have_attribute("href", _documentation_url())
+
+
+def _documentation_url() -> str:
+    """The ``Documentation`` project URL of the installed distribution, which Airflow links the package name to."""
+    from importlib.metadata import metadata
+
+    urls = dict(entry.split(", ", 1) for entry in metadata("airflow-provider-evolink").get_all("Project-URL") or [])
+    return urls["Documentation"]
