@@ -98,16 +98,28 @@ def test_a_task_using_such_a_connection_fails_once_with_the_same_message(
     assert len(emulator.requests()) == before  # nothing was sent, nothing was paid
 
 
-@pytest.mark.airflow_min("3.2", reason="`airflow connections test` exits 1 on a failed test from 3.2 (3.1 exits 0)")
+def _airflow_connections_test_of_a_typo(emulator: Any, evolink_connection: Callable[..., str]) -> tuple[str, Any]:
+    """``airflow connections test`` of a connection whose ``timeout`` extra is -5: ``(conn_id, the finished run)``."""
+    conn_id = evolink_connection(emulator.base_url, emulator.api_key, "evolink_typo", timeout=-5)
+    env = {**os.environ, "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}
+    run = subprocess.run(
+        [str(AIRFLOW), "connections", "test", conn_id], env=env, capture_output=True, text=True, timeout=180
+    )
+    return conn_id, run
+
+
 def test_airflow_connections_test_prints_the_hooks_message(
     emulator: Any, evolink_connection: Callable[..., str]
 ) -> None:
-    conn_id = evolink_connection(emulator.base_url, emulator.api_key, "evolink_typo", timeout=-5)
-    env = {**os.environ, "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"}
+    conn_id, typo = _airflow_connections_test_of_a_typo(emulator, evolink_connection)
 
-    typo = subprocess.run(
-        [str(AIRFLOW), "connections", "test", conn_id], env=env, capture_output=True, text=True, timeout=180
-    )
+    assert f"EvoLink connection '{conn_id}': {BAD_EXTRAS[0][1]}" in typo.stdout
+
+
+@pytest.mark.airflow_min("3.3.2", reason="`airflow connections test` exits 1 on a failed test from 3.3.2 (before: 0)")
+def test_airflow_connections_test_exits_1_when_the_test_fails(
+    emulator: Any, evolink_connection: Callable[..., str]
+) -> None:
+    _, typo = _airflow_connections_test_of_a_typo(emulator, evolink_connection)
 
     assert typo.returncode == 1
-    assert f"EvoLink connection '{conn_id}': {BAD_EXTRAS[0][1]}" in typo.stdout
