@@ -67,6 +67,8 @@ def reset_plugins() -> None:
         return
     for loaded in ("plugins", "fastapi_apps", "fastapi_root_middlewares", "external_views", "react_apps"):
         setattr(plugins_manager, loaded, None)
+    # 3.1 skips a plugin whose name it registered before: the entry-point plugin would not load again.
+    plugins_manager.loaded_plugins.clear()
 
 
 def trigger_row_kwargs(encrypted_kwargs: str) -> dict[str, Any]:
