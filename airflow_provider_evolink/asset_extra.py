@@ -9,7 +9,9 @@ The shape::
      "duration": int | None,    # seconds of video (task detail, else the request)
      "quality": str | None,     # the request's quality, e.g. "720p"
      "resolution": str | None,  # the same value under the key's former name, kept for readers of older events
-     "usage": dict | None,      # credits at submission (models.credit_usage): credits_reserved, ...
+     "usage": dict | None,      # credits (models.credit_usage): credits_reserved, credits_estimated and
+                                #   estimate_source (EvoLink's price list, the catalogue, credits_per_second)
+     "render_seconds": int | None,  # created → completed as the generate task saw it (when it waited)
      "bytes": int,              # total size of the stored files, in bytes
      "crc32c": str | None,      # the file's checksum; None when the task had several results
      "files": [{"uri": str, "bytes": int, "crc32c": str}, ...]}   # one entry per file, in result order
@@ -64,6 +66,7 @@ def asset_extra(
         QUALITY: quality,
         _FORMER_QUALITY: quality,
         "usage": submitted.get("usage"),
+        "render_seconds": submitted.get("render_seconds"),
         "bytes": sum(size for _, size, _ in stored),
         checksum: stored[0][2] if len(stored) == 1 else None,
         "files": [{"uri": uri, "bytes": size, checksum: value} for uri, size, value in stored],

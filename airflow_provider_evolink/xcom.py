@@ -39,6 +39,7 @@ __all__ = [
     "XCOM_USAGE",
     "completed_detail",
     "find_submission",
+    "finished_summary",
     "short_prompt",
     "submission_summary",
 ]
@@ -93,6 +94,9 @@ def submission_summary(request: EvoLinkRequest, evolink_task_id: str, usage: dic
          "quality": str | None,   # the request's quality, e.g. "720p"
          "usage": dict}           # the evolink_usage XCom at submission (models.credit_usage)
 
+    Once the operator waited for the task, :func:`finished_summary` pushes it again with the final ``usage`` and
+    ``render_seconds``.
+
     No URL of any kind is kept (media inputs may be signed links). ``usage`` is the reservation of the create
     answer (``POST /v1/videos/generations``).
     """
@@ -106,6 +110,18 @@ def submission_summary(request: EvoLinkRequest, evolink_task_id: str, usage: dic
         "quality": quality if isinstance(quality, str) else None,
         "usage": usage,
     }
+
+
+def finished_summary(
+    submitted: dict[str, Any], usage: dict[str, Any], detail: TaskDetail, now: float
+) -> dict[str, Any]:
+    """The submission summary once the operator saw its task complete: ``usage`` brought up to date (with the
+    estimate and its source beside the reservation) and ``render_seconds`` added: whole seconds from the task's
+    ``created`` to ``now`` (epoch seconds; when the provider saw it complete, so up to one poll interval late),
+    ``None`` when the detail has no ``created``. The transfer copies both into its Asset events.
+    """
+    render = max(0, round(now - detail.created)) if detail.created is not None else None
+    return submitted | {"usage": usage, "render_seconds": render}
 
 
 def short_prompt(request: EvoLinkRequest) -> str | None:

@@ -79,6 +79,11 @@ class FakeTaskInstance:
             raise SimulatedCrash(f"worker died while pushing {key}")
         self.xcoms[key] = value
 
+    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value") -> Any:
+        """What this task instance pushed under ``key`` (``task_ids`` must be its own, or ``None``)."""
+        assert task_ids in (None, self.task_id), "the fake only holds its own task's XComs"
+        return self.xcoms.get(key)
+
 
 def context_of(ti: FakeTaskInstance, store: FakeTaskStateStore | None) -> dict[str, Any]:
     """A task context with the keys the operator reads (no ``task_state_store`` when ``store`` is None)."""

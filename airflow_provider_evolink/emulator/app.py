@@ -7,6 +7,7 @@ EvoLink API (Bearer auth), from ``airflow_provider_evolink/api_reference/openapi
 ``airflow_provider_evolink/api_reference/evolink-api.md`` for pricing, idempotency).
 - ``GET /v1/tasks/{task_id}`` — task detail (``get-task-detail.openapi.yaml``).
 - ``GET /v1/credits`` — balance (``airflow_provider_evolink/api_reference/evolink-api.md``).
+- ``GET /web/api/models/pricing`` — the public price list, no auth (``price_list.py``: the prices tasks reserve at).
 
 When a task starts, every media input is fetched and probed (``fetch.py``; setting ``fetch_inputs``): an
 unreachable or unusable one fails the task with a documented ``error.code``. The files API is a separate app on
@@ -16,7 +17,8 @@ Result host and samples (no auth): ``GET|HEAD /files/{task_id}/0.mp4?expires=&si
 ``/samples/reference.mp4`` and ``/samples/character.jpg``; all with ``Content-Length`` and single HTTP ranges.
 
 Emulator control (no auth): ``GET|DELETE /_emulator/requests`` (the request log), ``GET|POST /_emulator/faults``
-(``POST`` takes :class:`~.faults.Faults` field names and an optional ``duration_seconds``).
+(``POST`` takes :class:`~.faults.Faults` field names and an optional ``duration_seconds``), ``GET|POST
+/_emulator/prices`` (``POST`` changes prices: ``price_list.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from . import media
 from .errors import api_error, cdn_error, invalid_request
 from .faults import FaultSchedule
 from .fetch import FETCH_TIMEOUT_SECONDS, check_inputs, media_inputs
+from .price_list import price_list_router
 from .schemas import KNOWN_MODELS, validate_request
 from .store import RESULT_NAME, Task, TaskStore
 
@@ -65,6 +68,7 @@ def create_app(
         with the documented code when one is unreachable or unusable.
     """
     app = FastAPI(title="EvoLink emulator", docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(price_list_router(store.prices))  # GET /web/api/models/pricing (public), /_emulator/prices
     fetchers: list[httpx.AsyncClient] = []  # made on the server's event loop, at the first fetch
 
     def fetcher() -> httpx.AsyncClient:

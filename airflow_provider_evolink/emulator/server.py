@@ -18,6 +18,7 @@ from .app import create_app, result_content
 from .faults import Faults, FaultSchedule
 from .files import DEFAULT_FILE_QUOTA, DEFAULT_FILE_TTL_SECONDS, FileStore, create_files_app
 from .middleware import EmulatorMiddleware
+from .price_list import PriceBook, PriceChanges
 from .store import TaskStore
 
 _STARTUP_TIMEOUT_SECONDS = 10.0
@@ -65,6 +66,8 @@ class EvoLinkEmulator:
         one (read it back from ``files_base_url``).
     :param file_quota: files one API key may hold at once; an upload past it answers ``success: false``.
     :param file_ttl_seconds: how long an uploaded file is served, in seconds (72 h like EvoLink).
+    :param prices: changes to the catalogue's per-second prices, ``{model: {quality: credits per second}}`` (or one
+        number for every quality): the price list serves them and tasks reserve at them (:meth:`set_prices`).
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class EvoLinkEmulator:
         files_port: int = 0,
         file_quota: int = DEFAULT_FILE_QUOTA,
         file_ttl_seconds: float = DEFAULT_FILE_TTL_SECONDS,
+        prices: PriceChanges | None = None,
     ) -> None:
         api_keys = (api_key,) if isinstance(api_key, str) else tuple(api_key)
         if not api_keys or not all(isinstance(key, str) and key for key in api_keys):
@@ -136,6 +140,7 @@ class EvoLinkEmulator:
             estimate_factor=estimate_factor,
             progress_mode=progress_mode,
             seed=seed,
+            prices=PriceBook(prices),
         )
         app = create_app(
             self._store,
@@ -254,6 +259,17 @@ class EvoLinkEmulator:
         :raises TypeError: an unknown name. :raises ValueError: a rate outside 0–1 or a negative value.
         """
         return self._faults.change(changes, duration_seconds)
+
+    def set_prices(self, prices: PriceChanges) -> None:
+        """Change per-second prices while running, e.g. ``set_prices({"kling-o3-text-to-video": {"720p": 9.0}})``:
+        the price list (``GET /web/api/models/pricing``) and the credits new tasks reserve follow at once. A
+        client caches the list (:data:`~airflow_provider_evolink.hooks.price_list.PRICE_LIST_TTL`).
+
+        :param prices: ``{model: {quality: credits per second}}``, or ``{model: credits per second}`` for every
+            quality it has a price for; sound and reference-video rates at that quality scale alike.
+        :raises ValueError: an unknown model or quality, or a price that is not > 0.
+        """
+        self._store.prices.set_prices(prices)
 
     def result_sha256(self, url_or_task_id: str) -> str:
         """Hex SHA-256 of what a result link serves (whole), from the link or the task ID.

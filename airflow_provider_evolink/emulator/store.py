@@ -27,6 +27,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from .price_list import PriceBook
 from .schemas import DEFAULT_DURATION, catalogue
 
 #: Price per second of a model the emulator does not know (``accept_any_model``), or at a quality without a published
@@ -138,6 +139,8 @@ class TaskStore:
         10/3 makes tasks finish at 30 % of their estimate, 1/3 at 300 %.
     :param progress_mode: one of :data:`PROGRESS_MODES`.
     :param seed: seed of the render-time draws.
+    :param prices: the per-second prices its tasks reserve at (its price list serves the same book); the
+        catalogue's by default.
     """
 
     def __init__(
@@ -151,6 +154,7 @@ class TaskStore:
         estimate_factor: float = 1.0,
         progress_mode: str = "linear",
         seed: int | None = None,
+        prices: PriceBook | None = None,
     ) -> None:
         if not processing_spread >= 0 or not estimate_factor > 0 or progress_mode not in PROGRESS_MODES:
             raise ValueError(
@@ -163,6 +167,7 @@ class TaskStore:
         self.progress_mode = progress_mode
         self._rng = random.Random(seed)
         self.initial_credits = credits
+        self.prices = prices if prices is not None else PriceBook()
         self.result_ttl_seconds = result_ttl_seconds
         self.reference_video_seconds = reference_video_seconds
         self._tasks: dict[str, Task] = {}
@@ -180,7 +185,7 @@ class TaskStore:
 
     def quote(self, body: dict[str, Any]) -> tuple[float, int]:
         """``(credits, output seconds)`` of a valid create request, from the per-second prices of
-        ``api_reference/catalogue.json``.
+        ``api_reference/catalogue.json`` as :attr:`prices` has them (its price list shows the same).
 
         Output seconds: ``duration`` (the model's default when omitted), or the reference video's length for a
         model whose output follows its input (motion control, video edit).
@@ -197,7 +202,7 @@ class TaskStore:
             seconds = duration
         elif entry is not None:
             seconds = entry["duration"]["default"]
-        price = (entry or {}).get("price") or {}
+        price = self.prices.price(body["model"]) or {}
         quality = body.get("quality") or (entry or {}).get("quality", {}).get("default", "720p")
         billed = max(seconds, price.get("minimum_seconds", 0))
         rates = price.get("credits", {})

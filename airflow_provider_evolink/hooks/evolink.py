@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     import yarl
     from airflow.sdk import ObjectStoragePath
 
+    from airflow_provider_evolink.hooks.price_list import PriceListRead
     from airflow_provider_evolink.models.responses import Credits, TaskDetail, UploadedFile, VideoGenerationTask
 
 __all__ = ["ASYNC_POOL_SIZE", "DEFAULT_BASE_URL", "USER_AGENT", "EvoLinkHook"]
@@ -388,6 +389,19 @@ class EvoLinkHook(BaseHook):
         """
         credits, _ = self._send("GET", "/v1/credits", max_retries=max_retries, parse=parse_credits)
         return credits
+
+    def get_price_list(self) -> PriceListRead:
+        """EvoLink's public price list: ``GET /web/api/models/pricing`` on the connection's API host, sent
+        **without** the API key, short timeout, cached per process (:mod:`airflow_provider_evolink.hooks.price_list`;
+        ``airflow_provider_evolink/api_reference/evolink-api.md``, "Price list").
+
+        :return: ``(price_list, problem)``: the SKUs by model (:class:`~airflow_provider_evolink.models.price_list.\
+            PriceList`), ``None`` when it cannot be read, and why. Never raises for the list itself.
+        :raises EvoLinkConfigError: the connection is unusable (its base URL is read from it).
+        """
+        from airflow_provider_evolink.hooks.price_list import read_price_list  # when a task prices: not at DAG parsing
+
+        return read_price_list(self.base_url)
 
     def test_connection(self) -> tuple[bool, str]:
         """Airflow's connection test (the Test button, the REST test endpoint, ``airflow connections test``): one

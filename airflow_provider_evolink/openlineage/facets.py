@@ -11,7 +11,8 @@ module, and only the provider's listener calls them. Dataset names: :mod:`airflo
                 files as file + path; none when the request is invalid
     outputs     the task's results (same names as the save task's input), when the operator waited for them
     run facets  externalQuery    {externalQueryId: <EvoLink task ID>, source: <API base URL>}
-                evolink_generation  EvoLinkGenerationRunFacet (model, seconds, quality, credits)
+                evolink_generation  EvoLinkGenerationRunFacet (model, seconds, quality, estimated credits and
+                                    their source, reserved credits)
 
 ``EvoLinkToStorageOperator``::
 
@@ -35,6 +36,7 @@ from airflow.providers.common.compat.openlineage.facet import (
 from airflow.providers.openlineage.extractors import OperatorLineage
 from attrs import define
 
+from airflow_provider_evolink.models.cost_estimate import CATALOGUE, CostEstimate
 from airflow_provider_evolink.models.media import media_fields
 from airflow_provider_evolink.models.pricing import estimate_credits
 from airflow_provider_evolink.models.requests import EvoLinkRequest, KlingO3ReferenceToVideoRequest, parse_request
@@ -56,6 +58,8 @@ class EvoLinkGenerationRunFacet(RunFacet):
         video, as for motion control, or the model is not modelled).
     :ivar quality: the requested quality (``480p`` … ``4k``) or ``None`` (the model's default).
     :ivar estimatedCredits: the provider's estimate before submitting (``None``: no known price).
+    :ivar estimateSource: where the estimate came from: ``price_list`` (EvoLink's live price list), ``catalogue``
+        (its published price) or ``credits_per_second`` (the task's own); ``None`` without an estimate.
     :ivar reservedCredits: credits EvoLink reserved in its create answer (``None``: not reported).
     """
 
@@ -64,6 +68,7 @@ class EvoLinkGenerationRunFacet(RunFacet):
     quality: str | None = None
     estimatedCredits: float | None = None
     reservedCredits: float | None = None
+    estimateSource: str | None = None
 
 
 def generation_lineage(
@@ -73,6 +78,7 @@ def generation_lineage(
     api_base_url: str | None,
     reserved_credits: float | None,
     result_locations: Sequence[str] = (),
+    estimate: CostEstimate | None = None,
 ) -> OperatorLineage:
     """The OpenLineage of one ``EvoLinkGenerateVideoOperator`` run (mapping in the module docstring).
 
@@ -82,9 +88,10 @@ def generation_lineage(
     :param api_base_url: the EvoLink API base URL (``externalQuery.source``; user info and query dropped).
     :param reserved_credits: ``usage.credits_reserved`` of the create answer, in credits.
     :param result_locations: the task's result URLs without their query string, when the operator waited.
+    :param estimate: the operator's estimate and its source; ``None``: the catalogue's estimate of ``request``.
     """
     parsed = _parsed(request)
-    run_facets: dict[str, RunFacet] = {GENERATION_FACET: _generation_facet(request, parsed, reserved_credits)}
+    run_facets: dict[str, RunFacet] = {GENERATION_FACET: _generation_facet(request, parsed, reserved_credits, estimate)}
     if evolink_task_id:
         run_facets["externalQuery"] = ExternalQueryRunFacet(
             externalQueryId=evolink_task_id, source=public_location(api_base_url or "")
@@ -132,8 +139,13 @@ def _media(request: EvoLinkRequest | None) -> list[str]:
 
 
 def _generation_facet(
-    request: Any, parsed: EvoLinkRequest | None, reserved_credits: float | None
+    request: Any,
+    parsed: EvoLinkRequest | None,
+    reserved_credits: float | None,
+    estimate: CostEstimate | None = None,
 ) -> EvoLinkGenerationRunFacet:
+    if estimate is None and parsed is not None and (published := estimate_credits(parsed)) is not None:
+        estimate = CostEstimate(published, CATALOGUE, "the catalogue's published price")
     fields = request if isinstance(request, Mapping) else {}
     duration = fields.get("duration")
     if isinstance(parsed, KlingO3ReferenceToVideoRequest | CatalogueRequest):
@@ -143,6 +155,7 @@ def _generation_facet(
         model=fields.get("model") if isinstance(fields.get("model"), str) else None,
         durationSeconds=duration if isinstance(duration, int) and not isinstance(duration, bool) else None,
         quality=quality if isinstance(quality, str) else None,
-        estimatedCredits=estimate_credits(parsed) if parsed is not None else None,
+        estimatedCredits=estimate.credits if estimate is not None else None,
         reservedCredits=reserved_credits,
+        estimateSource=estimate.source if estimate is not None else None,
     )

@@ -49,6 +49,7 @@ from airflow_provider_evolink.xcom import (
     XCOM_TASK_ID,
     XCOM_USAGE,
     completed_detail,
+    finished_summary,
     short_prompt,
     submission_summary,
 )
@@ -57,7 +58,9 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
+    from airflow_provider_evolink.hooks.price_list import PriceListRead
     from airflow_provider_evolink.inputs import ResolvedInputs
+    from airflow_provider_evolink.models.cost_estimate import CostEstimate
     from airflow_provider_evolink.models.responses import TaskDetail, Usage
     from airflow_provider_evolink.never_pay_twice import SubmissionState
 
@@ -109,13 +112,15 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         Airflow's ``execution_timeout`` (counted from the start of the try) bounds the wait too, deferred or
         not: a deferred wait ends at the earlier of the two deadlines (:mod:`airflow_provider_evolink.deadlines`),
         and at ``execution_timeout``'s the task fails with ``AirflowTaskTimeout``, as a wait in a worker does.
-    :param max_credits: refuse to submit when the estimated cost (credits, the published per-second price of the
-        model's entry in ``airflow_provider_evolink/api_reference/catalogue.json`` × duration, by quality) exceeds
-        this; a model without a known price is refused too (fail closed) unless ``credits_per_second`` gives one.
-        ``None``: no check.
+    :param max_credits: refuse to submit when the estimated cost (credits) exceeds this. The estimate comes from
+        EvoLink's live price list (``GET /web/api/models/pricing``, read without the API key, cached per process),
+        else the published per-second price of the model's entry in
+        ``airflow_provider_evolink/api_reference/catalogue.json`` × duration, by quality; the log, XCom
+        ``evolink_usage`` and lineage name the source. A model neither prices is refused too (fail closed) unless
+        ``credits_per_second`` gives a price. ``None``: no check (the estimate is still logged).
     :param credits_per_second: the price (credits per second of output) to check ``max_credits`` against when
-        the provider knows none for the model (an untyped model, Seedance Mini, a quality without a published
-        price); × the request's ``duration``. Ignored when a price is published.
+        neither source prices the model (e.g. Seedance Mini, a quality without a published price); × the request's
+        ``duration``. Ignored when a source prices it.
     :param input_link_expiration: seconds a signed input link stays valid (1 to 604800, default 21600 = 6 h:
         EvoLink fetches inputs only when the task starts, after queueing, and a retry may replay the stored
         request; see :data:`~airflow_provider_evolink.defaults.DEFAULT_INPUT_LINK_EXPIRATION`).
@@ -177,6 +182,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         self._result_locations: list[str] = []  # result URLs without their signed part, for lineage
         #: ``task_info.estimated_time`` (seconds) of the task this try submitted; ``None`` when reconnecting.
         self._estimated_time: float | None = None
+        #: the cost estimate made before submitting (with its source), recorded beside the reservation.
+        self._estimate: CostEstimate | None = None
 
     @cached_property
     def hook(self) -> EvoLinkHook:
@@ -188,7 +195,13 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         # Bad input fails the same on every retry: refused before any POST, without spending Airflow retries.
         with fail_or_retry():
             request = validated_request(self.request)
-            check_budget(request, self.max_credits, self.log, credits_per_second=self.credits_per_second)
+            self._estimate = check_budget(
+                request,
+                self.max_credits,
+                self.log,
+                credits_per_second=self.credits_per_second,
+                price_list=self._price_list(),
+            )
             self._check_destinations(context)
             if self.wait_for_completion and self.deferrable:
                 check_trigger_serializes(
@@ -205,7 +218,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         evolink_task_id, detail = self._reconnect_or_submit(context, request)
         self._evolink_task_id = evolink_task_id
         context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
-        usage = credit_usage(self._reserved_usage(context))
+        usage = credit_usage(self._reserved_usage(context), estimate=self._estimate)
         context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
         context["ti"].xcom_push(key=XCOM_SUBMISSION, value=submission_summary(request, evolink_task_id, usage))
         if not self.wait_for_completion:
@@ -305,6 +318,10 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         self._estimated_time = usable_estimate(task.task_info.estimated_time if task.task_info else None)
         reserved = task.usage.credits_reserved if task.usage else None
         self.log.info("EvoLink reserved %s credits", "an unknown number of" if reserved is None else f"{reserved:g}")
+        from airflow_provider_evolink.models.cost_estimate import reserved_warning
+
+        if (warning := reserved_warning(self._estimate, reserved)) is not None:
+            self.log.warning(warning)
         self.log.info("EvoLink task ID: %s", task.id)
         return task.id, None
 
@@ -394,19 +411,42 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     def _finish(self, context: Context, event: EvoLinkTaskEvent, detail: TaskDetail | None) -> str:
         self._evolink_task_id = event.evolink_task_id
         reserved = self._reserved_usage(context)
+        estimate = self._submitted_estimate(context)
         if event.status == "failed":  # EvoLink refunds failed tasks: record it before failing
-            context["ti"].xcom_push(key=XCOM_USAGE, value=credit_usage(reserved, TaskStatus.FAILED))
+            context["ti"].xcom_push(key=XCOM_USAGE, value=credit_usage(reserved, TaskStatus.FAILED, estimate=estimate))
         event.raise_for_status()
         if detail is None:  # events carry no result URLs: read the detail they left out
             detail = self.hook.get_task(event.evolink_task_id)
         # Imported here: DAG files parse this module, and only a finishing task names results for lineage.
         from airflow_provider_evolink.openlineage import public_location
 
-        usage = credit_usage(reserved, detail.status, detail.usage)
-        context["ti"].xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail(detail, usage))
-        context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
+        usage = credit_usage(reserved, detail.status, detail.usage, estimate)
+        ti = context["ti"]
+        ti.xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail(detail, usage))
+        ti.xcom_push(key=XCOM_USAGE, value=usage)
+        if isinstance(submitted := ti.xcom_pull(task_ids=ti.task_id, key=XCOM_SUBMISSION), dict):
+            ti.xcom_push(key=XCOM_SUBMISSION, value=finished_summary(submitted, usage, detail, time.time()))
         self._result_locations = [public_location(url) for url in detail.results]
         return self._succeeded(context, event.evolink_task_id)
+
+    def _price_list(self) -> PriceListRead:
+        """EvoLink's price list for the estimate; a connection that cannot be read yet leaves it out (submitting
+        says what is wrong with it)."""
+        from airflow_provider_evolink.hooks.price_list import PriceListRead
+
+        try:
+            return self.hook.get_price_list()
+        except Exception as error:  # the price list is advice: the connection's own errors surface when submitting
+            return PriceListRead(None, f"EvoLink's price list was not read ({type(error).__name__})")
+
+    def _submitted_estimate(self, context: Context) -> CostEstimate | None:
+        """The estimate of this try's submission: this instance's, else as the deferring half recorded it."""
+        if self._estimate is None:
+            from airflow_provider_evolink.models.cost_estimate import CostEstimate
+
+            ti = context["ti"]
+            self._estimate = CostEstimate.from_usage(ti.xcom_pull(task_ids=ti.task_id, key=XCOM_USAGE))
+        return self._estimate
 
     def _reserved_usage(self, context: Context) -> Usage | None:
         """The create answer's ``usage``: from this try, else as an earlier try or the deferring half stored it."""
@@ -437,6 +477,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             api_base_url=self.hook.base_url if self._evolink_task_id else None,
             reserved_credits=self._usage.credits_reserved if self._usage else None,
             result_locations=self._result_locations,
+            estimate=self._estimate,
         )
 
     def _succeeded(self, context: Context, evolink_task_id: str) -> str:

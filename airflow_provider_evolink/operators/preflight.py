@@ -3,8 +3,9 @@ What the generate operator refuses before any credit is spent: an invalid reques
 trigger arguments that could not be deferred, and bad constructor arguments. Each error names the field and the
 rule; the operator maps them through :func:`~airflow_provider_evolink.airflow_errors.fail_or_retry` (fail now).
 
-Sources: the request rules of :mod:`airflow_provider_evolink.models` and the published prices
-(``airflow_provider_evolink/api_reference/catalogue.json``; ``evolink-api.md``, "Pricing").
+Sources: the request rules of :mod:`airflow_provider_evolink.models`, EvoLink's price list and the published prices
+(:mod:`airflow_provider_evolink.models.cost_estimate`; ``airflow_provider_evolink/api_reference/evolink-api.md``,
+"Pricing", "Price list").
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import pydantic
 
 from airflow_provider_evolink.defaults import DEFAULT_INPUT_LINK_EXPIRATION, MAX_INPUT_LINK_EXPIRATION
 from airflow_provider_evolink.exceptions import EvoLinkConfigError
-from airflow_provider_evolink.models.pricing import estimate_credits
 from airflow_provider_evolink.models.requests import EvoLinkRequest, parse_request
 
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseTrigger
+
+    from airflow_provider_evolink.hooks.price_list import PriceListRead
+    from airflow_provider_evolink.models.cost_estimate import CostEstimate
 
 __all__ = [
     "DEFAULT_INPUT_LINK_EXPIRATION",
@@ -49,36 +52,64 @@ def validated_request(request: Any) -> EvoLinkRequest:
 
 
 def check_budget(
-    request: EvoLinkRequest, max_credits: float | None, log: Any, *, credits_per_second: float | None = None
-) -> None:
-    """Log the estimated cost in credits and refuse one over ``max_credits``, or one that cannot be estimated while
-    ``max_credits`` is set (fail closed). ``credits_per_second`` prices a model without a published price.
+    request: EvoLinkRequest,
+    max_credits: float | None,
+    log: Any,
+    *,
+    credits_per_second: float | None = None,
+    price_list: PriceListRead | None = None,
+) -> CostEstimate:
+    """Estimate the cost in credits, log it with its source, and refuse one over ``max_credits``, or one that cannot
+    be estimated while ``max_credits`` is set (fail closed).
 
+    Sources, first that prices the request (:mod:`airflow_provider_evolink.models.cost_estimate`): EvoLink's price
+    list, the catalogue's published price, then ``credits_per_second`` (credits per second of output).
+
+    :param price_list: EvoLink's price list as the hook read it (``EvoLinkHook.get_price_list``); ``None``: not
+        consulted.
+    :return: the estimate, recorded beside the reservation (XCom ``evolink_usage``, lineage).
     :raises EvoLinkConfigError: over budget, or no known price with a budget set.
     """
-    estimate = estimate_credits(request, credits_per_second=credits_per_second)
+    from airflow_provider_evolink.models.cost_estimate import estimate_cost  # when a task runs: not at DAG parsing
+
+    if price_list is not None and price_list.problem:
+        log.warning("%s: prices come from the next source that has one", price_list.problem)
+    estimate = estimate_cost(
+        request,
+        price_list.price_list if price_list is not None else None,
+        credits_per_second=credits_per_second,
+        list_problem=price_list.problem if price_list is not None else None,
+    )
     quality = getattr(request, "quality", None) or "720p"
-    if estimate is None:
-        log.info("No price known for model %s at %s: the cost cannot be estimated", request.model, quality)
+    if estimate.credits is None:
+        log.info(
+            "No price known for model %s at %s, so the cost cannot be estimated: %s",
+            request.model,
+            quality,
+            estimate.basis,
+        )
         if max_credits is not None:
             raise EvoLinkConfigError(
                 f"max_credits={max_credits:g} is set but model {request.model!r} at {quality} has no known "
-                "price, so the cost cannot be checked: refusing to submit (fail closed). Pass "
+                f"price ({estimate.basis}), so the cost cannot be checked: refusing to submit (fail closed). Pass "
                 "credits_per_second=<credits per second of output> (with a duration in the request) to check "
                 "against your own price, or remove max_credits to submit without a budget check."
             )
-        return
+        return estimate
     log.info(
-        "Estimated cost: %.4g credits (%s at %s, at EvoLink's published per-second price)",
-        estimate,
+        "Estimated cost: %.4g credits (%s at %s), from %s: %s",
+        estimate.credits,
         request.model,
         quality,
+        estimate.source_name,
+        estimate.basis,
     )
-    if max_credits is not None and estimate > max_credits:
+    if max_credits is not None and estimate.credits > max_credits:
         raise EvoLinkConfigError(
-            f"Estimated cost {estimate:g} credits exceeds max_credits={max_credits:g} "
-            f"({request.model} at {quality}): nothing was submitted"
+            f"Estimated cost {estimate.credits:g} credits exceeds max_credits={max_credits:g} ({request.model} at "
+            f"{quality}, priced by {estimate.source_name}): nothing was submitted"
         )
+    return estimate
 
 
 def check_trigger_serializes(trigger: BaseTrigger) -> None:
