@@ -8,6 +8,7 @@ Every :class:`~airflow_provider_evolink.emulator.EvoLinkEmulator` argument is a 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import threading
 from collections.abc import Sequence
@@ -52,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--files-port", type=int, default=0, help="TCP port of the files API; 0 picks a free one (default: 0)")
     add("--file-quota", type=int, default=100, help="files one API key may hold at once (default: %(default)s)")
     add("--file-ttl-seconds", type=float, default=72 * 3600, help="uploaded file lifetime (default: %(default)s)")
+    add(
+        "--prices",
+        type=json.loads,
+        help='per-second price changes as JSON, e.g. \'{"kling-o3-text-to-video": {"720p": 9}}\' (default: the '
+        "catalogue's)",
+    )
     return parser
 
 

@@ -131,6 +131,7 @@ def test_generate_lineage_names_inputs_the_task_and_its_credits(emulator: Any) -
         "quality": "1080p",
         "estimatedCredits": pytest.approx(43.2216),  # 10.8054 credits/s x 4 s
         "reservedCredits": pytest.approx(43.2216),
+        "estimateSource": "price_list",  # the emulator serves EvoLink's price list
     }
 
 

@@ -93,10 +93,11 @@ def test_an_estimate_over_max_credits_fails_before_submitting_with_the_estimate(
     before = len(emulator.requests())
     operator = make_operator(o3_request(duration=10, quality="1080p"), max_credits=50)
 
-    with pytest.raises(AirflowFailException, match=r"108\.054 credits exceeds max_credits=50"):
+    with pytest.raises(AirflowFailException, match=r"108\.054 credits exceeds max_credits=50 .*EvoLink's price list"):
         operator.execute(context_of(FakeTaskInstance(), FakeTaskStateStore()))
 
-    assert len(emulator.requests()) == before
+    # Only the public price list was read: nothing paid for, no API call.
+    assert [entry["path"] for entry in emulator.requests()[before:]] in ([], ["/web/api/models/pricing"])
 
 
 def test_max_credits_with_an_unpriced_model_fails_closed(emulator: Any) -> None:
@@ -397,6 +398,9 @@ RESERVED_40_5 = {
     "credits_refunded": None,
     "refunded": False,
     "credits": 40.5,
+    "credits_estimated": 40.5,  # the emulator's price list agrees with what it reserves
+    "estimate_source": "price_list",
+    "estimate_basis": "Kling O3 reference-to-video: 8.1 credits per second × 5 s",
 }
 
 
@@ -418,14 +422,16 @@ def test_a_completed_wait_adds_usage_to_the_task_detail_xcom(emulator: Any) -> N
 
 
 def test_a_resumed_deferral_reads_the_reservation_back_from_the_task_state_store(emulator: Any) -> None:
-    store = FakeTaskStateStore()
+    store, deferring = FakeTaskStateStore(), FakeTaskInstance()
     with pytest.raises(TaskDeferred) as deferred:
-        make_operator(wait_for_completion=True, deferrable=True).execute(context_of(FakeTaskInstance(), store))
+        make_operator(wait_for_completion=True, deferrable=True).execute(context_of(deferring, store))
     evolink_task_id = deferred.value.trigger.evolink_task_id
     event = EvoLinkTaskEvent("success", evolink_task_id, message="completed").to_payload()
     ti = FakeTaskInstance()
+    ti.xcoms.update(deferring.xcoms)  # the task instance's XComs outlive a deferral
 
-    # A new operator object, as on the worker that resumes the task: only the store remembers the reservation.
+    # A new operator object, as on the worker that resumes the task: only the store remembers the reservation,
+    # XCom the estimate made before submitting.
     make_operator(wait_for_completion=True, deferrable=True).execute_complete(context_of(ti, store), event)
 
     assert ti.xcoms["evolink_task"]["usage"] == RESERVED_40_5
