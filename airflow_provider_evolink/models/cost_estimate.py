@@ -7,7 +7,7 @@ Three sources, tried in this order, each named wherever the estimate appears (th
 1. :data:`PRICE_LIST` — EvoLink's live price list (``GET /web/api/models/pricing``; :mod:`.price_list`), when it
    could be read and prices the model;
 2. :data:`CATALOGUE` — the catalogue's published per-second price (``api_reference/catalogue.json``, copied from
-   EvoLink's product pages; :func:`~airflow_provider_evolink.models.estimate_credits`);
+   EvoLink's product pages; :func:`~airflow_provider_evolink.models.estimate_credits`, which knows no price list);
 3. :data:`CREDITS_PER_SECOND` — the task's own ``credits_per_second`` × the request's seconds.
 
 After submitting, the create answer's ``usage.credits_reserved`` is the authority; :func:`reserved_warning` says

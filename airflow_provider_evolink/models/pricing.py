@@ -1,7 +1,7 @@
 """
 What a task costs: the estimate checked against ``max_credits`` before submitting (from the catalogue's published
-per-second prices, :mod:`.catalogue`; EvoLink's live price list comes first where it is read:
-:mod:`.cost_estimate`), and the credits a task reserved, used and got back (for XCom and Asset extras).
+per-second prices, :mod:`.catalogue`; the operator asks EvoLink's live price list first, :mod:`.cost_estimate`
+builds on this module), and the credits a task reserved, used and got back (for XCom and Asset extras).
 
 Source: ``airflow_provider_evolink/api_reference/catalogue.json`` (prices by model) and
 ``airflow_provider_evolink/api_reference/evolink-api.md`` ("Pricing"; "Endpoints": the create answer's
@@ -18,8 +18,6 @@ from airflow_provider_evolink.models.requests import EvoLinkRequest, parse_reque
 from airflow_provider_evolink.models.status import TaskStatus
 
 if TYPE_CHECKING:
-    from airflow_provider_evolink.models.cost_estimate import CostEstimate
-    from airflow_provider_evolink.models.price_list import PriceList
     from airflow_provider_evolink.models.responses import Usage
 
 __all__ = ["credit_usage", "estimate_credits"]
@@ -29,7 +27,6 @@ def estimate_credits(
     request: EvoLinkRequest | Mapping[str, Any],
     *,
     credits_per_second: float | None = None,
-    price_list: "PriceList | None" = None,
 ) -> float | None:
     """Credits a request is expected to reserve, from EvoLink's published per-second prices (the catalogue);
     ``None`` if the price is unknown, so that a budget check fails closed.
@@ -44,17 +41,10 @@ def estimate_credits(
     :param request: a request model or a dict (validated first, like :func:`parse_request`).
     :param credits_per_second: the price to use when none is published (credits per second of output, × the
         request's ``duration``, or its model's default); ignored for a model with a published price.
-    :param price_list: EvoLink's live price list (``EvoLinkHook.get_price_list``); when given it is asked first and
-        prices every model it lists (:func:`~airflow_provider_evolink.models.cost_estimate.estimate_cost` also says
-        which source priced the request, and how).
     :raises pydantic.ValidationError: an invalid request dict.
     """
     if not isinstance(request, EvoLinkRequest):
         request = parse_request(request)
-    if price_list is not None:
-        from airflow_provider_evolink.models.cost_estimate import estimate_cost  # it builds on this function
-
-        return estimate_cost(request, price_list, credits_per_second=credits_per_second).credits
     spec, priced = model_spec(request.model), request.priced()
     estimate = credits_for(spec, priced) if spec is not None and priced is not None else None
     if estimate is not None or credits_per_second is None:
@@ -70,7 +60,7 @@ def credit_usage(
     reserved: "Usage | None",
     status: TaskStatus | None = None,
     reported: "Usage | None" = None,
-    estimate: "CostEstimate | None" = None,
+    estimate: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The credits of one EvoLink task as plain JSON, for XCom and Asset extras (no secrets)::
 
@@ -95,8 +85,8 @@ def credit_usage(
     :param reserved: ``usage`` of the ``POST /v1/videos/generations`` answer (the authority on the reservation).
     :param status: the task's status when known (``GET /v1/tasks/{task_id}``).
     :param reported: ``usage`` of a task detail, when the answer carries one.
-    :param estimate: the estimate made before submitting
-        (:func:`~airflow_provider_evolink.models.cost_estimate.estimate_cost`).
+    :param estimate: the keys of the estimate made before submitting
+        (:meth:`~airflow_provider_evolink.models.cost_estimate.CostEstimate.as_usage`).
     """
     refunded = status is TaskStatus.FAILED
     credits_reserved = next(
@@ -123,4 +113,4 @@ def credit_usage(
         "refunded": refunded,
         "credits": credits,
     }
-    return usage | estimate.as_usage() if estimate is not None else usage
+    return usage | dict(estimate) if estimate is not None else usage

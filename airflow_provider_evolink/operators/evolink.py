@@ -218,7 +218,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         evolink_task_id, detail = self._reconnect_or_submit(context, request)
         self._evolink_task_id = evolink_task_id
         context["ti"].xcom_push(key=XCOM_TASK_ID, value=evolink_task_id)
-        usage = credit_usage(self._reserved_usage(context), estimate=self._estimate)
+        usage = credit_usage(self._reserved_usage(context), estimate=_usage_keys(self._estimate))
         context["ti"].xcom_push(key=XCOM_USAGE, value=usage)
         context["ti"].xcom_push(key=XCOM_SUBMISSION, value=submission_summary(request, evolink_task_id, usage))
         if not self.wait_for_completion:
@@ -411,7 +411,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     def _finish(self, context: Context, event: EvoLinkTaskEvent, detail: TaskDetail | None) -> str:
         self._evolink_task_id = event.evolink_task_id
         reserved = self._reserved_usage(context)
-        estimate = self._submitted_estimate(context)
+        estimate = _usage_keys(self._submitted_estimate(context))
         if event.status == "failed":  # EvoLink refunds failed tasks: record it before failing
             context["ti"].xcom_push(key=XCOM_USAGE, value=credit_usage(reserved, TaskStatus.FAILED, estimate=estimate))
         event.raise_for_status()
@@ -483,3 +483,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
     def _succeeded(self, context: Context, evolink_task_id: str) -> str:
         # Nothing cleared: a kill before Airflow records the success must still find the task (never_pay_twice.py).
         return evolink_task_id
+
+
+def _usage_keys(estimate: CostEstimate | None) -> dict[str, Any] | None:
+    """The keys an estimate adds to XCom ``evolink_usage`` (``None`` without one)."""
+    return estimate.as_usage() if estimate is not None else None

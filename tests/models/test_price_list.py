@@ -182,9 +182,7 @@ def test_the_price_list_comes_first_then_the_catalogue_then_credits_per_second()
     own = estimate_cost(mini, dearer, credits_per_second=2.5)
     assert own[:2] == (10.0, CREDITS_PER_SECOND)
     assert "2.5 credits per second × 4 s" in own.basis
-    # estimate_credits asks the list too when given one.
-    assert estimate_credits(o3_text(), price_list=dearer) == 30.0
-    assert estimate_credits(o3_text()) == 27.0
+    assert estimate_credits(o3_text()) == 27.0  # the catalogue's alone: it knows no price list
 
 
 def test_an_untyped_model_is_priced_by_the_list_from_its_fields() -> None:
@@ -231,7 +229,7 @@ def test_a_reservation_more_than_ten_percent_off_the_estimate_is_a_warning(reser
 
 def test_xcom_usage_carries_the_estimate_and_reads_back() -> None:
     estimate = CostEstimate(27.0, PRICE_LIST, "Kling O3: 5.4 credits per second × 5 s")
-    usage = credit_usage(None, estimate=estimate)
+    usage = credit_usage(None, estimate=estimate.as_usage())
     assert usage["credits_estimated"] == 27.0
     assert usage["estimate_source"] == "price_list"
     assert CostEstimate.from_usage(usage) == estimate
