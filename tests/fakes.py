@@ -79,9 +79,10 @@ class FakeTaskInstance:
             raise SimulatedCrash(f"worker died while pushing {key}")
         self.xcoms[key] = value
 
-    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value") -> Any:
-        """What this task instance pushed under ``key`` (``task_ids`` must be its own, or ``None``)."""
+    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value", map_indexes: int | None = None) -> Any:
+        """What this task instance pushed under ``key`` (``task_ids`` and ``map_indexes`` must be its own)."""
         assert task_ids in (None, self.task_id), "the fake only holds its own task's XComs"
+        assert map_indexes in (None, self.map_index), "the fake only holds its own map index's XComs"
         return self.xcoms.get(key)
 
 

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[1] / "example_dags"
-DAG_IDS = {"evolink_reference_to_video", "evolink_motion_control", "evolink_batch", "evolink_seedance_text_to_video"}
+DAG_IDS = {
+    "evolink_reference_to_video",
+    "evolink_motion_control",
+    "evolink_batch",
+    "evolink_seedance_text_to_video",
+    "evolink_model_bakeoff",
+}
 #: The README fixes these names; each DAG uses those that apply to its model.
 EXPECTED_PARAMS = {
     "evolink_reference_to_video": {"prompt", "video_url", "duration", "aspect_ratio", "quality", "destination"},
@@ -24,6 +30,7 @@ EXPECTED_PARAMS = {
         "generate_audio",
         "destination",
     },
+    "evolink_model_bakeoff": {"prompt", "models", "duration", "aspect_ratio", "destination"},
 }
 
 
@@ -316,3 +323,47 @@ def test_seedance_text_to_video_runs_end_to_end_with_a_sound_track(
     assert seconds == pytest.approx(4, abs=0.25)
     with av.open(str(video)) as container:
         assert [stream.type for stream in container.streams] == ["video", "audio"]
+
+
+def test_the_bakeoff_offers_models_every_request_of_which_fits_its_budget(dagbag: Any) -> None:
+    from airflow_provider_evolink.models import estimate_credits, parse_request
+
+    dag = dagbag.dags["evolink_model_bakeoff"]
+    models = dag.params.get_param("models")
+    assert models.schema["items"]["enum"] == models.schema["examples"]  # the form's multi-select
+    offered = {**dag.params.dump(), "models": models.schema["examples"], "duration": 15}
+    requests = dag.get_task("build_requests").python_callable(params=offered)
+    assert [request["model"] for request in requests] == models.schema["examples"]
+    generate = dag.get_task("generate")
+    for request in requests:  # the longest video of each: priced by the catalogue, within max_credits
+        assert estimate_credits(parse_request(request)) <= generate.partial_kwargs["max_credits"]
+    assert set(generate.expand_input.value) == {"request"}
+
+
+def test_the_bakeoff_compares_models_in_its_asset_events(
+    dagbag: Any, dags_folder: None, emulator: Any, tmp_path: Path
+) -> None:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    conf = {"duration": 4, "destination": tmp_path.as_uri()}
+    run = dagbag.dags["evolink_model_bakeoff"].test(run_conf=conf)
+
+    assert run.state == "success"
+    models = {"seedance-2.0-fast-text-to-video", "kling-o3-text-to-video", "kling-v3-text-to-video"}
+    assert {video.parent.name for video in tmp_path.rglob("*.mp4")} == models  # <run id>/<model>/<task>.mp4
+    with create_session() as session:
+        extras = [
+            event.extra for event in session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == run.run_id))
+        ]
+    assert {extra["model"] for extra in extras} == models
+    for extra in extras:
+        usage = extra["usage"]
+        assert usage["estimate_source"] == "price_list"  # the emulator serves EvoLink's price list
+        assert usage["credits_estimated"] == pytest.approx(usage["credits_reserved"])
+        assert isinstance(extra["render_seconds"], int)
+    by_model = {extra["model"]: extra["usage"]["credits_reserved"] for extra in extras}
+    assert by_model == pytest.approx(
+        {"seedance-2.0-fast-text-to-video": 43.74, "kling-o3-text-to-video": 21.6, "kling-v3-text-to-video": 21.6}
+    )

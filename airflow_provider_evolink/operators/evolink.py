@@ -424,7 +424,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         ti = context["ti"]
         ti.xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail(detail, usage))
         ti.xcom_push(key=XCOM_USAGE, value=usage)
-        if isinstance(submitted := ti.xcom_pull(task_ids=ti.task_id, key=XCOM_SUBMISSION), dict):
+        if isinstance(submitted := _own_xcom(ti, XCOM_SUBMISSION), dict):
             ti.xcom_push(key=XCOM_SUBMISSION, value=finished_summary(submitted, usage, detail, time.time()))
         self._result_locations = [public_location(url) for url in detail.results]
         return self._succeeded(context, event.evolink_task_id)
@@ -444,8 +444,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         if self._estimate is None:
             from airflow_provider_evolink.models.cost_estimate import CostEstimate
 
-            ti = context["ti"]
-            self._estimate = CostEstimate.from_usage(ti.xcom_pull(task_ids=ti.task_id, key=XCOM_USAGE))
+            self._estimate = CostEstimate.from_usage(_own_xcom(context["ti"], XCOM_USAGE))
         return self._estimate
 
     def _reserved_usage(self, context: Context) -> Usage | None:
@@ -488,3 +487,8 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 def _usage_keys(estimate: CostEstimate | None) -> dict[str, Any] | None:
     """The keys an estimate adds to XCom ``evolink_usage`` (``None`` without one)."""
     return estimate.as_usage() if estimate is not None else None
+
+
+def _own_xcom(ti: Any, key: str) -> Any:
+    """What this task instance (its own map index) pushed under ``key``, e.g. before it deferred."""
+    return ti.xcom_pull(task_ids=ti.task_id, key=key, map_indexes=ti.map_index)
