@@ -395,8 +395,8 @@ class EvoLinkHook(BaseHook):
         **without** the API key, short timeout, cached per process (:mod:`airflow_provider_evolink.hooks.price_list`;
         ``airflow_provider_evolink/api_reference/evolink-api.md``, "Price list").
 
-        :return: ``(price_list, problem)``: the SKUs by model (:class:`~airflow_provider_evolink.models.price_list.\
-            PriceList`), ``None`` when it cannot be read, and why. Never raises for the list itself.
+        :return: ``(price_list, problem)``: the video SKUs by model (``models.price_list.PriceList``), ``None`` when
+            it cannot be read, and ``problem`` saying why (or that an older copy is used). Never raises for the list.
         :raises EvoLinkConfigError: the connection is unusable (its base URL is read from it).
         """
         from airflow_provider_evolink.hooks.price_list import read_price_list  # when a task prices: not at DAG parsing
