@@ -431,6 +431,7 @@ def test_streams_to_a_local_folder_byte_identical_and_playable(emulator: Any, tm
         "quality": None,
         "resolution": None,
         "usage": None,
+        "render_seconds": None,
         "bytes": stored.stat().st_size,
         "crc32c": crc32c(stored.read_bytes()),
         "files": [{"uri": uris[0], "bytes": stored.stat().st_size, "crc32c": crc32c(stored.read_bytes())}],
