@@ -72,6 +72,9 @@ def test_list_is_newest_first_with_prompt_model_seconds_quality_size_and_credits
     assert (card["duration"], card["quality"], card["bytes"]) == (3, "720p", len(local_bytes))
     assert card["credits_reserved"] > 0
     assert card["billing_rule"] == "per_second"
+    # The estimate and its source beside the reservation (the emulator's price list prices O3 as it reserves).
+    assert (card["credits_estimated"], card["estimate_source"]) == (card["credits_reserved"], "price_list")
+    assert card["render_seconds"] is None  # the reference DAG's generate task does not wait: a sensor does
     assert (card["dag_id"], card["task_id"], card["map_index"], card["asset"]) == (
         REFERENCE,
         "save",

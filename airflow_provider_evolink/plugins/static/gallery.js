@@ -52,18 +52,30 @@ function formatBytes(bytes) {
   return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
 }
 
+// How a card names where the estimate before submitting came from (XCom evolink_usage "estimate_source").
+const ESTIMATE_SOURCES = {
+  price_list: "EvoLink's price list",
+  catalogue: "the catalogue's published price",
+  credits_per_second: "the task's credits_per_second",
+};
+
 function metaLine(video) {
   const parts = [
     video.model,
     typeof video.duration === "number" ? `${video.duration} s` : null,
     video.quality,
     formatBytes(video.bytes),
+    typeof video.render_seconds === "number" ? `rendered in ${video.render_seconds} s` : null,
   ].filter(Boolean);
   const credits = typeof video.credits_reserved === "number"
     ? el("span", { className: "credits", textContent: `${video.credits_reserved} credits` }) : null;
   const line = el("p", { className: "meta" }, parts.join(" · "));
   if (credits) line.append(parts.length ? " · " : "", credits);
-  if (credits && video.billing_rule) credits.title = `billing: ${video.billing_rule}`;
+  if (credits) credits.title = [
+    video.billing_rule ? `billing: ${video.billing_rule}` : null,
+    typeof video.credits_estimated === "number"
+      ? `estimated ${video.credits_estimated} credits (${ESTIMATE_SOURCES[video.estimate_source] || "no source"})` : null,
+  ].filter(Boolean).join("; ");
   return line;
 }
 
