@@ -12,7 +12,8 @@ list"). What this module reads of a SKU:
   68 credits;
 - the unit: the routing note's, else from ``billing_rule`` (``per_second`` → second, ``per_image`` → image,
   ``per_token`` / ``per_1k_tokens`` → tokens, ``per_hour`` → hour, anything else → one request);
-- ``resolution_multipliers`` (or the same key inside the JSON string ``metadata``): a factor by quality;
+- ``resolution_multipliers`` (or the same key inside the JSON string ``metadata``): a factor by quality; a quality
+  they do not name is not priced by the list (the catalogue is asked next, or ``max_credits`` fails closed);
 - ``min_charge_uc``: the least a task is charged, in UC (10 000 UC = 1 credit).
 
 A SKU is an *add-on* (an extra input or feature: input images, reference audio, web search) when its name says so
