@@ -40,6 +40,7 @@ __all__ = [
     "completed_detail",
     "find_submission",
     "finished_summary",
+    "own_xcom",
     "short_prompt",
     "submission_summary",
 ]
@@ -131,6 +132,14 @@ def short_prompt(request: EvoLinkRequest) -> str | None:
     if not isinstance(prompt, str) or not prompt:
         return None
     return prompt if len(prompt) <= PROMPT_CHARS else prompt[: PROMPT_CHARS - 1].rstrip() + "…"
+
+
+def own_xcom(ti: Any, key: str) -> Any:
+    """What the running task instance itself (its own map index) pushed under ``key``, e.g. before it deferred.
+
+    :param ti: the running task instance (``context["ti"]``).
+    """
+    return ti.xcom_pull(task_ids=ti.task_id, key=key, map_indexes=ti.map_index)
 
 
 def find_submission(ti: Any, task_ids: Collection[str], evolink_task_id: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from airflow_provider_evolink.operators.preflight import (
     check_trigger_serializes,
     checked_input_link_expiration,
     checked_max_credits,
+    read_price_list,
     validated_request,
 )
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
@@ -50,6 +51,7 @@ from airflow_provider_evolink.xcom import (
     XCOM_USAGE,
     completed_detail,
     finished_summary,
+    own_xcom,
     short_prompt,
     submission_summary,
 )
@@ -58,7 +60,6 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
-    from airflow_provider_evolink.hooks.price_list import PriceListRead
     from airflow_provider_evolink.inputs import ResolvedInputs
     from airflow_provider_evolink.models.cost_estimate import CostEstimate
     from airflow_provider_evolink.models.responses import TaskDetail, Usage
@@ -200,7 +201,7 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
                 self.max_credits,
                 self.log,
                 credits_per_second=self.credits_per_second,
-                price_list=self._price_list(),
+                price_list=read_price_list(self.hook),
             )
             self._check_destinations(context)
             if self.wait_for_completion and self.deferrable:
@@ -424,27 +425,17 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
         ti = context["ti"]
         ti.xcom_push(key=XCOM_TASK_DETAIL, value=completed_detail(detail, usage))
         ti.xcom_push(key=XCOM_USAGE, value=usage)
-        if isinstance(submitted := _own_xcom(ti, XCOM_SUBMISSION), dict):
+        if isinstance(submitted := own_xcom(ti, XCOM_SUBMISSION), dict):
             ti.xcom_push(key=XCOM_SUBMISSION, value=finished_summary(submitted, usage, detail, time.time()))
         self._result_locations = [public_location(url) for url in detail.results]
         return self._succeeded(context, event.evolink_task_id)
-
-    def _price_list(self) -> PriceListRead:
-        """EvoLink's price list for the estimate; a connection that cannot be read yet leaves it out (submitting
-        says what is wrong with it)."""
-        from airflow_provider_evolink.hooks.price_list import PriceListRead
-
-        try:
-            return self.hook.get_price_list()
-        except Exception as error:  # the price list is advice: the connection's own errors surface when submitting
-            return PriceListRead(None, f"EvoLink's price list was not read ({type(error).__name__})")
 
     def _submitted_estimate(self, context: Context) -> CostEstimate | None:
         """The estimate of this try's submission: this instance's, else as the deferring half recorded it."""
         if self._estimate is None:
             from airflow_provider_evolink.models.cost_estimate import CostEstimate
 
-            self._estimate = CostEstimate.from_usage(_own_xcom(context["ti"], XCOM_USAGE))
+            self._estimate = CostEstimate.from_usage(own_xcom(context["ti"], XCOM_USAGE))
         return self._estimate
 
     def _reserved_usage(self, context: Context) -> Usage | None:
@@ -487,8 +478,3 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
 def _usage_keys(estimate: CostEstimate | None) -> dict[str, Any] | None:
     """The keys an estimate adds to XCom ``evolink_usage`` (``None`` without one)."""
     return estimate.as_usage() if estimate is not None else None
-
-
-def _own_xcom(ti: Any, key: str) -> Any:
-    """What this task instance (its own map index) pushed under ``key``, e.g. before it deferred."""
-    return ti.xcom_pull(task_ids=ti.task_id, key=key, map_indexes=ti.map_index)

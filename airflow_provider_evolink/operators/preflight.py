@@ -21,6 +21,7 @@ from airflow_provider_evolink.models.requests import EvoLinkRequest, parse_reque
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseTrigger
 
+    from airflow_provider_evolink.hooks.evolink import EvoLinkHook
     from airflow_provider_evolink.hooks.price_list import PriceListRead
     from airflow_provider_evolink.models.cost_estimate import CostEstimate
 
@@ -30,6 +31,7 @@ __all__ = [
     "check_trigger_serializes",
     "checked_input_link_expiration",
     "checked_max_credits",
+    "read_price_list",
     "validated_request",
 ]
 
@@ -49,6 +51,17 @@ def validated_request(request: Any) -> EvoLinkRequest:
         raise EvoLinkConfigError(f"Invalid EvoLink request (nothing was submitted): {problems}") from None
     except TypeError as error:
         raise EvoLinkConfigError(f"Invalid EvoLink request (nothing was submitted): {error}") from None
+
+
+def read_price_list(hook: EvoLinkHook) -> PriceListRead:
+    """EvoLink's price list for the estimate (``EvoLinkHook.get_price_list``: ``GET /web/api/models/pricing``, no API
+    key). Never raises: a connection that cannot be read yet leaves the list out (submitting says what is wrong)."""
+    from airflow_provider_evolink.hooks.price_list import PriceListRead
+
+    try:
+        return hook.get_price_list()
+    except Exception as error:  # the price list is advice: the connection's own errors surface when submitting
+        return PriceListRead(None, f"EvoLink's price list was not read ({type(error).__name__})")
 
 
 def check_budget(
