@@ -17,14 +17,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
+from airflow_provider_evolink.hooks.batch import MAX_BATCH_READ
+
 from .errors import invalid_request
 from .faults import FaultSchedule
 from .store import Task, TaskStore
 
-__all__ = ["MAX_BATCH_READ", "add_task_reads", "list_item"]
-
-#: Task IDs one batch read takes at most.
-MAX_BATCH_READ = 50
+__all__ = ["add_task_reads", "list_item"]
 _LIST_STATUSES = {"processing": ("pending", "processing"), "completed": ("completed",), "failed": ("failed",)}
 _LIST_TYPES = ("image", "video", "audio")
 

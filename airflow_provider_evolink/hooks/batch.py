@@ -23,12 +23,14 @@ if TYPE_CHECKING:
     from airflow_provider_evolink.models.responses import TaskDetail
     from airflow_provider_evolink.models.task_list import TaskBatch
 
-__all__ = ["BATCH_PATH", "LIST_PATH", "batch_body", "list_query", "parse_batch", "tasks_by_id"]
+__all__ = ["BATCH_PATH", "LIST_PATH", "MAX_BATCH_READ", "batch_body", "list_query", "parse_batch", "tasks_by_id"]
 
 #: The batch read.
 BATCH_PATH = "/v1/tasks/batch"
 #: The task list.
 LIST_PATH = "/v1/tasks"
+#: Task IDs one batch read takes at most.
+MAX_BATCH_READ = 50
 
 
 def batch_body(evolink_task_ids: Sequence[str]) -> tuple[tuple[str, ...], bytes]:
@@ -37,8 +39,6 @@ def batch_body(evolink_task_ids: Sequence[str]) -> tuple[tuple[str, ...], bytes]
     :raises EvoLinkConfigError: not a list of 1 to ``MAX_BATCH_READ`` (50) non-empty strings, naming
         ``evolink_task_ids`` and the rule (nothing is sent).
     """
-    from airflow_provider_evolink.models.task_list import MAX_BATCH_READ
-
     if isinstance(evolink_task_ids, str | bytes) or not isinstance(evolink_task_ids, Sequence):
         raise EvoLinkConfigError(f"evolink_task_ids must be a list of task IDs, got {type(evolink_task_ids).__name__}")
     if any(not isinstance(task_id, str) or not task_id.strip() for task_id in evolink_task_ids):

@@ -19,15 +19,12 @@ from airflow_provider_evolink.models.responses import Progress, TaskDetail
 __all__ = [
     "LIST_STATUSES",
     "LIST_TYPES",
-    "MAX_BATCH_READ",
     "TaskBatch",
     "TaskBatchEnvelope",
     "TaskList",
     "TaskListItem",
 ]
 
-#: Task IDs one ``POST /v1/tasks/batch`` call reads at most.
-MAX_BATCH_READ = 50
 #: ``status`` filters of ``GET /v1/tasks`` (``processing`` includes queued tasks).
 LIST_STATUSES = ("processing", "completed", "failed", "cancelled")
 #: ``type`` filters of ``GET /v1/tasks``.

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import airflow_exception
 from airflow_provider_evolink.compat import AirflowException, AirflowTaskTimeout
 from airflow_provider_evolink.defaults import DEFAULT_POLL_INTERVAL
@@ -33,8 +32,9 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models.status import TaskStatus
-from airflow_provider_evolink.pacing import PollPacer
+from airflow_provider_evolink.pacing import JITTER, PollPacer
 from airflow_provider_evolink.retry import OutageTolerance
+from airflow_provider_evolink.triggers.coalescer import paced_read
 
 if TYPE_CHECKING:
     from airflow_provider_evolink.models.responses import TaskDetail
@@ -262,8 +262,12 @@ class EvoLinkTaskTrigger(BaseTrigger):
     """
     Poll an EvoLink task from the triggerer until it ends, the deadline passes or polling cannot go on.
 
-    Fully async: the connection comes from ``aget_connection`` and every read is ``EvoLinkHook.aget_task``
-    through the event loop's shared client (``GET /v1/tasks/{task_id}``). Reads are paced by
+    Fully async: the connection comes from ``aget_connection`` and every read goes through the event loop's shared
+    client: the waits of one connection hand their due reads to one coalescer, which reads up to 50 tasks per
+    ``POST /v1/tasks/batch`` and falls back to ``EvoLinkHook.aget_task`` (``GET /v1/tasks/{task_id}``) where the
+    service has no batch read or the connection extra ``batch_reads`` is ``off``
+    (:mod:`~airflow_provider_evolink.triggers.coalescer`; a read may come earlier to fill a batch, never later).
+    Reads are paced by
     :class:`~airflow_provider_evolink.pacing.PollPacer`: the first after a random fraction of the first delay so
     triggers created together spread out; later ones by the task's progress and ``estimated_time``, never more
     often than every ``poll_interval`` (± 10 %), or every ``poll_interval`` ± 10 % with
@@ -359,14 +363,14 @@ class EvoLinkTaskTrigger(BaseTrigger):
             datetime.fromtimestamp(self.end_time, tz=UTC).isoformat(timespec="seconds"),
         )
         pacer = PollPacer(self.poll_interval, estimated_time=self.estimated_time, adaptive=self.adaptive_polling)
-        delay = pacer.first_delay()
+        delay = floor = pacer.first_delay()  # the first read is never pulled earlier: its offset spreads the waits
+        spacing = self.poll_interval * (1 - JITTER)  # the closest two reads of a wait may come
         outage: OutageTolerance | None = None
         last_step: tuple[str, int] | None = None
         while (remaining := self.end_time - time.time()) > 0:
-            # Sleeping past the deadline would overshoot it; the read at the deadline is the last chance.
-            await retry.asleep(min(delay, remaining))
             try:
-                detail = await hook.aget_task(self.evolink_task_id)
+                # Sleeping past the deadline would overshoot it; the read at the deadline is the last chance.
+                detail = await paced_read(hook, self.evolink_task_id, min(delay, remaining), floor=floor)
             except EvoLinkError as error:
                 if not error.retryable:
                     return EvoLinkTaskEvent.from_error(self.evolink_task_id, error)
@@ -374,13 +378,13 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 if (wait := _tolerated(outage, error)) is None:
                     return EvoLinkTaskEvent.from_error(self.evolink_task_id, error, failing_for=outage.failing_for)
                 # Drawn now, not before the read: the pacer puts the wake-up on a grid line counted from now.
-                delay = max(pacer.retry_delay(), wait)
+                delay = floor = max(pacer.retry_delay(), wait)  # after a failure, not a moment earlier
                 continue
             if outage is not None:
                 outage.recovered()
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 return event
-            delay = pacer.delay_after(detail.progress, detail.created)
+            delay, floor = pacer.delay_after(detail.progress, detail.created), spacing
             if (step := progress_step(detail)) != last_step:
                 self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
                 last_step = step
