@@ -79,6 +79,8 @@ def add_task_reads(
         for task_id in dict.fromkeys(ids):
             if (task := await store.settle(task_id, time.time())) is not None:
                 data.append(task.detail_json(time.time(), store.result_urls(task, base_url(request))))
+        # The request log's task_id: the tasks this call read, comma-separated.
+        request.state.task_id = ",".join(item["id"] for item in data) or None
         return JSONResponse({"data": data})
 
     @app.get("/v1/tasks")

@@ -8,13 +8,14 @@ EvoLink's public docs pages) and ``GET /v1/tasks/{task_id}`` (``get-task-detail.
 Airflow's triggerer runs every trigger of a process in one event loop; the coalescer of a connection (same base
 URL and API key, so the same shared HTTP client) lives in that loop. How a read goes:
 
-* Each wait keeps its own pace (:class:`~airflow_provider_evolink.pacing.PollPacer`): its read is due ``delay``
-  seconds from now. It sleeps until its window opens, :data:`PULL_FRACTION` of the delay earlier (never sooner than
-  ``poll_interval`` less the jitter after its last read), then hands the read to the coalescer with the due time as
-  its deadline.
-* The coalescer sends what it holds when the earliest deadline comes or 50 tasks are held, whichever is first: a
-  read may be pulled earlier to fill a batch, never later. A lone read goes as ``GET /v1/tasks/{task_id}`` (with
-  ``batch_reads: on``, through the batch call too).
+* Each wait keeps its own pace (:class:`~airflow_provider_evolink.pacing.PollPacer`): its next read is due
+  ``delay`` seconds from now. While other waits of the connection are waiting too, the read is pulled earlier to the
+  last batch line before it: a multiple of ``poll_interval`` less the jitter (:data:`~.pacing.JITTER`) on the event
+  loop's clock, so that the waits with the same ``poll_interval`` read on the same lines, and never sooner than that
+  spacing after the wait's previous read. A read is never later than its pace says; a lone wait reads exactly on
+  its pace.
+* The reads handed over in one loop iteration go together, up to 50 per call. A lone read goes as
+  ``GET /v1/tasks/{task_id}`` (with ``batch_reads: on``, through the batch call too).
 * A task missing from the batch answer (or not a valid detail there) is read alone, which ends in today's not-found
   handling when it is really gone.
 * The batch call goes through the hook's one retry policy: 429 with ``Retry-After`` (which pauses every read of the
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,14 +47,14 @@ if TYPE_CHECKING:
     from airflow_provider_evolink.hooks.settings import ConnectionSettings
     from airflow_provider_evolink.models.responses import TaskDetail
 
-__all__ = ["MAX_CONCURRENT_BATCHES", "PULL_FRACTION", "ReadCoalescer", "coalescer_for", "paced_read"]
+__all__ = ["MAX_CONCURRENT_BATCHES", "ReadCoalescer", "coalescer_for", "paced_read"]
 
 log = logging.getLogger(__name__)
 
-#: Share of a read's delay by which the coalescer may pull it earlier to fill a batch.
-PULL_FRACTION = 0.4
 #: Batch calls of one coalescer in flight at once: few connections serve thousands of waits.
 MAX_CONCURRENT_BATCHES = 8
+#: Seconds of float rounding tolerated between a batch line and the soonest a read may come.
+_CLOCK_SLACK = 1e-6
 #: HTTP statuses that mean "this service has no batch read".
 _NO_BATCH_STATUSES = frozenset({404, 405})
 
@@ -70,13 +72,13 @@ class ReadCoalescer:
     """The shared reads of one connection in one event loop (see the module docstring).
 
     :ivar batching: whether batch calls are still tried (``False`` once the service showed it has none).
+    :ivar planned: waits of the connection sleeping until a planned read.
     """
 
     def __init__(self) -> None:
         self.batching = True
+        self.planned = 0
         self._held: dict[str, list[_Read]] = {}  # task ID → the reads waiting for it (two waits may share a task)
-        self._timer: asyncio.Task[None] | None = None
-        self._timer_at = 0.0
         self._soon: asyncio.Handle | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_BATCHES)
@@ -84,10 +86,18 @@ class ReadCoalescer:
     def __repr__(self) -> str:
         return f"ReadCoalescer(batching={self.batching}, held={len(self._held)}, in_flight={len(self._in_flight)})"
 
-    async def read(
-        self, hook: EvoLinkHook, evolink_task_id: str, deadline: float, *, force: bool = False
-    ) -> TaskDetail:
-        """The task's detail, read at the latest ``deadline`` (``retry.monotonic()`` seconds), maybe in a batch.
+    def pulled(self, now: float, delay: float, earliest: float | None, line: float) -> float:
+        """Seconds from ``now`` to read a task due ``delay`` seconds from ``now``: the last multiple of ``line``
+        seconds (on ``retry.monotonic()``'s clock) before the due time and not before ``earliest``, else ``delay``.
+        ``earliest`` ``None`` (a read that must not come early), or no other wait of the connection waiting: ``delay``.
+        """
+        if earliest is None or (self.planned == 0 and not self._held):
+            return delay
+        at = math.floor((now + delay) / line) * line
+        return at - now if at >= earliest - _CLOCK_SLACK and at > now else delay
+
+    async def read(self, hook: EvoLinkHook, evolink_task_id: str, *, force: bool = False) -> TaskDetail:
+        """The task's detail, read with the other reads handed over in this loop iteration (up to 50 per call).
 
         :raises EvoLinkError: what reading it raised (as :meth:`EvoLinkHook.aget_task` would).
         """
@@ -96,45 +106,24 @@ class ReadCoalescer:
         self._held.setdefault(evolink_task_id, []).append(entry)
         if len(self._held) >= MAX_BATCH_READ:
             self._send_held()
-        elif self._soon is None and (self._timer is None or deadline < self._timer_at):
-            self._arm(deadline)
+        elif self._soon is None:
+            # The next iteration: every wait woken by the same timer tick has handed its read over by then.
+            self._soon = asyncio.get_running_loop().call_soon(self._send_held)
         try:
             return await future
         except asyncio.CancelledError:
             self._forget(evolink_task_id, entry)
             raise
 
-    def _arm(self, deadline: float) -> None:
-        """Send what is held at ``deadline``: in the next loop iteration if it has come (the waits waking on the
-        same grid line join), else from a timer task."""
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = deadline
-        if deadline <= retry.monotonic():
-            self._timer = None
-            if self._soon is None:
-                self._soon = asyncio.get_running_loop().call_soon(self._send_held)
-        else:
-            self._timer = asyncio.get_running_loop().create_task(self._send_at(deadline))
-
-    async def _send_at(self, deadline: float) -> None:
-        await retry.asleep(max(0.0, deadline - retry.monotonic()))
-        self._timer = None
-        self._send_held()
-
     def _send_held(self) -> None:
         """Send every held read, 50 tasks per call."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         if self._soon is not None:
             self._soon.cancel()
             self._soon = None
         held, self._held = self._held, {}
         ids = list(held)
-        size = MAX_BATCH_READ
-        for start in range(0, len(ids), size):
-            chunk = {task_id: held[task_id] for task_id in ids[start : start + size]}
+        for start in range(0, len(ids), MAX_BATCH_READ):
+            chunk = {task_id: held[task_id] for task_id in ids[start : start + MAX_BATCH_READ]}
             task = asyncio.get_running_loop().create_task(self._read_chunk(chunk))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
@@ -235,21 +224,30 @@ def coalescer_for(settings: ConnectionSettings) -> ReadCoalescer:
     return coalescer
 
 
-async def paced_read(hook: EvoLinkHook, evolink_task_id: str, delay: float, *, floor: float) -> TaskDetail:
-    """Read a task ``delay`` seconds from now at the latest; maybe earlier, in a batch with other waits.
+async def paced_read(
+    hook: EvoLinkHook, evolink_task_id: str, delay: float, *, earliest: float | None, line: float
+) -> tuple[TaskDetail, float]:
+    """Read a task ``delay`` seconds from now at the latest; earlier, in a batch with other waits, where it helps.
 
     :param delay: seconds until the read is due (the wait's pace and deadline).
-    :param floor: the fewest seconds from now the read may be pulled to (the pace's minimum spacing; ``delay``
-        itself for a read that must not come early, e.g. after a failure).
+    :param earliest: the soonest the read may be pulled to (``retry.monotonic()`` seconds: the previous read plus
+        the pace's minimum spacing); ``None``: not a moment early (e.g. after a failure, whose wait honours
+        ``Retry-After``).
+    :param line: the spacing of the batch lines, seconds: ``poll_interval`` less the jitter.
+    :return: the detail and when it was read (``retry.monotonic()`` seconds, as planned).
     :raises EvoLinkError: reading failed (see :meth:`EvoLinkHook.aget_task`); :class:`EvoLinkConfigError` for a
         bad connection.
     """
     settings = await hook.asettings()
     coalescer = coalescer_for(settings) if settings.batch_reads != "off" else None
+    now = retry.monotonic()
     if coalescer is None or not coalescer.batching:
         await retry.asleep(delay)
-        return await hook.aget_task(evolink_task_id)
-    opens = max(delay * (1 - PULL_FRACTION), min(delay, floor))
-    await retry.asleep(opens)
-    deadline = retry.monotonic() + (delay - opens)
-    return await coalescer.read(hook, evolink_task_id, deadline, force=settings.batch_reads == "on")
+        return await hook.aget_task(evolink_task_id), now + delay
+    wait = coalescer.pulled(now, delay, earliest, line)
+    coalescer.planned += 1
+    try:
+        await retry.asleep(wait)
+    finally:
+        coalescer.planned -= 1
+    return await coalescer.read(hook, evolink_task_id, force=settings.batch_reads == "on"), now + wait

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import airflow_exception
 from airflow_provider_evolink.compat import AirflowException, AirflowTaskTimeout
 from airflow_provider_evolink.defaults import DEFAULT_POLL_INTERVAL
@@ -363,14 +364,17 @@ class EvoLinkTaskTrigger(BaseTrigger):
             datetime.fromtimestamp(self.end_time, tz=UTC).isoformat(timespec="seconds"),
         )
         pacer = PollPacer(self.poll_interval, estimated_time=self.estimated_time, adaptive=self.adaptive_polling)
-        delay = floor = pacer.first_delay()  # the first read is never pulled earlier: its offset spreads the waits
-        spacing = self.poll_interval * (1 - JITTER)  # the closest two reads of a wait may come
+        delay = pacer.first_delay()
+        spacing = self.poll_interval * (1 - JITTER)  # the closest two reads of a wait may come, and the batch lines
+        earliest: float | None = retry.monotonic()  # how soon the next read may be pulled to fill a batch
         outage: OutageTolerance | None = None
         last_step: tuple[str, int] | None = None
         while (remaining := self.end_time - time.time()) > 0:
             try:
                 # Sleeping past the deadline would overshoot it; the read at the deadline is the last chance.
-                detail = await paced_read(hook, self.evolink_task_id, min(delay, remaining), floor=floor)
+                detail, read_at = await paced_read(
+                    hook, self.evolink_task_id, min(delay, remaining), earliest=earliest, line=spacing
+                )
             except EvoLinkError as error:
                 if not error.retryable:
                     return EvoLinkTaskEvent.from_error(self.evolink_task_id, error)
@@ -378,13 +382,13 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 if (wait := _tolerated(outage, error)) is None:
                     return EvoLinkTaskEvent.from_error(self.evolink_task_id, error, failing_for=outage.failing_for)
                 # Drawn now, not before the read: the pacer puts the wake-up on a grid line counted from now.
-                delay = floor = max(pacer.retry_delay(), wait)  # after a failure, not a moment earlier
+                delay, earliest = max(pacer.retry_delay(), wait), None  # after a failure, not a moment earlier
                 continue
             if outage is not None:
                 outage.recovered()
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 return event
-            delay, floor = pacer.delay_after(detail.progress, detail.created), spacing
+            delay, earliest = pacer.delay_after(detail.progress, detail.created), read_at + spacing
             if (step := progress_step(detail)) != last_step:
                 self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
                 last_step = step
