@@ -23,6 +23,7 @@ aiohttp-session-per-poll baseline on the fixed schedule (its CPU per read at ``-
 reads).
 
     python benchmarks/batch_reads.py [--waits 1,50,1000,10000] [--single-up-to 1000] [--time-scale 0.1]
+    python benchmarks/batch_reads.py --waits 10000 --patterns trigger     # one run
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def main() -> None:
     parser.add_argument("--estimate", type=float, default=300.0, help="estimated_time, modelled seconds")
     parser.add_argument("--spread", type=float, default=0.25, help="log-normal spread of render times")
     parser.add_argument("--seed", type=int, default=30)
+    parser.add_argument("--patterns", default=",".join((*SINGLE_PATTERNS, BATCHED, ANCHOR)), help="which to run")
     args = parser.parse_args()
 
     from airflow_provider_evolink.emulator import EvoLinkEmulator
@@ -68,6 +70,7 @@ def main() -> None:
             patterns = [p for p in SINGLE_PATTERNS if waits <= args.single_up_to] + [BATCHED]
             if waits == args.anchor_waits:
                 patterns.append(ANCHOR)
+            patterns = [p for p in patterns if p in args.patterns.split(",")]
             emulator = EvoLinkEmulator(
                 api_key=trigger_scale.API_KEY,
                 processing_seconds=args.estimate * args.time_scale,

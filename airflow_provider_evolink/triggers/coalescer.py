@@ -11,8 +11,9 @@ URL and API key, so the same shared HTTP client) lives in that loop. How a read 
 * Each wait keeps its own pace (:class:`~airflow_provider_evolink.pacing.PollPacer`): its next read is due
   ``delay`` seconds from now. While other waits of the connection are waiting too, the read is pulled earlier to the
   last batch line before it: a multiple of ``poll_interval`` less the jitter (:data:`~.pacing.JITTER`) on the event
-  loop's clock, so that the waits with the same ``poll_interval`` read on the same lines, and never sooner than that
-  spacing after the wait's previous read. A read is never later than its pace says; a lone wait reads exactly on
+  loop's clock, so that the waits with the same ``poll_interval`` read on the same lines. A wait on the lines reads
+  at most once per spacing; one whose read fell between lines (its first, one after a failure) may read half a
+  spacing sooner, once, to move onto them. A read is never later than its pace says; a lone wait reads exactly on
   its pace.
 * The reads handed over in one loop iteration go together, up to 50 per call. A lone read goes as
   ``GET /v1/tasks/{task_id}`` (with ``batch_reads: on``, through the batch call too).

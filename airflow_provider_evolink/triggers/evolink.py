@@ -388,7 +388,9 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 outage.recovered()
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 return event
-            delay, earliest = pacer.delay_after(detail.progress, detail.created), read_at + spacing
+            # A wait on the batch lines stays on them (the last line before its next due read is a whole spacing
+            # on); one that read between lines may come half a spacing sooner, once, to move onto them.
+            delay, earliest = pacer.delay_after(detail.progress, detail.created), read_at + spacing / 2
             if (step := progress_step(detail)) != last_step:
                 self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
                 last_step = step
