@@ -267,7 +267,8 @@ class EvoLinkTaskTrigger(BaseTrigger):
     client: the waits of one connection hand their due reads to one coalescer, which reads up to 50 tasks per
     ``POST /v1/tasks/batch`` and falls back to ``EvoLinkHook.aget_task`` (``GET /v1/tasks/{task_id}``) where the
     service has no batch read or the connection extra ``batch_reads`` is ``off``
-    (:mod:`~airflow_provider_evolink.triggers.coalescer`; a read may come earlier to fill a batch, never later).
+    (:mod:`~airflow_provider_evolink.triggers.coalescer`; a read may come earlier to fill a batch, never later, and
+    a read that fell between the batch lines may come half an interval sooner, once, to move onto them).
     Reads are paced by
     :class:`~airflow_provider_evolink.pacing.PollPacer`: the first after a random fraction of the first delay so
     triggers created together spread out; later ones by the task's progress and ``estimated_time``, never more
