@@ -67,7 +67,6 @@ if TYPE_CHECKING:
 __all__ = ["ASYNC_POOL_SIZE", "DEFAULT_BASE_URL", "USER_AGENT", "EvoLinkHook"]
 
 _ModelT = TypeVar("_ModelT", bound=pydantic.BaseModel)
-_JSON = {"Content-Type": "application/json"}
 
 
 class EvoLinkHook(BaseHook):
@@ -399,7 +398,7 @@ class EvoLinkHook(BaseHook):
         :raises EvoLinkResponseError: the answer is not ``{"data": [...]}``.
         """
         ids, body = batch_body(evolink_task_ids)
-        batch, _ = self._send("POST", BATCH_PATH, content=body, headers=_JSON, parse=parse_batch)
+        batch, _ = self._send("POST", BATCH_PATH, content=body, headers=async_pool.JSON_HEADERS, parse=parse_batch)
         return tasks_by_id(batch, ids)
 
     async def aread_tasks(self, evolink_task_ids: Sequence[str]) -> dict[str, TaskDetail]:
