@@ -156,3 +156,13 @@ def test_a_service_without_the_batch_read_answers_not_found(hook: EvoLinkHook, a
 
     with pytest.raises(EvoLinkNotFoundError):
         hook.read_tasks([A])
+
+
+@pytest.mark.parametrize(
+    ("value", "resolved"), [("on", "on"), ("off", "off"), ("auto", "auto"), ("", "auto"), (None, "auto")]
+)
+def test_the_batch_reads_extra_defaults_to_auto(
+    evolink_connection: Callable[..., str], value: str | None, resolved: str
+) -> None:
+    hook = EvoLinkHook(evolink_conn_id=evolink_connection(BASE, API_KEY, "batch_extra", batch_reads=value))
+    assert hook.settings.batch_reads == resolved
