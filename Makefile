@@ -86,6 +86,8 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/trigger_scale.py
+	$(BIN)/python benchmarks/batch_reads.py
+	$(BIN)/python benchmarks/coalescer_scale.py
 	$(BIN)/python benchmarks/download.py
 	$(BIN)/python benchmarks/import_cost.py
 

@@ -7,7 +7,9 @@ Source of the EvoLink hosts and the polling pace: ``airflow_provider_evolink/api
 """
 
 __all__ = [
+    "BATCH_READS_MODES",
     "DEFAULT_BASE_URL",
+    "DEFAULT_BATCH_READS",
     "DEFAULT_FILES_BASE_URL",
     "DEFAULT_INPUT_LINK_EXPIRATION",
     "DEFAULT_MAX_RETRIES",
@@ -44,3 +46,9 @@ DEFAULT_WAIT_TIMEOUT = 3600.0
 DEFAULT_INPUT_LINK_EXPIRATION = 6 * 3600
 #: The longest a SigV4-presigned S3 link may live (7 days); GCS V4 signing has the same cap.
 MAX_INPUT_LINK_EXPIRATION = 7 * 24 * 3600
+#: Values of the connection extra ``batch_reads``: ``auto`` reads the due tasks of a triggerer together with
+#: ``POST /v1/tasks/batch`` and turns that off by itself where the endpoint is missing; ``on`` also sends a lone read
+#: that way and warns when it has to turn it off; ``off`` reads every task alone (``GET /v1/tasks/{task_id}``).
+BATCH_READS_MODES = ("auto", "on", "off")
+#: The default of ``batch_reads``.
+DEFAULT_BATCH_READS = "auto"

@@ -6,7 +6,9 @@ from typing import Any
 
 from airflow_provider_evolink import __version__
 from airflow_provider_evolink.defaults import (
+    BATCH_READS_MODES,
     DEFAULT_BASE_URL,
+    DEFAULT_BATCH_READS,
     DEFAULT_FILES_BASE_URL,
     DEFAULT_MAX_RETRIES,
     DEFAULT_OUTAGE_TOLERANCE,
@@ -104,6 +106,13 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Host of EvoLink's files API, where local inputs are uploaded "
                         f"(default {DEFAULT_FILES_BASE_URL}).",
                         "schema": {"type": ["string", "null"]},
+                    },
+                    "batch_reads": {
+                        "label": "Batch reads",
+                        "description": "Whether waits in one triggerer read their tasks together, up to 50 per "
+                        "call: auto (turns itself off where EvoLink lacks the call), on, or off "
+                        f"(default {DEFAULT_BATCH_READS}).",
+                        "schema": {"type": ["string", "null"], "enum": [*BATCH_READS_MODES, None]},
                     },
                 },
             }

@@ -26,6 +26,7 @@ def test_the_docs_connection_table_gives_the_defaults_of_the_defaults_module() -
         "Max retries": str(defaults.DEFAULT_MAX_RETRIES),
         "Outage tolerance (seconds)": f"{defaults.DEFAULT_OUTAGE_TOLERANCE:g}",
         "Files API URL": defaults.DEFAULT_FILES_BASE_URL,
+        "Batch reads": defaults.DEFAULT_BATCH_READS,
     }
 
 
@@ -36,6 +37,7 @@ def test_the_connection_form_states_each_default_of_the_defaults_module() -> Non
     assert f"(default {defaults.DEFAULT_MAX_RETRIES})" in fields["max_retries"]["description"]
     assert f"(default {defaults.DEFAULT_OUTAGE_TOLERANCE:g})" in fields["outage_tolerance"]["description"]
     assert f"(default {defaults.DEFAULT_FILES_BASE_URL})" in fields["files_base_url"]["description"]
+    assert f"(default {defaults.DEFAULT_BATCH_READS})" in fields["batch_reads"]["description"]
 
 
 def test_the_defaults_module_imports_nothing() -> None:
@@ -47,5 +49,5 @@ def test_the_api_reference_names_every_connection_extra() -> None:
     reference = (Path(defaults.__file__).parent / "api_reference" / "evolink-api.md").read_text(encoding="utf-8")
     extras = get_provider_info()["connection-types"][0]["conn-fields"]
 
-    assert sorted(extras) == ["files_base_url", "max_retries", "outage_tolerance", "timeout"]
+    assert sorted(extras) == ["batch_reads", "files_base_url", "max_retries", "outage_tolerance", "timeout"]
     assert [name for name in extras if f"`{name}`" not in reference] == []

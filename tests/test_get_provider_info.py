@@ -47,7 +47,13 @@ def test_connection_form_declares_fields_and_behaviour() -> None:
     (connection,) = get_provider_info()["connection-types"]
     assert connection["connection-type"] == "evolink"
     assert connection["hook-class-name"] == HOOK_CLASS
-    assert set(connection["conn-fields"]) == {"timeout", "max_retries", "outage_tolerance", "files_base_url"}
+    assert set(connection["conn-fields"]) == {
+        "timeout",
+        "max_retries",
+        "outage_tolerance",
+        "files_base_url",
+        "batch_reads",
+    }
     assert "https://files-api.evolink.ai" in connection["conn-fields"]["files_base_url"]["description"]
     behaviour = connection["ui-field-behaviour"]
     assert set(behaviour["hidden-fields"]) == {"schema", "port", "login"}

@@ -8,6 +8,7 @@ EvoLink API (Bearer auth), from ``airflow_provider_evolink/api_reference/openapi
 - ``GET /v1/tasks/{task_id}`` — task detail (``get-task-detail.openapi.yaml``).
 - ``GET /v1/credits`` — balance (``airflow_provider_evolink/api_reference/evolink-api.md``).
 - ``GET /web/api/models/pricing`` — the public price list, no auth (``price_list.py``: the prices tasks reserve at).
+- ``POST /v1/tasks/batch`` and ``GET /v1/tasks`` — many tasks at once (``task_reads.py``).
 
 When a task starts, every media input is fetched and probed (``fetch.py``; setting ``fetch_inputs``): an
 unreachable or unusable one fails the task with a documented ``error.code``. The files API is a separate app on
@@ -43,6 +44,7 @@ from .fetch import FETCH_TIMEOUT_SECONDS, check_inputs, media_inputs
 from .price_list import price_list_router
 from .schemas import KNOWN_MODELS, validate_request
 from .store import RESULT_NAME, Task, TaskStore
+from .task_reads import add_task_reads
 
 _REPLAYED = {"idempotency-replayed": "true"}
 
@@ -159,6 +161,8 @@ def create_app(
             return api_error(404, "task_not_found", "The requested task could not be found", "invalid_request_error")
         request.state.task_id = task_id
         return JSONResponse(task.detail_json(time.time(), store.result_urls(task, _base_url(request))))
+
+    add_task_reads(app, store, faults=faults, unauthorized=unauthorized, base_url=_base_url)
 
     @app.get("/v1/credits")
     async def get_credits(request: Request) -> Response:

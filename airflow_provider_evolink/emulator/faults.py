@@ -25,6 +25,8 @@ class Faults:
     :param rate_slow: fraction answered normally after ``slow_seconds``.
     :param slow_seconds: delay of a slow response, in seconds.
     :param rate_cutoff: fraction of result downloads whose body stops halfway (full ``Content-Length`` sent).
+    :param rate_batch_404: fraction of ``POST /v1/tasks/batch`` answered 404 as by a server without that route
+        (1: it has none; ``task_reads.py``).
     """
 
     rate_429: float = 0.0
@@ -35,6 +37,7 @@ class Faults:
     rate_slow: float = 0.0
     slow_seconds: float = 2.0
     rate_cutoff: float = 0.0
+    rate_batch_404: float = 0.0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

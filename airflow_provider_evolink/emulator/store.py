@@ -183,6 +183,10 @@ class TaskStore:
         """The task with this id, if any."""
         return self._tasks.get(task_id)
 
+    def tasks(self) -> list[Task]:
+        """Every task, oldest first."""
+        return list(self._tasks.values())
+
     def quote(self, body: dict[str, Any]) -> tuple[float, int]:
         """``(credits, output seconds)`` of a valid create request, from the per-second prices of
         ``api_reference/catalogue.json`` as :attr:`prices` has them (its price list shows the same).

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # aiohttp is imported when a trigger first reads: DAG files d
 __all__ = [
     "ASYNC_CONNECTION_TTL",
     "ASYNC_POOL_SIZE",
+    "JSON_HEADERS",
     "KEEPALIVE_SECONDS",
     "PoolKey",
     "SharedAsyncClient",
@@ -51,6 +52,8 @@ KEEPALIVE_SECONDS = 5.0
 #: anyway, so this delays a changed key reaching new triggers by at most a minute.
 ASYNC_CONNECTION_TTL = 60.0
 
+#: The header of a request with a JSON body (the triggers' batch reads; the workers' sync client sends the same).
+JSON_HEADERS = {"Content-Type": "application/json"}
 #: (event loop, (base URL, API key)): which shared client a hook joined.
 PoolKey = tuple[asyncio.AbstractEventLoop, tuple[str, str]]
 
@@ -82,8 +85,21 @@ class SharedAsyncClient:
         :raises aiohttp.ClientError | asyncio.TimeoutError: no answer, or a connection dropped mid-answer.
         :raises httpx.DecodingError: a body its ``Content-Encoding`` cannot decode.
         """
-        async with self.session.get(
+        return await self.send(url, request, timeouts)
+
+    async def send(
+        self, url: yarl.URL, request: httpx.Request, timeouts: aiohttp.ClientTimeout, body: bytes | None = None
+    ) -> httpx.Response:
+        """:meth:`get`, or with ``body`` a ``POST`` of that JSON (``request.method`` says which), read whole.
+
+        :raises aiohttp.ClientError | asyncio.TimeoutError: no answer, or a connection dropped mid-answer.
+        :raises httpx.DecodingError: a body its ``Content-Encoding`` cannot decode.
+        """
+        async with self.session.request(
+            request.method,
             url,
+            data=body,
+            headers=JSON_HEADERS if body is not None else None,
             allow_redirects=False,
             auto_decompress=False,  # httpx decodes below, as on the workers' path
             timeout=timeouts,

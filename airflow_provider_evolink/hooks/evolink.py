@@ -3,7 +3,8 @@ EvoLinkHook: the public client of the EvoLink API, sync (workers) and async (tri
 
 API reference: ``airflow_provider_evolink/api_reference/evolink-api.md``; schemas:
 ``airflow_provider_evolink/api_reference/openapi/`` — ``POST /v1/videos/generations`` (``kling-*.openapi.yaml``), ``GET
-/v1/tasks/{task_id}`` (``get-task-detail.openapi.yaml``), ``GET /v1/credits``.
+/v1/tasks/{task_id}`` (``get-task-detail.openapi.yaml``), ``GET /v1/credits``; ``POST /v1/tasks/batch`` and ``GET
+/v1/tasks`` ("Reading many tasks", checked and read in :mod:`.batch`).
 
 Where the rest lives: connection settings in :mod:`.settings`, the triggers' shared async clients in
 :mod:`.async_pool`, reading answers and errors in :mod:`.responses`, the retry policy in
@@ -16,7 +17,7 @@ import asyncio
 import functools
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
@@ -32,6 +33,7 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks import async_pool
 from airflow_provider_evolink.hooks.async_pool import ASYNC_POOL_SIZE, PoolKey, SharedAsyncClient
+from airflow_provider_evolink.hooks.batch import BATCH_PATH, LIST_PATH, batch_body, list_query, parse_batch, tasks_by_id
 from airflow_provider_evolink.hooks.responses import (
     api_error,
     parse_credits,
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_evolink.hooks.price_list import PriceListRead
     from airflow_provider_evolink.models.responses import Credits, TaskDetail, UploadedFile, VideoGenerationTask
+    from airflow_provider_evolink.models.task_list import TaskList
 
 __all__ = ["ASYNC_POOL_SIZE", "DEFAULT_BASE_URL", "USER_AGENT", "EvoLinkHook"]
 
@@ -246,9 +249,12 @@ class EvoLinkHook(BaseHook):
 
         return policy.call(attempt, method=method)
 
-    async def _aget(self, path: str, *, parse: Callable[[httpx.Response], _ModelT]) -> _ModelT:
-        """Async :meth:`_send` of a ``GET`` through the shared client; a 429/503 ``Retry-After`` pauses every
-        sharer."""
+    async def _aget(
+        self, path: str, *, parse: Callable[[httpx.Response], _ModelT], body: bytes | None = None
+    ) -> _ModelT:
+        """Async :meth:`_send` of a ``GET`` (or, with a JSON ``body``, of a read-only ``POST``: a garbled answer is
+        then raised, not read again) through the shared client; a 429/503 ``Retry-After`` pauses every sharer."""
+        method = "GET" if body is None else "POST"
         shared = await self._aclient()
         settings = await self.asettings()
         policy = settings.retry_policy
@@ -258,7 +264,7 @@ class EvoLinkHook(BaseHook):
             import yarl
 
             text = settings.base_url + path
-            target = (yarl.URL(text), httpx.Request("GET", text), async_pool.request_timeout(settings.timeout))
+            target = (yarl.URL(text), httpx.Request(method, text), async_pool.request_timeout(settings.timeout))
             self._atargets[path] = target
         url, request, timeouts = target
 
@@ -266,11 +272,11 @@ class EvoLinkHook(BaseHook):
             if shared.paused_until:  # only a 429/503 ever sets it: no coroutine per request otherwise
                 await shared.wait_if_paused()
             try:
-                response = await shared.get(url, request, timeouts)
+                response = await shared.send(url, request, timeouts, body)
             except transport_errors as error:
-                raise transport_error("GET", path, error, settings.api_key) from None
+                raise transport_error(method, path, error, settings.api_key) from None
             except httpx.RequestError as error:  # e.g. an undecodable content-encoding
-                raise unreadable("GET", path, error, settings.api_key) from None
+                raise unreadable(method, path, error, settings.api_key) from None
             if not response.is_success:
                 refused = api_error(response, settings.api_key)
                 if refused.status_code in PAUSE_STATUSES and refused.retry_after:
@@ -279,7 +285,7 @@ class EvoLinkHook(BaseHook):
                 raise refused
             return parse(response)
 
-        return await policy.acall(attempt, method="GET")
+        return await policy.acall(attempt, method=method)
 
     # ------------------------------------------------------------------ API
     def create_video_generation(
@@ -380,6 +386,53 @@ class EvoLinkHook(BaseHook):
     async def aget_task(self, evolink_task_id: str) -> TaskDetail:
         """Async :meth:`get_task` for triggers: async connection lookup, shared async client, no sync I/O."""
         return await self._aget(_task_path(evolink_task_id), parse=task_parser(evolink_task_id))
+
+    def read_tasks(self, evolink_task_ids: Sequence[str]) -> dict[str, TaskDetail]:
+        """Read up to 50 tasks in one call: ``POST /v1/tasks/batch`` (``airflow_provider_evolink/api_reference/
+        evolink-api.md``, "Reading many tasks"; not in EvoLink's public docs pages). Retried like a read.
+
+        :param evolink_task_ids: 1 to 50 task IDs (duplicates are read once).
+        :return: ``{task ID: detail}`` of the tasks found; an unknown, expired or other account's ID is missing
+            (:meth:`get_task` then says which: 404).
+        :raises EvoLinkConfigError: not 1 to 50 non-empty IDs (nothing is sent).
+        :raises EvoLinkNotFoundError: 404 (or :class:`EvoLinkAPIError` 405): the service has no batch read.
+        :raises EvoLinkResponseError: the answer is not ``{"data": [...]}``.
+        """
+        ids, body = batch_body(evolink_task_ids)
+        batch, _ = self._send("POST", BATCH_PATH, content=body, headers=async_pool.JSON_HEADERS, parse=parse_batch)
+        return tasks_by_id(batch, ids)
+
+    async def aread_tasks(self, evolink_task_ids: Sequence[str]) -> dict[str, TaskDetail]:
+        """Async :meth:`read_tasks` for triggers, through the shared client (a 429 pauses every sharer)."""
+        ids, body = batch_body(evolink_task_ids)
+        return tasks_by_id(await self._aget(BATCH_PATH, parse=parse_batch, body=body), ids)
+
+    def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        task_type: str | None = None,
+        model: str | None = None,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> TaskList:
+        """One page of the account's tasks, newest first: ``GET /v1/tasks`` (``airflow_provider_evolink/
+        api_reference/evolink-api.md``, "Reading many tasks"; not in EvoLink's public docs pages).
+
+        :param status: ``processing`` (queued included), ``completed``, ``failed`` or ``cancelled``; ``None``: all.
+        :param task_type: ``image``, ``video`` or ``audio`` (the query's ``type``); ``None``: all.
+        :param model: only this model's tasks; ``None``: all.
+        :param page: the page, from 1. :param page_size: tasks per page (≥ 1).
+        :return: :class:`~airflow_provider_evolink.models.task_list.TaskList`: ``data`` (summaries, no result
+            links), ``total``, ``page``, ``page_size``.
+        :raises EvoLinkConfigError: a filter outside its values (nothing is sent).
+        :raises EvoLinkNotFoundError: 404: the service has no task list.
+        """
+        from airflow_provider_evolink.models.task_list import TaskList
+
+        query = list_query(status=status, task_type=task_type, model=model, page=page, page_size=page_size)
+        answer, _ = self._send("GET", LIST_PATH, params=query, parse=lambda r: parse_model(TaskList, r))
+        return answer
 
     def get_credits(self, *, max_retries: int | None = None) -> Credits:
         """Credit balances: ``GET /v1/credits`` (``airflow_provider_evolink/api_reference/evolink-api.md``, "Credits").

@@ -4,7 +4,8 @@ What an ``evolink`` Airflow connection resolves to, and the HTTP client settings
 The connection (API reference: ``airflow_provider_evolink/api_reference/evolink-api.md``, "Authentication"):
 ``password`` = API key (required), ``host`` = API base URL, extras ``timeout`` (seconds per request), ``max_retries``
 (per request), ``outage_tolerance`` (seconds a wait or a save outlasts transient failures) and ``files_base_url`` (the
-files API host); every default is in ``defaults.py``. :func:`http_url` and
+files API host) and ``batch_reads`` (``auto``/``on``/``off``: the triggerer's shared reads); every default is in
+``defaults.py``. :func:`http_url` and
 :func:`number_extra` check any further host or number extra the same way, so a second host (e.g. a files API)
 is one more field of :class:`ConnectionSettings`.
 """
@@ -26,7 +27,9 @@ import httpx
 
 from airflow_provider_evolink import __version__
 from airflow_provider_evolink.defaults import (
+    BATCH_READS_MODES,
     DEFAULT_BASE_URL,
+    DEFAULT_BATCH_READS,
     DEFAULT_FILES_BASE_URL,
     DEFAULT_MAX_RETRIES,
     DEFAULT_OUTAGE_TOLERANCE,
@@ -69,6 +72,9 @@ class ConnectionSettings:
         its results.
     :param files_base_url: the files API root (extra ``files_base_url``), where :meth:`EvoLinkHook.upload_file`
         sends uploads.
+    :param batch_reads: extra ``batch_reads``, one of ``defaults.BATCH_READS_MODES``: whether triggers of one
+        triggerer read their tasks together (``POST /v1/tasks/batch``;
+        :mod:`airflow_provider_evolink.triggers.coalescer`).
     """
 
     base_url: str
@@ -77,6 +83,7 @@ class ConnectionSettings:
     max_retries: int
     outage_tolerance: float = DEFAULT_OUTAGE_TOLERANCE
     files_base_url: str = DEFAULT_FILES_BASE_URL
+    batch_reads: str = DEFAULT_BATCH_READS
 
     @functools.cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -176,8 +183,8 @@ def settings_from_connection(conn: Connection, extra: Mapping[str, Any], conn_id
 
     :param conn: the Airflow connection; ``extra``: its parsed extras (read sync or async by the caller).
     :raises EvoLinkConfigError: no API key, a host or ``files_base_url`` that is not an http(s) URL, or a bad
-        ``timeout`` (must be > 0 seconds), ``max_retries`` (a whole number ≥ 0) or ``outage_tolerance`` (≥ 0
-        seconds); the message names the connection and field.
+        ``timeout`` (must be > 0 seconds), ``max_retries`` (a whole number ≥ 0), ``outage_tolerance`` (≥ 0
+        seconds) or ``batch_reads`` (``auto``, ``on`` or ``off``); the message names the connection and field.
     """
     where = f"EvoLink connection {conn_id!r}"
     api_key = (conn.password or "").strip()
@@ -196,6 +203,11 @@ def settings_from_connection(conn: Connection, extra: Mapping[str, Any], conn_id
             f"{where}: extra 'outage_tolerance' must be a number of seconds >= 0, got {tolerance!r}"
         )
     files_base_url = http_url(extra.get("files_base_url"), DEFAULT_FILES_BASE_URL, f"{where}: extra 'files_base_url'")
+    batch_reads = extra.get("batch_reads") or DEFAULT_BATCH_READS
+    if batch_reads not in BATCH_READS_MODES:
+        raise EvoLinkConfigError(
+            f"{where}: extra 'batch_reads' must be one of {', '.join(BATCH_READS_MODES)}, got {batch_reads!r}"
+        )
     return ConnectionSettings(
         base_url=base_url,
         api_key=api_key,
@@ -203,6 +215,7 @@ def settings_from_connection(conn: Connection, extra: Mapping[str, Any], conn_id
         max_retries=int(retries),
         outage_tolerance=tolerance,
         files_base_url=files_base_url,
+        batch_reads=batch_reads,
     )
 
 

@@ -33,8 +33,9 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models.status import TaskStatus
-from airflow_provider_evolink.pacing import PollPacer
+from airflow_provider_evolink.pacing import JITTER, PollPacer
 from airflow_provider_evolink.retry import OutageTolerance
+from airflow_provider_evolink.triggers.coalescer import paced_read
 
 if TYPE_CHECKING:
     from airflow_provider_evolink.models.responses import TaskDetail
@@ -262,8 +263,13 @@ class EvoLinkTaskTrigger(BaseTrigger):
     """
     Poll an EvoLink task from the triggerer until it ends, the deadline passes or polling cannot go on.
 
-    Fully async: the connection comes from ``aget_connection`` and every read is ``EvoLinkHook.aget_task``
-    through the event loop's shared client (``GET /v1/tasks/{task_id}``). Reads are paced by
+    Fully async: the connection comes from ``aget_connection`` and every read goes through the event loop's shared
+    client: the waits of one connection hand their due reads to one coalescer, which reads up to 50 tasks per
+    ``POST /v1/tasks/batch`` and falls back to ``EvoLinkHook.aget_task`` (``GET /v1/tasks/{task_id}``) where the
+    service has no batch read or the connection extra ``batch_reads`` is ``off``
+    (:mod:`~airflow_provider_evolink.triggers.coalescer`; a read may come earlier to fill a batch, never later, and
+    a read that fell between the batch lines may come half an interval sooner, once, to move onto them).
+    Reads are paced by
     :class:`~airflow_provider_evolink.pacing.PollPacer`: the first after a random fraction of the first delay so
     triggers created together spread out; later ones by the task's progress and ``estimated_time``, never more
     often than every ``poll_interval`` (± 10 %), or every ``poll_interval`` ± 10 % with
@@ -360,13 +366,16 @@ class EvoLinkTaskTrigger(BaseTrigger):
         )
         pacer = PollPacer(self.poll_interval, estimated_time=self.estimated_time, adaptive=self.adaptive_polling)
         delay = pacer.first_delay()
+        spacing = self.poll_interval * (1 - JITTER)  # the closest two reads of a wait may come, and the batch lines
+        earliest: float | None = retry.monotonic()  # how soon the next read may be pulled to fill a batch
         outage: OutageTolerance | None = None
         last_step: tuple[str, int] | None = None
         while (remaining := self.end_time - time.time()) > 0:
-            # Sleeping past the deadline would overshoot it; the read at the deadline is the last chance.
-            await retry.asleep(min(delay, remaining))
             try:
-                detail = await hook.aget_task(self.evolink_task_id)
+                # Sleeping past the deadline would overshoot it; the read at the deadline is the last chance.
+                detail, read_at = await paced_read(
+                    hook, self.evolink_task_id, min(delay, remaining), earliest=earliest, line=spacing
+                )
             except EvoLinkError as error:
                 if not error.retryable:
                     return EvoLinkTaskEvent.from_error(self.evolink_task_id, error)
@@ -374,13 +383,15 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 if (wait := _tolerated(outage, error)) is None:
                     return EvoLinkTaskEvent.from_error(self.evolink_task_id, error, failing_for=outage.failing_for)
                 # Drawn now, not before the read: the pacer puts the wake-up on a grid line counted from now.
-                delay = max(pacer.retry_delay(), wait)
+                delay, earliest = max(pacer.retry_delay(), wait), None  # after a failure, not a moment earlier
                 continue
             if outage is not None:
                 outage.recovered()
             if (event := EvoLinkTaskEvent.from_detail(detail)) is not None:
                 return event
-            delay = pacer.delay_after(detail.progress, detail.created)
+            # A wait on the batch lines stays on them (the last line before its next due read is a whole spacing
+            # on); one that read between lines may come half a spacing sooner, once, to move onto them.
+            delay, earliest = pacer.delay_after(detail.progress, detail.created), read_at + spacing / 2
             if (step := progress_step(detail)) != last_step:
                 self.log.info("EvoLink task %s: %s", self.evolink_task_id, progress_message(detail))
                 last_step = step

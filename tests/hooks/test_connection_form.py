@@ -21,7 +21,7 @@ def test_the_connection_form_shows_the_api_key_and_base_url_and_hides_the_unused
 def test_the_connection_form_offers_every_extra_with_its_label_and_description() -> None:
     extras = _evolink_form()["extra_fields"]
 
-    assert set(extras) == {"timeout", "max_retries", "outage_tolerance", "files_base_url"}
+    assert set(extras) == {"timeout", "max_retries", "outage_tolerance", "files_base_url", "batch_reads"}
     assert extras["timeout"]["schema"]["title"] == "Timeout (seconds)"
     assert "integer" in extras["max_retries"]["schema"]["type"]
     assert "default 3" in extras["max_retries"]["description"]

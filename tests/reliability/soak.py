@@ -646,7 +646,12 @@ def _run_phase(emu: Any, conn_id: str, task_ids: list[str], poll_interval: float
     started = time.monotonic()
     events, offsets = asyncio.run(wait_all())
     seconds = time.monotonic() - started
-    reads = [entry for entry in emu.requests() if entry["method"] == "GET" and entry["path"].startswith("/v1/tasks/")]
+    # Single reads and batch reads (the triggers share reads: triggers/coalescer.py): each is one request to EvoLink.
+    reads = [
+        entry
+        for entry in emu.requests()
+        if (entry["method"] == "GET" and entry["path"].startswith("/v1/tasks/")) or entry["path"] == "/v1/tasks/batch"
+    ]
     return StormPhase(
         seconds=seconds,
         task_reads=len(reads),

@@ -419,34 +419,53 @@ async def test_a_deadline_already_past_fires_timeout_without_reading(
     assert reads == []
 
 
+def read_spacing(monkeypatch: pytest.MonkeyPatch, clock: VirtualTime) -> list[float]:
+    """Seconds from the start to the first read, then between reads (filled as the scripted reads happen): a lone
+    wait's coalescer may split a wait in two sleeps, the reads keep the pace."""
+    spacing: list[float] = []
+    last = [clock.now]
+    scripted = EvoLinkHook.aget_task
+
+    async def timed(self: EvoLinkHook, evolink_task_id: str) -> TaskDetail:
+        spacing.append(round(clock.now - last[0], 9))  # the float sums of the clock, not a pace
+        last[0] = clock.now
+        return await scripted(self, evolink_task_id)
+
+    monkeypatch.setattr(EvoLinkHook, "aget_task", timed)
+    return spacing
+
+
 async def test_fixed_interval_polling_waits_a_random_fraction_first_and_later_the_interval_with_jitter(
-    scripted_reads: Callable[..., list[str]], virtual_time: VirtualTime
+    scripted_reads: Callable[..., list[str]], virtual_time: VirtualTime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scripted_reads(*[{"status": "processing"}] * 4, {"status": "completed", "results": [RESULT_URL]})
+    spacing = read_spacing(monkeypatch, virtual_time)
 
     await run_to_events(make_trigger(poll_interval=8.0, end_time=time.time() + 3600, adaptive_polling=False))
 
-    first, *later = virtual_time.waits
+    first, *later = spacing
     assert 0 <= first <= 8.0
     assert len(later) == 4
     assert all(7.2 <= delay <= 8.8 for delay in later)
 
 
 async def test_reads_are_paced_by_progress_and_never_closer_than_the_interval_unless_switched_to_fixed(
-    scripted_reads: Callable[..., list[str]], virtual_time: VirtualTime
+    scripted_reads: Callable[..., list[str]], virtual_time: VirtualTime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     created = int(time.time()) - 100  # 100 s into a 300 s render: 30 %, then 60 %, 90 %, done
     steps = [{"status": "processing", "progress": p, "created": created} for p in (30, 60, 90)]
     done = {"status": "completed", "results": [RESULT_URL], "created": created}
 
     scripted_reads(*steps, done)
+    spacing = read_spacing(monkeypatch, virtual_time)
     await run_to_events(make_trigger(poll_interval=8.0, end_time=time.time() + 3600, estimated_time=300))
-    adaptive, virtual_time.waits[:] = virtual_time.waits[1:], []
+    adaptive = spacing[1:]
     scripted_reads(*steps, done)
+    spacing = read_spacing(monkeypatch, virtual_time)
     await run_to_events(
         make_trigger(poll_interval=8.0, end_time=time.time() + 3600, estimated_time=300, adaptive_polling=False)
     )
-    fixed = virtual_time.waits[1:]
+    fixed = spacing[1:]
 
     # 30 % after ~100 s: ~233 s left, half of it capped at 6 intervals; 90 %: ~11 s left, so the interval.
     assert len(adaptive) == len(fixed) == 3
