@@ -11,12 +11,13 @@ fields and send them (the API evolves). Build a request once, validate it here, 
 
 # No `from __future__ import annotations`: pydantic would evaluate every field's annotation from its string.
 from collections.abc import Mapping
+from importlib import import_module
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from airflow_provider_evolink.models.callback import CallbackUrl
-from airflow_provider_evolink.models.catalogue import PricedRequest, model_spec
+from airflow_provider_evolink.models.catalogue import PricedRequest, model_spec, placeholder_ids
 from airflow_provider_evolink.models.field_errors import fail_at
 from airflow_provider_evolink.models.media import MediaKind, MediaUrl, extra_reference
 
@@ -382,7 +383,8 @@ class VideoGenerationRequest(EvoLinkRequest):
     The provider does not know these models' rules, so only what every create request shares is checked: ``model``,
     ``prompt`` a string, the media URL forms of ``*_url`` / ``*_urls`` fields and ``callback_url``; the API validates
     the rest. Typed models (their own class, or a catalogue entry) are refused here so their rules cannot be
-    bypassed.
+    bypassed, and so is a placeholder id EvoLink lists that is not a model (``seedance-2.0``): the error names the
+    ids to use.
     """
 
     prompt: str | None = None
@@ -390,6 +392,9 @@ class VideoGenerationRequest(EvoLinkRequest):
     @field_validator("model")
     @classmethod
     def _not_a_modelled_model(cls, value: str) -> str:
+        real = placeholder_ids().get(value)
+        if real is not None:
+            raise ValueError(f"{value!r} is a placeholder EvoLink lists, not a model: use one of {', '.join(real)}")
         typed = request_class(value)
         if typed is not VideoGenerationRequest:
             raise ValueError(f"use {typed.__name__} for model {value!r}")
@@ -400,25 +405,58 @@ _REQUEST_CLASSES: dict[str, type[EvoLinkRequest]] = {
     KLING_O3_REFERENCE_TO_VIDEO: KlingO3ReferenceToVideoRequest,
     KLING_V3_MOTION_CONTROL: KlingV3MotionControlRequest,
 }
-#: Request classes of catalogue models by ``(family, mode)`` (:mod:`.catalogue`), filled by
-#: :func:`register_typed_class` as :mod:`.seedance` and :mod:`.kling` define them.
+#: Request classes of catalogue models by ``(family, mode)`` (:mod:`.catalogue`; mode ``"*"``: every mode of the
+#: family), filled by :func:`register_typed_class` as the family modules define them.
 _TYPED_CLASSES: dict[tuple[str, str], type[EvoLinkRequest]] = {}
+#: The module (in ``airflow_provider_evolink.models``) holding each catalogue family's request classes: imported
+#: by :func:`request_class` when a request of that family first needs it, never at import (DAG parsing).
+FAMILY_MODULES = {
+    "Seedance 2.0": "seedance",
+    "Seedance 2.5": "seedance_more",
+    "Seedance 1.x": "seedance_more",
+    "Kling O3": "kling",
+    "Kling V3": "kling",
+    "Kling V3 Turbo": "kling_more",
+    "Kling O1": "kling_more",
+    "Kling 2.6": "kling_more",
+    "Kling element": "kling_more",
+    "Veo 3.1": "veo_sora",
+    "Sora 2": "veo_sora",
+    "Hailuo": "minimax",
+    "MiniMax H3": "minimax",
+    "Wan 2.5": "wan",
+    "Wan 2.6": "wan",
+    "Wan 2.7": "wan",
+    "Wan 3.0": "wan",
+    "HappyHorse": "more_families",
+    "Gemini Omni": "more_families",
+    "Grok Imagine": "more_families",
+    "OmniHuman": "input_driven",
+    "VideoRetalk": "input_driven",
+    "Topaz": "input_driven",
+}
 
 
 def register_typed_class(family: str, mode: str, cls: type[EvoLinkRequest]) -> None:
-    """Route the catalogue's models of ``family`` and ``mode`` (e.g. ``"Seedance 2.0"``, ``"text-to-video"``) to
-    ``cls``. Called once per class, when its module is imported (``models/__init__`` imports them all)."""
+    """Route the catalogue's models of ``family`` and ``mode`` (e.g. ``"Seedance 2.0"``, ``"text-to-video"``; ``"*"``
+    for every mode) to ``cls``. Called once per class, when its module is imported (by :func:`request_class`)."""
     _TYPED_CLASSES[(family, mode)] = cls
 
 
 def request_class(model: object) -> type[EvoLinkRequest]:
-    """The request class for a model id: its own class if typed, else :class:`VideoGenerationRequest`."""
+    """The request class for a model id: its own class if typed, else :class:`VideoGenerationRequest`. The family's
+    module is imported here, the first time one of its models is asked for."""
     if not isinstance(model, str):
         return VideoGenerationRequest
     if model in _REQUEST_CLASSES:
         return _REQUEST_CLASSES[model]
     spec = model_spec(model)
-    return _TYPED_CLASSES.get((spec.family, spec.mode), VideoGenerationRequest) if spec else VideoGenerationRequest
+    if spec is None:
+        return VideoGenerationRequest
+    keys = ((spec.family, spec.mode), (spec.family, "*"))
+    if not any(key in _TYPED_CLASSES for key in keys) and spec.family in FAMILY_MODULES:
+        import_module(f"airflow_provider_evolink.models.{FAMILY_MODULES[spec.family]}")
+    return next((_TYPED_CLASSES[key] for key in keys if key in _TYPED_CLASSES), VideoGenerationRequest)
 
 
 def parse_request(request: EvoLinkRequest | Mapping[str, Any]) -> EvoLinkRequest:
