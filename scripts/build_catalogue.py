@@ -43,7 +43,8 @@ ABOUT = (
     "VideoGenerationRequest) the emulator validates against. duration null: the output follows its input. media: "
     "the media fields with their item counts and kind. fields: every other documented field's type and limits "
     "(dotted for model_params). outputs: the field that asks for several videos per task. price null: EvoLink "
-    "publishes none (a budget check fails closed). render_seconds: a typical render, for pacing."
+    "publishes none (a budget check fails closed); price_source: where it is published. example: a small working "
+    "request. render_seconds: a typical render, for pacing."
 )
 #: Fields with their own part of an entry (everything else is under ``fields``).
 OWN_PARTS = ("prompt", "duration", "quality", "aspect_ratio")
@@ -110,6 +111,7 @@ def build() -> dict[Path, str]:
             if duration and duration.get("values"):  # a list of values given by the overlay bounds the range too
                 duration.update(min=min(duration["values"]), max=max(duration["values"]))
             entry["price"] = overlay["prices"].get(model)
+            entry["price_source"] = overlay["price_sources"].get(family) if entry["price"] else None
             entry["example"] = {**_example(model, entry), **overlay.get("examples", {}).get(model, {})}
             models[model] = entry
     missing = sorted(set(facts) - set(models))
