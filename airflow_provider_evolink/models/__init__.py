@@ -39,6 +39,10 @@ if TYPE_CHECKING:
         KlingO1Request,
         KlingV3TurboRequest,
     )
+    from airflow_provider_evolink.models.kling_reference import (
+        KlingO3ReferenceToVideoRequest,
+        KlingV3MotionControlRequest,
+    )
     from airflow_provider_evolink.models.media import MediaField, has_unresolved_inputs, input_kind, media_fields
     from airflow_provider_evolink.models.minimax import HailuoRequest, MiniMaxH3Request
     from airflow_provider_evolink.models.more_families import GeminiOmniRequest, GrokImagineRequest, HappyHorseRequest
@@ -47,8 +51,6 @@ if TYPE_CHECKING:
         KLING_O3_REFERENCE_TO_VIDEO,
         KLING_V3_MOTION_CONTROL,
         EvoLinkRequest,
-        KlingO3ReferenceToVideoRequest,
-        KlingV3MotionControlRequest,
         VideoGenerationRequest,
         parse_request,
     )
@@ -152,8 +154,8 @@ _HOMES = {
     "KLING_O3_REFERENCE_TO_VIDEO": "requests",
     "KLING_V3_MOTION_CONTROL": "requests",
     "EvoLinkRequest": "requests",
-    "KlingO3ReferenceToVideoRequest": "requests",
-    "KlingV3MotionControlRequest": "requests",
+    "KlingO3ReferenceToVideoRequest": "kling_reference",
+    "KlingV3MotionControlRequest": "kling_reference",
     "VideoGenerationRequest": "requests",
     "parse_request": "requests",
     "TaskStatus": "status",

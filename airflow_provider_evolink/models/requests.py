@@ -23,17 +23,11 @@ from airflow_provider_evolink.models.media import MediaKind, extra_reference
 
 if TYPE_CHECKING:
     from airflow_provider_evolink.models.catalogue import PricedRequest
-    from airflow_provider_evolink.models.kling_reference import (
-        KlingO3ReferenceToVideoRequest,
-        KlingV3MotionControlRequest,
-    )
 
 __all__ = [
     "KLING_O3_REFERENCE_TO_VIDEO",
     "KLING_V3_MOTION_CONTROL",
     "EvoLinkRequest",
-    "KlingO3ReferenceToVideoRequest",
-    "KlingV3MotionControlRequest",
     "VideoGenerationRequest",
     "parse_request",
     "register_typed_class",
