@@ -28,6 +28,8 @@ __all__ = [
     "KLING_O3_REFERENCE_TO_VIDEO",
     "KLING_V3_MOTION_CONTROL",
     "EvoLinkRequest",
+    "KlingO3ReferenceToVideoRequest",  # noqa: F822 (defined in .kling_reference, resolved by __getattr__ below)
+    "KlingV3MotionControlRequest",  # noqa: F822
     "VideoGenerationRequest",
     "parse_request",
     "register_typed_class",
