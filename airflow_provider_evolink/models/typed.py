@@ -123,7 +123,7 @@ class CatalogueRequest(EvoLinkRequest):
                 title,
                 ("model_params", "web_search"),
                 "web_search_not_offered",
-                f"model_params.web_search is offered by Standard and Fast text-to-video only, not {spec.model}",
+                f"model_params.web_search is not offered by {spec.model} (only by text-to-video models that list it)",
                 search,
             )
         return self
