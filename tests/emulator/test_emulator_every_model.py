@@ -51,3 +51,24 @@ def test_n_videos_are_rendered_and_each_link_is_signed_for_its_own_file(
     assert all(httpx.get(url).status_code == 200 for url in results)
     swapped = results[1].replace("/1.mp4?", "/2.mp4?")
     assert httpx.get(swapped).status_code == 403
+
+
+def test_rules_over_several_fields_of_the_index_families_are_refused_naming_the_field(
+    make_emulator: Callable[..., tuple[Any, httpx.Client]],
+) -> None:
+    _, api = make_emulator(processing_seconds=0.0, fetch_inputs=False)
+    image = "https://example.com/character.jpg"
+    cases = [
+        ({"model": "veo-3.1-generate-preview", "prompt": "p", "generation_type": "REFERENCE"}, "image_urls"),
+        ({"model": "MiniMax-Hailuo-2.3", "prompt": "p", "quality": "1080p", "duration": 10}, "duration"),
+        ({"model": "minimax-h3-image-to-video", "prompt": "p"}, "image_start"),
+        ({"model": "seedance-2.5-text-to-video", "prompt": "p", "draft": True, "quality": "720p"}, "quality"),
+        (
+            {"model": "grok-imagine-video-1.5-preview", "prompt": "p", "image_urls": [image] * 2, "quality": "1080p"},
+            "quality",
+        ),
+        ({"model": "wan2.7-image-to-video", "generation_mode": "first_last_frame", "image_start": image}, "image_end"),
+    ]
+    for body, field in cases:
+        refused = api.post("/v1/videos/generations", json=body)
+        assert (refused.status_code, refused.json()["error"].get("param")) == (400, field), body
