@@ -109,10 +109,9 @@ def one_run(package_root: Path | None = None) -> tuple[float, list[tuple[float, 
     return reference_ms, modules
 
 
-def report(label: str, runs_count: int, package_root: Path | None) -> float:
-    """Time ``runs_count`` fresh interpreters (after a warm-up) and print the figures; the median in ms."""
-    one_run(package_root)  # warm-up: fills the bytecode cache, not counted
-    references, runs = zip(*(one_run(package_root) for _ in range(runs_count)), strict=True)
+def report(label: str, timed: list[tuple[float, list[tuple[float, str]]]]) -> float:
+    """Print the figures of ``timed`` runs (reference loop ms, modules); the median in ms."""
+    references, runs = zip(*timed, strict=True)
     totals = [sum(ms for ms, _ in run) for run in runs]
     own = [sum(ms for ms, name in run if name.startswith(OWN_PREFIX)) for run in runs]
     median = statistics.median(totals)
@@ -154,9 +153,16 @@ def main() -> None:
     print(f"import_cost: {args.runs} fresh interpreters each, `import airflow.sdk` first, bytecode cached")
     print(f"  load avg {load}")
     print(f"  what a DAG file imports: {', '.join(name.removeprefix(OWN_PREFIX + '.') for name in PROVIDER)}")
-    report("catalogue as shipped", args.runs, None)
     with tempfile.TemporaryDirectory(prefix="evolink-synthetic-catalogue-") as root:
-        report(f"catalogue of {SYNTHETIC_MODELS} synthetic models", args.runs, synthetic_package(Path(root)))
+        synthetic = synthetic_package(Path(root))
+        for warm_up in (None, synthetic):  # fills the bytecode caches, not counted
+            one_run(warm_up)
+        shipped_runs, synthetic_runs = [], []
+        for _ in range(args.runs):  # alternated, so that the machine's drift weighs on both alike
+            shipped_runs.append(one_run(None))
+            synthetic_runs.append(one_run(synthetic))
+    report("catalogue as shipped", shipped_runs)
+    report(f"catalogue of {SYNTHETIC_MODELS} synthetic models", synthetic_runs)
 
 
 if __name__ == "__main__":
