@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from airflow_provider_evolink.triggers.evolink import DEFER_BACKSTOP_SECONDS, DeadlineFrom
+from airflow_provider_evolink.triggers.events import DEFER_BACKSTOP_SECONDS, DeadlineFrom
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator, Context

@@ -451,14 +451,14 @@ def test_a_dict_is_routed_by_its_model(body: dict[str, Any], cls: type) -> None:
 
 
 def test_other_model_ids_use_video_generation_request_and_keep_every_field() -> None:
-    body = {"model": "seedance-2.0", "prompt": "a cat", "resolution": "480p", "nested": {"a": [1, 2]}}
+    body = {"model": "veo3-fast", "prompt": "a cat", "resolution": "480p", "nested": {"a": [1, 2]}}
     request = parse_request(body)
     assert isinstance(request, VideoGenerationRequest)
     assert request.to_api_json() == body
 
 
 def test_other_model_ids_take_a_prompt_longer_than_klings_limit() -> None:
-    body = {"model": "seedance-2.0", "prompt": "x" * 10_000}
+    body = {"model": "veo3-fast", "prompt": "x" * 10_000}
     assert parse_request(body).to_api_json() == body
 
 

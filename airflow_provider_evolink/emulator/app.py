@@ -43,7 +43,7 @@ from .faults import FaultSchedule
 from .fetch import FETCH_TIMEOUT_SECONDS, check_inputs, media_inputs
 from .price_list import price_list_router
 from .schemas import KNOWN_MODELS, validate_request
-from .store import RESULT_NAME, Task, TaskStore
+from .store import Task, TaskStore
 from .task_reads import add_task_reads
 
 _REPLAYED = {"idempotency-replayed": "true"}
@@ -177,12 +177,12 @@ def create_app(
     @app.api_route("/files/{task_id}/{name}", methods=["GET", "HEAD"])
     async def result_file(request: Request, task_id: str, name: str, expires: str = "", sig: str = "") -> Response:
         request.state.task_id = task_id
-        if not hmac.compare_digest(sig, store.sign(task_id, expires)):
+        if not hmac.compare_digest(sig, store.sign(task_id, expires, name)):
             return cdn_error(403, "SignatureDoesNotMatch", "The request signature does not match")
         if not expires.isdigit() or time.time() > int(expires):
             return cdn_error(403, "AccessDenied", "Request has expired")
         task = store.get(task_id)
-        if task is None or name != RESULT_NAME:
+        if task is None or name not in task.result_names:
             return cdn_error(404, "NoSuchKey", "The specified key does not exist")
         return serve(request, await asyncio.to_thread(result_content, task, result_size_bytes))
 

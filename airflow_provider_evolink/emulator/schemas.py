@@ -31,6 +31,8 @@ from jsonschema.exceptions import best_match
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from .family_rules import FAMILY_RULES
+
 KLING_O3_REFERENCE_TO_VIDEO = "kling-o3-reference-to-video"
 KLING_V3_MOTION_CONTROL = "kling-v3-motion-control"
 
@@ -81,6 +83,9 @@ def validate_request(body: dict[str, Any]) -> Problem | None:
     error = best_match(_validator(model).iter_errors(body))
     if error is not None:
         return _schema_problem(body, error)
+    family_rule = FAMILY_RULES.get(model)  # the families typed from EvoLink's index (.family_rules)
+    if family_rule is not None and (found := family_rule(body)) is not None:
+        return Problem(*found)
     return _CROSS_FIELD_RULES.get(model, _callback_rule)(body)  # every other typed model: its schema says it all
 
 

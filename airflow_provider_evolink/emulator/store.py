@@ -54,6 +54,7 @@ class Task:
     :ivar fail_code: the ``error.code`` it fails with (a prompt marker, or an input it could not use), or
         ``None`` to complete; ``fail_message`` says why.
     :ivar progress_mode: one of :data:`PROGRESS_MODES`.
+    :ivar videos: how many videos the task renders (``n`` of models that make several, e.g. Veo 3.1; else 1).
     """
 
     id: str
@@ -68,6 +69,12 @@ class Task:
     fail_code: str | None
     fail_message: str | None = None
     progress_mode: str = "linear"
+    videos: int = 1
+
+    @property
+    def result_names(self) -> tuple[str, ...]:
+        """The file names of its results: ``0.mp4``, ``1.mp4`` … one per video."""
+        return tuple(f"{index}.mp4" for index in range(self.videos))
 
     def status(self, now: float) -> tuple[str, int]:
         """``(status, progress)`` at ``now``: pending → processing (progress as ``progress_mode`` says) →
@@ -248,6 +255,7 @@ class TaskStore:
             quality=quality if isinstance(quality, str) else "720p",
             fail_code=fail_code,
             progress_mode=self.progress_mode,
+            videos=_videos(catalogue().get(body["model"]), body),
         )
         self._tasks[task.id] = task
         self._charged += credits
@@ -320,12 +328,25 @@ class TaskStore:
     def result_urls(self, task: Task, base_url: str) -> list[str]:
         """Signed links to a completed task's results, valid ``result_ttl_seconds`` after completion."""
         expires = math.ceil(task.done_at + self.result_ttl_seconds)
-        return [f"{base_url}/files/{task.id}/{RESULT_NAME}?expires={expires}&sig={self.sign(task.id, expires)}"]
+        return [
+            f"{base_url}/files/{task.id}/{name}?expires={expires}&sig={self.sign(task.id, expires, name)}"
+            for name in task.result_names
+        ]
 
-    def sign(self, task_id: str, expires: int | str) -> str:
-        """The signature a result link for ``task_id`` expiring at ``expires`` (epoch seconds) carries."""
-        message = f"{task_id}/{RESULT_NAME}?expires={expires}".encode()
+    def sign(self, task_id: str, expires: int | str, name: str = RESULT_NAME) -> str:
+        """The signature a result link for ``task_id``'s file ``name`` expiring at ``expires`` (epoch seconds)
+        carries."""
+        message = f"{task_id}/{name}?expires={expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def _videos(entry: dict[str, Any] | None, body: dict[str, Any]) -> int:
+    """How many videos a request asks for: ``n`` of a model whose catalogue entry has ``outputs``, else 1."""
+    outputs = (entry or {}).get("outputs")
+    if outputs is None:
+        return 1
+    count = body.get(outputs["field"])
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else outputs["default"]
 
 
 def _sound_on(entry: dict[str, Any] | None, body: dict[str, Any]) -> bool:

@@ -15,15 +15,61 @@ import json
 import math
 from typing import Any, NamedTuple
 
-__all__ = ["Choice", "ModelSpec", "Price", "PricedRequest", "Span", "credits_for", "model_spec", "model_specs"]
+__all__ = [
+    "Choice",
+    "FieldSpec",
+    "MediaSpec",
+    "ModelSpec",
+    "Price",
+    "PricedRequest",
+    "Span",
+    "credits_for",
+    "model_spec",
+    "model_specs",
+    "placeholder_ids",
+]
 
 
 class Span(NamedTuple):
-    """An inclusive integer range (``maximum`` ``None``: unbounded) and its default when the field is omitted."""
+    """An inclusive integer range (``maximum`` ``None``: unbounded) and its default when the field is omitted.
+
+    :ivar values: the only values allowed, when the documents list them (``4, 6, 8``); ``None``: any in the range.
+    :ivar also: values allowed beside the range (``-1`` or ``"auto"``: the model picks the length).
+    """
 
     minimum: int
     maximum: int | None
     default: int | None = None
+    values: tuple[int, ...] | None = None
+    also: tuple[int | str, ...] = ()
+
+
+class MediaSpec(NamedTuple):
+    """A documented media field: item counts (a single-URL field counts 1 when given), its kind (``image``,
+    ``video`` or ``media`` for audio), whether it is a single URL and whether it is required."""
+
+    minimum: int
+    maximum: int | None
+    kind: str = "media"
+    single: bool = False
+    required: bool = False
+
+
+class FieldSpec(NamedTuple):
+    """The documented facts of any other field (JSON Schema names): ``type`` (``string``, ``integer``, ``number``,
+    ``boolean``, ``array``, ``object``; ``integer|string`` for either), ``enum``, ``minimum``/``maximum`` (numbers),
+    ``min_chars``/``max_chars`` (strings), ``min_items``/``max_items`` (lists), ``required``, ``default``."""
+
+    type: str | None = None
+    enum: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    min_chars: int | None = None
+    max_chars: int | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    required: bool = False
+    default: Any = None
 
 
 class Choice(NamedTuple):
@@ -56,9 +102,13 @@ class Price(NamedTuple):  # NamedTuples: a fifth of a dataclass's cost to define
 class ModelSpec(NamedTuple):
     """One model of the catalogue (see the module docstring for the meaning of each part).
 
-    :ivar media: documented media list fields and their item counts (``Span``); a media list not named is refused.
+    :ivar media: documented media fields (:class:`MediaSpec`); a media list (``*_urls``) not named is refused.
     :ivar sound_field: the request field that turns sound on (dotted for nested ones), ``None`` if the model has none;
         ``sound_on`` its value that does (``True``, ``"on"``), ``sound_default`` whether sound is on when omitted.
+    :ivar quality: ``values`` empty: the model has no ``quality`` field (``default``: what it renders).
+    :ivar title: EvoLink's name of the model; ``status``: ``"preview"``, ``"beta"`` or ``None``.
+    :ivar fields: every other documented field by name (``model_params.x`` for nested ones), :class:`FieldSpec`.
+    :ivar outputs: the range of ``n``, videos per task, when the model makes several (``None``: one).
     """
 
     model: str
@@ -75,10 +125,14 @@ class ModelSpec(NamedTuple):
     sound_field: str | None
     sound_on: Any
     sound_default: bool
-    media: dict[str, Span]
+    media: dict[str, MediaSpec]
     web_search: bool
     price: Price | None
     render_seconds: int
+    title: str = ""
+    status: str | None = None
+    fields: dict[str, FieldSpec] = {}
+    outputs: Span | None = None
 
 
 class PricedRequest(NamedTuple):
@@ -94,12 +148,23 @@ class PricedRequest(NamedTuple):
 
 
 @functools.cache
-def model_specs() -> dict[str, ModelSpec]:
-    """Every catalogue entry by model id (the file is read once, when first needed)."""
+def _document() -> dict[str, Any]:
     from importlib.resources import files  # here: a hundredth of a second that DAG parsing does not need to pay
 
     text = (files("airflow_provider_evolink") / "api_reference" / "catalogue.json").read_text(encoding="utf-8")
-    return {model: _spec(model, entry) for model, entry in json.loads(text)["models"].items()}
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+@functools.cache
+def model_specs() -> dict[str, ModelSpec]:
+    """Every catalogue entry by model id (the file is read once, when first needed, never at import)."""
+    return {model: _spec(model, entry) for model, entry in _document()["models"].items()}
+
+
+def placeholder_ids() -> dict[str, tuple[str, ...]]:
+    """Ids EvoLink lists that are not models (a placeholder page), with the real ids to use instead."""
+    return {model: tuple(item["use"]) for model, item in _document().get("placeholders", {}).items()}
 
 
 def model_spec(model: object) -> ModelSpec | None:
@@ -141,23 +206,49 @@ def _spec(model: str, entry: dict[str, Any]) -> ModelSpec:
         mode=entry["mode"],
         page=entry["page"],
         contract=entry["contract"],
-        prompt_required=entry["prompt"]["required"],
-        prompt_max_chars=entry["prompt"]["max_chars"],
+        prompt_required=bool((entry["prompt"] or {}).get("required")),
+        prompt_max_chars=(entry["prompt"] or {}).get("max_chars"),
         duration=_span(entry["duration"]),
         quality=Choice(tuple(entry["quality"]["values"]), entry["quality"].get("default")),
         aspect_ratio=_choice(entry["aspect_ratio"]),
         sound_field=(entry["sound"] or {}).get("field"),
         sound_on=(entry["sound"] or {}).get("on"),
         sound_default=bool((entry["sound"] or {}).get("default")),
-        media={name: Span(item["min"], item["max"]) for name, item in entry["media"].items()},
+        media={name: _media(item) for name, item in entry["media"].items()},
         web_search=entry["web_search"],
         price=None if price is None else _price(price),
         render_seconds=entry["render_seconds"],
+        title=entry.get("title", model),
+        status=entry.get("status"),
+        fields={name: _field(item) for name, item in entry.get("fields", {}).items()},
+        outputs=_span(entry.get("outputs")),
     )
 
 
 def _span(item: dict[str, Any] | None) -> Span | None:
-    return None if item is None else Span(item["min"], item["max"], item.get("default"))
+    if item is None:
+        return None
+    values = item.get("values")
+    return Span(
+        item["min"], item["max"], item.get("default"), tuple(values) if values else None, tuple(item.get("also", ()))
+    )
+
+
+def _media(item: dict[str, Any]) -> MediaSpec:
+    return MediaSpec(
+        item["min"], item["max"], item.get("kind", "media"), bool(item.get("single")), bool(item.get("required"))
+    )
+
+
+def _field(item: dict[str, Any]) -> FieldSpec:
+    facts = {_FIELD_NAMES.get(name, name): value for name, value in item.items()}
+    if facts.get("enum") is not None:
+        facts["enum"] = tuple(facts["enum"])
+    return FieldSpec(**facts)
+
+
+#: The catalogue's short names of a field's facts (``min``/``max``) to :class:`FieldSpec`'s.
+_FIELD_NAMES = {"min": "minimum", "max": "maximum"}
 
 
 def _choice(item: dict[str, Any] | None) -> Choice | None:

@@ -12,8 +12,9 @@ from typing import ClassVar, Literal, Self
 from pydantic import Field, model_validator
 
 from airflow_provider_evolink.models.field_errors import fail_at
+from airflow_provider_evolink.models.kling_reference import O3_MAX_SHOTS, Element, Shot, WatermarkInfo
 from airflow_provider_evolink.models.media import MediaKind, MediaUrl
-from airflow_provider_evolink.models.requests import O3_MAX_SHOTS, Element, Shot, WatermarkInfo, _Model
+from airflow_provider_evolink.models.requests import _Model
 from airflow_provider_evolink.models.typed import CatalogueRequest
 
 __all__ = [

@@ -1,6 +1,7 @@
 """The base of request models described by the catalogue (:mod:`.catalogue`): the documented ranges, choices,
-prompt limit and media counts of each model id are checked from its entry, so a model of a known family and mode
-is one catalogue entry; what a schema cannot say (cross-field rules) stays in the family's module.
+prompt limit, media counts and every other field's facts (:mod:`.field_rules`) of each model id are checked from
+its entry, so a model of a known family is one catalogue entry; what a schema cannot say (cross-field rules) stays
+in the family's module.
 
 Every error names the field and the rule, before any HTTP request.
 """
@@ -11,20 +12,28 @@ from pydantic import field_validator, model_validator
 
 from airflow_provider_evolink.models.catalogue import ModelSpec, PricedRequest, Span, model_spec, model_specs
 from airflow_provider_evolink.models.field_errors import fail_at as fail
+from airflow_provider_evolink.models.field_rules import check_fields, field_value
 from airflow_provider_evolink.models.requests import EvoLinkRequest, register_typed_class
 
-__all__ = ["CatalogueRequest"]
+__all__ = ["ANY_MODE", "CatalogueRequest"]
 
 #: Media list fields a catalogue entry may allow; any of them it does not list is refused.
 MEDIA_LISTS = ("image_urls", "video_urls", "audio_urls")
+#: Single-URL media fields: refused when a class declares one its model does not document.
+SINGLE_MEDIA = ("image_start", "image_end", "video_url", "video", "audio_url", "ref_image_url")
+#: ``mode`` of a class that takes every mode of its family.
+ANY_MODE = "*"
 
 
 class CatalogueRequest(EvoLinkRequest):
-    """A create request checked against its model's catalogue entry (one class per family and mode).
+    """A create request checked against its model's catalogue entry (one class per family and mode, or per family
+    with ``mode`` :data:`ANY_MODE`).
 
     Checked: ``model`` belongs to the class's family and mode; ``prompt`` required / at most N characters;
-    ``duration`` within its range; ``quality`` and ``aspect_ratio`` among their values; each media list within its
-    item counts, and media lists the mode does not take refused; ``model_params.web_search`` only where offered.
+    ``duration`` within its range or among its values; ``quality`` and ``aspect_ratio`` among their values; each
+    media field within its item counts (and present when required), media lists the model does not take refused;
+    every other documented field's type, values, range and length (``n`` included); ``model_params.web_search``
+    only where offered.
     """
 
     family: ClassVar[str]
@@ -33,14 +42,18 @@ class CatalogueRequest(EvoLinkRequest):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        if "mode" in cls.__dict__:  # a concrete class of one family and mode (not a family's base)
+        # A concrete class: its family and mode are known and one of them is set here (not a family's base).
+        concrete = hasattr(cls, "family") and hasattr(cls, "mode")
+        if concrete and ("mode" in cls.__dict__ or "family" in cls.__dict__):
             register_typed_class(cls.family, cls.mode, cls)
 
     @classmethod
     def models(cls) -> tuple[str, ...]:
         """The catalogue's model ids of this class's family and mode."""
         return tuple(
-            spec.model for spec in model_specs().values() if (spec.family, spec.mode) == (cls.family, cls.mode)
+            spec.model
+            for spec in model_specs().values()
+            if spec.family == cls.family and cls.mode in (spec.mode, ANY_MODE)
         )
 
     @field_validator("model")
@@ -85,12 +98,12 @@ class CatalogueRequest(EvoLinkRequest):
                 f"prompt must be at most {spec.prompt_max_chars} characters for {spec.model} (got {len(prompt)})",
                 len(prompt),
             )
-        duration = getattr(self, "duration", None)
-        if spec.duration is not None and duration is not None:
-            _check_span(title, ("duration",), duration, spec.duration, f"seconds for {spec.model}")
+        duration = field_value(self, "duration")
+        if spec.duration is not None and duration is not None and duration not in spec.duration.also:
+            _check_duration(title, duration, spec)
         for name, choice in (("quality", spec.quality), ("aspect_ratio", spec.aspect_ratio)):
-            value = getattr(self, name, None)
-            if choice is not None and value is not None and value not in choice.values:
+            value = field_value(self, name)
+            if choice is not None and choice.values and value is not None and value not in choice.values:
                 fail(
                     title,
                     (name,),
@@ -98,8 +111,10 @@ class CatalogueRequest(EvoLinkRequest):
                     f"{name} must be one of {', '.join(choice.values)} for {spec.model} (got {value!r})",
                     value,
                 )
-        for name in MEDIA_LISTS:
+        declared = [name for name in SINGLE_MEDIA if name in type(self).model_fields]
+        for name in dict.fromkeys((*MEDIA_LISTS, *declared, *spec.media)):
             self._check_media(title, spec, name)
+        check_fields(title, spec, self)
         params = getattr(self, "model_params", None)
         # model_params is a model on the classes that declare it, a plain dict (an extra field) elsewhere.
         search = params.get("web_search") if isinstance(params, dict) else getattr(params, "web_search", None)
@@ -108,19 +123,41 @@ class CatalogueRequest(EvoLinkRequest):
                 title,
                 ("model_params", "web_search"),
                 "web_search_not_offered",
-                f"model_params.web_search is offered by Standard and Fast text-to-video only, not {spec.model}",
+                f"model_params.web_search is not offered by {spec.model} (only by text-to-video models that list it)",
                 search,
             )
         return self
 
     def _check_media(self, title: str, spec: ModelSpec, name: str) -> None:
-        items = getattr(self, name, None)
+        items = field_value(self, name)
+        media = spec.media.get(name)
         if items is None:
+            if media is not None and media.required:
+                fail(title, (name,), "media_required", f"{name} is required for {spec.model}", None)
             return
-        span = spec.media.get(name)
-        if span is None:
+        if media is None:
             fail(title, (name,), "media_not_accepted", f"{name} is not accepted by {spec.model} ({spec.mode})", items)
-        _check_span(title, (name,), len(items), span, f"items for {spec.model}")
+        if not media.single:
+            _check_span(title, (name,), len(items), Span(media.minimum, media.maximum), f"items for {spec.model}")
+
+
+def _check_duration(title: str, duration: object, spec: ModelSpec) -> None:
+    span = spec.duration
+    assert span is not None
+    if isinstance(duration, bool) or not isinstance(duration, int):
+        allowed = f"whole seconds or one of {', '.join(map(str, span.also))}" if span.also else "whole seconds"
+        fail(title, ("duration",), "duration_type", f"duration must be {allowed} for {spec.model}", duration)
+    if span.values is not None and duration not in span.values:
+        allowed = ", ".join(str(value) for value in (*span.values, *span.also))
+        fail(
+            title,
+            ("duration",),
+            "out_of_range",
+            f"duration must be one of {allowed} seconds for {spec.model} (got {duration})",
+            duration,
+        )
+    extra = f" (or {', '.join(map(str, span.also))})" if span.also else ""
+    _check_span(title, ("duration",), duration, span, f"seconds{extra} for {spec.model}")
 
 
 def _check_span(title: str, loc: tuple[str, ...], value: int, span: Span, unit: str) -> None:

@@ -37,9 +37,8 @@ from airflow_provider_evolink.operators.preflight import (
 )
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.transfers.destinations import check_destinations_downstream
-from airflow_provider_evolink.triggers.evolink import (
+from airflow_provider_evolink.triggers.events import (
     EvoLinkTaskEvent,
-    EvoLinkTaskTrigger,
     positive_seconds,
     progress_message,
     progress_step,
@@ -64,6 +63,7 @@ if TYPE_CHECKING:
     from airflow_provider_evolink.models.cost_estimate import CostEstimate
     from airflow_provider_evolink.models.responses import TaskDetail, Usage
     from airflow_provider_evolink.never_pay_twice import SubmissionState
+    from airflow_provider_evolink.triggers.evolink import EvoLinkTaskTrigger
 
 __all__ = ["DEFAULT_INPUT_LINK_EXPIRATION", "EvoLinkGenerateVideoOperator"]
 
@@ -267,6 +267,9 @@ class EvoLinkGenerateVideoOperator(BaseOperator):
             raise EvoLinkConfigError(f"{error}; nothing was submitted") from None
 
     def _trigger(self, evolink_task_id: str, deadline: WaitDeadline) -> EvoLinkTaskTrigger:
+        # Imported here, when deferring: DAG parsing does not pay for Airflow's trigger machinery (issue 34).
+        from airflow_provider_evolink.triggers.evolink import EvoLinkTaskTrigger
+
         return EvoLinkTaskTrigger(
             evolink_task_id=evolink_task_id,
             evolink_conn_id=self.evolink_conn_id,

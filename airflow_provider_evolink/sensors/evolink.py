@@ -23,9 +23,8 @@ from airflow_provider_evolink.exceptions import EvoLinkError
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.pacing import PollPacer, usable_estimate
 from airflow_provider_evolink.retry import OutageTolerance
-from airflow_provider_evolink.triggers.evolink import (
+from airflow_provider_evolink.triggers.events import (
     EvoLinkTaskEvent,
-    EvoLinkTaskTrigger,
     progress_message,
     progress_step,
 )
@@ -125,6 +124,9 @@ class EvoLinkTaskSensor(BaseSensorOperator):
             estimated_time = usable_estimate(detail.task_info.estimated_time if detail.task_info else None)
             self._next_poke = self._paced(detail, estimated_time)
         if self.deferrable:
+            # Imported here, when deferring: DAG parsing does not pay for Airflow's trigger machinery (issue 34).
+            from airflow_provider_evolink.triggers.evolink import EvoLinkTaskTrigger
+
             deadline = WaitDeadline.of(self, self.timeout, context)
             # Deferring inside poke() keeps soft_fail/never_fail for this read (TaskDeferred passes through).
             self.defer(

@@ -87,12 +87,13 @@ def test_the_generic_request_refuses_a_typed_model_so_its_rules_cannot_be_bypass
         VideoGenerationRequest(model="seedance-2.0-text-to-video", prompt="p")
 
 
-def test_the_placeholder_seedance_id_is_not_typed() -> None:
-    assert type(parse_request({"model": "seedance-2.0", "prompt": "p", "duration": 99})) is VideoGenerationRequest
+def test_the_placeholder_seedance_id_is_refused_naming_the_real_ids() -> None:
+    with pytest.raises(ValidationError, match=r"placeholder.*seedance-2\.0-text-to-video.*seedance-2\.0-fast-"):
+        parse_request({"model": "seedance-2.0", "prompt": "p"})
 
 
 def test_unknown_model_ids_submit_any_prompt_length_and_extra_fields_but_not_bad_media_urls() -> None:
-    body = {"model": "veo-3.1-generate-preview", "prompt": "x" * 6000, "n": 2, "image_urls": ["frames/x.png"]}
+    body = {"model": "veo-9-generate-preview", "prompt": "x" * 6000, "n": 2, "image_urls": ["frames/x.png"]}
     with pytest.raises(ValidationError, match=r"image_urls"):
         parse_request(body)
     body["image_urls"] = [f"{BASE}/x.png"]

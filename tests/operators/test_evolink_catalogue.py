@@ -67,7 +67,7 @@ def test_an_unknown_model_id_submits_a_prompt_longer_than_klings_limit(
 ) -> None:
     with EvoLinkEmulator(processing_seconds=0, accept_any_model=True) as emu:
         evolink_connection(emu.base_url, emu.api_key)
-        request = {"model": "veo-3.1-generate-preview", "prompt": "a long scene " * 400, "duration": 8}
+        request = {"model": "veo-9-generate-preview", "prompt": "a long scene " * 400, "duration": 8}
 
         assert len(request["prompt"]) > 2500
         assert _run(request).startswith("task-unified-")
