@@ -192,9 +192,16 @@ def test_an_untyped_model_is_priced_by_the_list_from_its_fields() -> None:
     assert estimate_cost(request, None).credits is None  # no published price: max_credits fails closed
 
 
-def test_an_untyped_model_billed_on_its_input_video_says_how() -> None:
-    price_list = listed(sku("topaz-video-upscale", sku_name="Upscale", cny_price=0.2))
-    request = parse_request({"model": "topaz-video-upscale", "video_url": "https://cdn.example.com/in.mp4"})
+@pytest.mark.parametrize(
+    ("model", "inputs"),
+    [
+        ("topaz-video-upscale", {"video_urls": ["https://cdn.example.com/in.mp4"]}),  # typed: billed on its input
+        ("acme-video-upscale", {"video_url": "https://cdn.example.com/in.mp4"}),  # an id the catalogue lacks
+    ],
+)
+def test_a_model_billed_on_its_input_video_says_how(model: str, inputs: dict[str, object]) -> None:
+    price_list = listed(sku(model, sku_name="Upscale", cny_price=0.2))
+    request = parse_request({"model": model, **inputs})
     estimate = estimate_cost(request, price_list)
     assert estimate.credits is None
     assert "billed on the length of its input" in estimate.basis
