@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--files-port", type=int, default=0, help="TCP port of the files API; 0 picks a free one (default: 0)")
     add("--file-quota", type=int, default=100, help="files one API key may hold at once (default: %(default)s)")
     add("--file-ttl-seconds", type=float, default=72 * 3600, help="uploaded file lifetime (default: %(default)s)")
+    add("--small-videos", action="store_true", help="render results at a quarter of EvoLink's size on each side")
     return parser
 
 
