@@ -224,8 +224,8 @@ def unknown_model(model: str) -> JSONResponse:
     """EvoLink's answer to a model the key may not use (403 ``model_access_denied``, the only documented refusal of a
     model), its message naming the emulator's way to accept any model."""
     message = (
-        f"Token does not have access to model: {model} (the EvoLink emulator knows {len(KNOWN_MODELS)} catalogue "
-        "models; start it with --accept-any-model, or EvoLinkEmulator(accept_any_model=True), to accept any model)"
+        f"Token does not have access to model: {model} (the EvoLink emulator knows only its catalogue's models; "
+        "start it with --accept-any-model, or EvoLinkEmulator(accept_any_model=True), to accept any model)"
     )
     return api_error(403, "model_access_denied", message, "invalid_request_error", param="model")
 
