@@ -88,6 +88,7 @@ function metaLine(video) {
 }
 
 function links(video) {
+  // Each path segment encoded (a run ID's "+", ":", spaces, …), as the UI's own links are, on every Airflow line.
   const run = `${uiRoot}dags/${encodeURIComponent(video.dag_id)}/runs/${encodeURIComponent(video.run_id)}`;
   let task = `${run}/tasks/${encodeURIComponent(video.task_id)}`;
   if (video.map_index >= 0) task += `/mapped/${video.map_index}`;
