@@ -55,7 +55,11 @@ def odd_runs(api_client: Any, gallery_runs: GalleryRuns) -> Iterator[tuple[str, 
             )
             ti = and_(TaskInstance.dag_id == REFERENCE, TaskInstance.run_id == source, TaskInstance.task_id == "save")
             _copy_row(session, TaskInstance, ti, run_id=run_id, id=uuid.uuid4())
-            event = and_(AssetEvent.source_dag_id == REFERENCE, AssetEvent.source_run_id == source)
+            event = and_(
+                AssetEvent.source_dag_id == REFERENCE,
+                AssetEvent.source_run_id == source,
+                AssetEvent.source_task_id == "save",
+            )
             _copy_row(session, AssetEvent, event, source_run_id=run_id)
     yield ODD_RUN_IDS
     with create_session() as session:
