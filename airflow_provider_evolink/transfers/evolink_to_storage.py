@@ -365,9 +365,9 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
 
     # ------------------------------------------------------------------ Asset events
     def _record_asset_events(self, context: Context, detail: TaskDetail, stored: list[StoredFile]) -> None:
-        assets = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]
         if "outlet_events" not in context:  # execute() called outside a task run
             return
+        assets = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]
         # The prompt and the credits are not in the task detail: the generate task recorded them.
         ti = context.get("ti")
         submitted = find_submission(ti, self.upstream_task_ids, detail.id) if ti is not None else {}
