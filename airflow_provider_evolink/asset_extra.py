@@ -21,6 +21,9 @@ CRC32C's four big-endian bytes, as S3 (``ChecksumCRC32C``) and GCS (``crc32c``) 
 digest. ``prompt``, ``quality`` and ``usage`` come from the generate task's submission summary
 (:func:`airflow_provider_evolink.xcom.find_submission`); the task detail (``GET /v1/tasks/{task_id}``) has neither.
 ``resolution`` is deprecated: events recorded before the rename carry only it, which :func:`quality_of` reads.
+
+Where the events go: the transfer's Asset ``outlets``; a transfer given none gets :data:`VIDEOS_ASSET`, so every video
+it stores has an event the gallery reads.
 """
 
 from __future__ import annotations
@@ -28,13 +31,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import Asset
+
 if TYPE_CHECKING:
     from pydantic import JsonValue
 
     from airflow_provider_evolink.models.responses import TaskDetail
 
-__all__ = ["EXTRA_SOURCE", "QUALITY", "StoredEntry", "asset_extra", "quality_of"]
+__all__ = ["EXTRA_SOURCE", "QUALITY", "VIDEOS_ASSET", "StoredEntry", "asset_extra", "quality_of"]
 
+#: The Asset a transfer without Asset ``outlets`` records its videos on (one Asset shared by every such transfer
+#: task; the gallery tells the videos apart by the DAG, run and task instance that stored them).
+VIDEOS_ASSET = Asset(name="evolink_videos", uri="evolink://videos")
 #: ``extra["source"]``: what marks an event as the transfer's.
 EXTRA_SOURCE = "evolink"
 #: The key of EvoLink's ``quality`` (e.g. ``"720p"``).

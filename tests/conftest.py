@@ -107,10 +107,10 @@ def evolink_connection(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[object]:
-    """One EvoLink emulator for the session (instant processing), reachable as ``evolink_default``."""
+    """One EvoLink emulator for the session (instant processing, small videos), reachable as ``evolink_default``."""
     from airflow_provider_evolink.emulator import EvoLinkEmulator
 
-    with EvoLinkEmulator(processing_seconds=0.0) as emu:
+    with EvoLinkEmulator(processing_seconds=0.0, small_videos=True) as emu:
         os.environ["AIRFLOW_CONN_EVOLINK_DEFAULT"] = _connection_json(
             emu.base_url, emu.api_key, max_retries=2, files_base_url=emu.files_base_url
         )

@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         help='per-second price changes as JSON, e.g. \'{"kling-o3-text-to-video": {"720p": 9}}\' (default: the '
         "catalogue's)",
     )
+    add("--small-videos", action="store_true", help="render results at a quarter of EvoLink's size on each side")
     return parser
 
 

@@ -58,6 +58,7 @@ def create_app(
     faults: FaultSchedule,
     log: list[dict[str, Any]],
     fetch_inputs: bool = True,
+    small_videos: bool = False,
 ) -> FastAPI:
     """The emulator app over ``store``.
 
@@ -68,6 +69,7 @@ def create_app(
     :param log: the request log ``/_emulator/requests`` lists (filled by the middleware).
     :param fetch_inputs: fetch and probe every media input when a task starts (:mod:`.fetch`), failing the task
         with the documented code when one is unreachable or unusable.
+    :param small_videos: render result videos at a quarter of EvoLink's size on each side (``media.frame_size``).
     """
     app = FastAPI(title="EvoLink emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(price_list_router(store.prices))  # GET /web/api/models/pricing (public), /_emulator/prices
@@ -124,9 +126,7 @@ def create_app(
             if (problem := validate_request(body)) is not None:
                 return invalid_request(problem.param, problem.message)
         elif not accept_any_model:
-            return api_error(
-                403, "model_access_denied", f"Token does not have access to model: {model}", "invalid_request_error"
-            )
+            return unknown_model(model)
         price, _ = store.quote(body)
         remaining = store.remaining_credits(now)
         if price > remaining:
@@ -184,7 +184,7 @@ def create_app(
         task = store.get(task_id)
         if task is None or name not in task.result_names:
             return cdn_error(404, "NoSuchKey", "The specified key does not exist")
-        return serve(request, await asyncio.to_thread(result_content, task, result_size_bytes))
+        return serve(request, await asyncio.to_thread(result_content, task, result_size_bytes, small_videos))
 
     @app.api_route("/samples/reference.mp4", methods=["GET", "HEAD"])
     async def sample_reference_video(request: Request) -> Response:
@@ -220,11 +220,22 @@ def create_app(
     return app
 
 
-def result_content(task: Task, result_size_bytes: int | None) -> media.Content:
-    """What a completed task's result link serves: its MP4, or a blob of ``result_size_bytes`` if set."""
+def result_content(task: Task, result_size_bytes: int | None, small_videos: bool = False) -> media.Content:
+    """What a completed task's result link serves: its MP4 (at EvoLink's size for its quality, a quarter of it with
+    ``small_videos``), or a blob of ``result_size_bytes`` if set."""
     if result_size_bytes is not None:
         return media.BlobContent(result_size_bytes)
-    return media.result_video(task.duration, task.aspect_ratio, task.quality, audio=task.audio)
+    return media.result_video(task.duration, task.aspect_ratio, task.quality, audio=task.audio, small=small_videos)
+
+
+def unknown_model(model: str) -> JSONResponse:
+    """EvoLink's answer to a model the key may not use (403 ``model_access_denied``, the only documented refusal of a
+    model), its message naming the emulator's way to accept any model."""
+    message = (
+        f"Token does not have access to model: {model} (the EvoLink emulator knows only its catalogue's models; "
+        "start it with --accept-any-model, or EvoLinkEmulator(accept_any_model=True), to accept any model)"
+    )
+    return api_error(403, "model_access_denied", message, "invalid_request_error", param="model")
 
 
 def _base_url(request: Request) -> str:

@@ -1,9 +1,12 @@
 """Bytes the emulator serves: result videos, sample inputs and the streamed benchmark blob, plus HTTP ranges.
 
-Videos are real H.264 MP4s (yuv420p) made with PyAV: a gradient sliding across small frames (a quarter of EvoLink's
-size at each quality) at a low frame rate, so a 15 s 720p result encodes in well under 0.1 s; with a sound track
-(AAC, a quiet tone) when the request asked for sound. Results are cached by shape (duration, aspect ratio, quality,
-sound); samples once.
+Videos are real H.264 MP4s (yuv420p) made with PyAV: a gradient sliding across frames of EvoLink's size for the
+requested ``quality`` and ``aspect_ratio`` (the short side is the quality's lines: 480, 720, 1080 or 2160 for 4k; the
+long side follows the ratio, so 720p 16:9 is 1280×720 and 1080p 9:16 is 1080×1920), kept cheap with 4 frames a second,
+a keyframe every second and a high CRF: a 5 s 720p result encodes in about 0.1 s, 4k in about 2 s. ``small`` frames (the
+emulator's ``small_videos``) are a quarter of that on each side (320×180 for 720p 16:9), for tests that do not look at
+the resolution. With a sound track (AAC, a quiet tone) when the request asked for sound. Results are cached by shape
+(duration, aspect ratio, quality, sound, small); samples once.
 The blob (``result_size_bytes``) is a deterministic pseudo-random 1 MiB block repeated, streamed chunk by chunk
 and never held whole in memory.
 """
@@ -25,19 +28,14 @@ from typing import Protocol
 
 import av
 
-RESULT_FPS = 8
-#: Result frame size (width, height) per ``aspect_ratio`` at 720p (a quarter of EvoLink's 1280×720 for 16:9);
-#: even sides, as yuv420p needs.
-RESULT_FRAME_SIZES = {
-    "16:9": (320, 180),
-    "9:16": (180, 320),
-    "1:1": (240, 240),
-    "4:3": (240, 180),
-    "3:4": (180, 240),
-    "21:9": (336, 144),
-}
-#: Frame size of each ``quality`` relative to 720p (EvoLink's 480p / 1080p / 4k outputs scale the same way).
-QUALITY_SCALES = {"480p": 2 / 3, "720p": 1.0, "1080p": 1.5, "4k": 3.0}
+#: Frames per second of a result, and its keyframe interval (one a second, so seeking stays cheap).
+RESULT_FPS = 4
+#: ``aspect_ratio`` → (width, height) ratio of a result frame; any other value (``adaptive``) renders as 16:9.
+ASPECT_RATIOS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4), "21:9": (21, 9)}
+#: Lines of a result's short side per ``quality`` (EvoLink's output sizes); any other value renders as 720p.
+QUALITY_LINES = {"480p": 480, "720p": 720, "1080p": 1080, "4k": 2160}
+#: Each side of a ``small`` result is this fraction of the full one.
+SMALL_SCALE = 1 / 4
 #: Sample rate of a result's sound track (a quiet 440 Hz tone, AAC mono), when the request asks for sound.
 AUDIO_RATE = 8_000
 DEFAULT_ASPECT_RATIO = "16:9"
@@ -141,14 +139,23 @@ def _blob_sha256(size: int) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def result_video(duration: int, aspect_ratio: str, quality: str = "720p", *, audio: bool = False) -> BytesContent:
-    """A result MP4 of ``duration`` seconds in the frame shape of ``aspect_ratio`` (16:9 if unknown or
-    ``adaptive``), its size scaled by ``quality`` (720p if unknown), with an AAC sound track of the same length
-    when ``audio``."""
-    base = RESULT_FRAME_SIZES.get(aspect_ratio, RESULT_FRAME_SIZES[DEFAULT_ASPECT_RATIO])
-    scale = QUALITY_SCALES.get(quality, 1.0)
-    width, height = (2 * round(side * scale / 2) for side in base)
+def result_video(
+    duration: int, aspect_ratio: str, quality: str = "720p", *, audio: bool = False, small: bool = False
+) -> BytesContent:
+    """A result MP4 of ``duration`` seconds at :func:`frame_size`, with an AAC sound track of the same length when
+    ``audio``."""
+    width, height = frame_size(aspect_ratio, quality, small=small)
     return BytesContent(_encode_mp4(width, height, RESULT_FPS, duration, audio=audio), "video/mp4")
+
+
+def frame_size(aspect_ratio: str, quality: str, *, small: bool = False) -> tuple[int, int]:
+    """(width, height) in pixels of a result: the short side is ``quality``'s lines (720 if unknown), the long side
+    follows ``aspect_ratio`` (16:9 if unknown or ``adaptive``), both even as yuv420p needs; a quarter of each side
+    when ``small``. E.g. ``("16:9", "720p")`` → (1280, 720), ``("9:16", "1080p")`` → (1080, 1920)."""
+    ratio_width, ratio_height = ASPECT_RATIOS.get(aspect_ratio, ASPECT_RATIOS[DEFAULT_ASPECT_RATIO])
+    short = QUALITY_LINES.get(quality, QUALITY_LINES["720p"]) * (SMALL_SCALE if small else 1)
+    scale = short / min(ratio_width, ratio_height)
+    return 2 * round(ratio_width * scale / 2), 2 * round(ratio_height * scale / 2)
 
 
 @functools.cache
@@ -170,7 +177,9 @@ def _encode_mp4(width: int, height: int, fps: int, seconds: int, *, audio: bool 
     buffer = io.BytesIO()
     frames = fps * seconds
     with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
+        # A keyframe every second and a high CRF (a gradient needs few bits): cheap to encode, to seek and to store.
+        options = {"preset": "ultrafast", "crf": "40", "g": str(fps)}
+        stream = container.add_stream("libx264", rate=fps, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         # Every stream must exist before the first packet is muxed (the header is written then).
         sound = container.add_stream("aac", rate=AUDIO_RATE, layout="mono") if audio else None

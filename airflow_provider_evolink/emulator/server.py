@@ -68,6 +68,8 @@ class EvoLinkEmulator:
     :param file_ttl_seconds: how long an uploaded file is served, in seconds (72 h like EvoLink).
     :param prices: changes to the catalogue's per-second prices, ``{model: {quality: credits per second}}`` (or one
         number for every quality): the price list serves them and tasks reserve at them (:meth:`set_prices`).
+    :param small_videos: render result videos at a quarter of EvoLink's size on each side (320×180 instead of
+        1280×720 for 720p 16:9), for tests that do not look at the resolution; off by default.
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class EvoLinkEmulator:
         file_quota: int = DEFAULT_FILE_QUOTA,
         file_ttl_seconds: float = DEFAULT_FILE_TTL_SECONDS,
         prices: PriceChanges | None = None,
+        small_videos: bool = False,
     ) -> None:
         api_keys = (api_key,) if isinstance(api_key, str) else tuple(api_key)
         if not api_keys or not all(isinstance(key, str) and key for key in api_keys):
@@ -118,6 +121,7 @@ class EvoLinkEmulator:
         self.api_key = api_keys[0]
         self.api_keys = api_keys
         self._result_size_bytes = result_size_bytes
+        self._small_videos = small_videos
         self._faults = FaultSchedule(
             Faults(
                 rate_429=rate_429,
@@ -150,6 +154,7 @@ class EvoLinkEmulator:
             faults=self._faults,
             log=self._log,
             fetch_inputs=fetch_inputs,
+            small_videos=small_videos,
         )
         self._files = FileStore(quota=file_quota, ttl_seconds=file_ttl_seconds)
         self._router = _ByPort(app, create_files_app(self._files, api_keys=frozenset(api_keys)))
@@ -280,7 +285,7 @@ class EvoLinkEmulator:
         task = self._store.get(task_id)
         if task is None:
             raise KeyError(task_id)
-        return result_content(task, self._result_size_bytes).sha256()
+        return result_content(task, self._result_size_bytes, self._small_videos).sha256()
 
     def done_at(self, task_id: str) -> float:
         """When a task completes (or fails), epoch seconds: what a wait's detection delay counts from.

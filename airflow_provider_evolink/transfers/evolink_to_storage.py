@@ -48,7 +48,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
-from airflow_provider_evolink.asset_extra import asset_extra
+from airflow_provider_evolink.asset_extra import VIDEOS_ASSET, asset_extra
 from airflow_provider_evolink.compat import path_conn_id
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
@@ -101,7 +101,10 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
     ``_2``, … for several; ``<ext>`` comes from the result's ``Content-Type``, else its URL path, else ``mp4``
     (so a video result is ``<evolink_task_id>.mp4``).
 
-    When the operator has Asset ``outlets``, each one's event gets ``extra``: the EvoLink task ID, model, prompt,
+    Every run records its files in Asset events: on each of the operator's Asset ``outlets``, or, when it has none,
+    on :data:`~airflow_provider_evolink.asset_extra.VIDEOS_ASSET` (``evolink://videos``, added to ``outlets`` at
+    construction), so the "EvoLink videos" gallery and the task-instance tab show every stored video. Each event gets
+    ``extra``: the EvoLink task ID, model, prompt,
     duration, ``quality``, credits at submission, total bytes, the checksum and one entry per stored file (the
     shape and the keys: :mod:`airflow_provider_evolink.asset_extra`; the former key ``resolution`` is still
     written beside ``quality``). Prompt, quality and credits come from the ``evolink_submission`` XCom of the
@@ -162,6 +165,7 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.outlets = _with_videos_asset(self.outlets)
         if isinstance(destination, str) and not is_template(destination):
             check_destination(destination)  # a literal that cannot work fails the DAG, not a paid run
         if checksum not in CHECKSUMS:
@@ -176,6 +180,13 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
         # For lineage: result URLs without their signed part, and (URI, bytes) of each stored file.
         self._result_locations: list[str] = []
         self._stored_files: list[tuple[str, int]] = []
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
+        """``BaseOperator.partial``; a mapped transfer without Asset ``outlets`` gets :data:`VIDEOS_ASSET` too (the
+        scheduler reads a mapped task's outlets from here, not from ``__init__``)."""
+        kwargs["outlets"] = _with_videos_asset(kwargs.get("outlets"))
+        return super().partial(**kwargs)
 
     def execute(self, context: Context) -> list[str]:
         # A bad destination, an expired link or a refusal fails once; transient failures keep Airflow's retries.
@@ -354,15 +365,21 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
 
     # ------------------------------------------------------------------ Asset events
     def _record_asset_events(self, context: Context, detail: TaskDetail, stored: list[StoredFile]) -> None:
-        assets = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]
-        if not assets:
+        if "outlet_events" not in context:  # execute() called outside a task run
             return
+        assets = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]
         # The prompt and the credits are not in the task detail: the generate task recorded them.
         ti = context.get("ti")
         submitted = find_submission(ti, self.upstream_task_ids, detail.id) if ti is not None else {}
         extra = asset_extra(detail, submitted, stored, self.checksum)
         for asset in assets:
             context["outlet_events"][asset].extra.update(extra)
+
+
+def _with_videos_asset(outlets: Any) -> list[Any]:
+    """``outlets`` as a list, with :data:`VIDEOS_ASSET` added when it holds no Asset (so every video gets an event)."""
+    listed = list(outlets) if isinstance(outlets, list | tuple) else [] if outlets is None else [outlets]
+    return listed if any(isinstance(outlet, Asset) for outlet in listed) else [*listed, VIDEOS_ASSET]
 
 
 def _require_completed(detail: TaskDetail) -> None:

@@ -237,6 +237,8 @@ def test_unknown_model_is_403_model_access_denied(api: httpx.Client) -> None:
     assert response.status_code == 403
     assert _error(response)["code"] == "model_access_denied"
     assert "veo-9" in _error(response)["message"]
+    assert "--accept-any-model" in _error(response)["message"]  # how to let it through
+    assert _error(response)["param"] == "model"
 
 
 def test_accept_any_model_takes_any_string_model_at_a_flat_price(make_emulator: StartEmulator, o3_body: Body) -> None:

@@ -13,7 +13,7 @@ import av
 import httpx
 import pytest
 
-from airflow_provider_evolink.emulator import EvoLinkEmulator
+from airflow_provider_evolink.emulator import EvoLinkEmulator, media
 
 Body = Callable[..., dict[str, Any]]
 StartEmulator = Callable[..., tuple[EvoLinkEmulator, httpx.Client]]
@@ -173,3 +173,42 @@ def test_sample_character_image_is_a_jpeg_of_at_least_300_px(emulator: EvoLinkEm
         frame = next(container.decode(video=0))
     assert min(frame.width, frame.height) >= 300
     assert 1 / 2.5 <= frame.width / frame.height <= 2.5
+
+
+@pytest.mark.parametrize(
+    ("quality", "aspect_ratio", "size"),
+    [("720p", "16:9", (1280, 720)), ("1080p", "16:9", (1920, 1080)), ("1080p", "9:16", (1080, 1920))],
+)
+def test_result_has_evolinks_frame_size_for_the_requested_quality(
+    make_emulator: StartEmulator, o3_body: Body, quality: str, aspect_ratio: str, size: tuple[int, int]
+) -> None:
+    _, client = make_emulator(processing_seconds=0)
+    body = o3_body(duration=3, quality=quality, aspect_ratio=aspect_ratio)
+    url = client.get(f"/v1/tasks/{client.post('/v1/videos/generations', json=body).json()['id']}").json()["results"][0]
+
+    _, _, width, height, fps = _video_facts(httpx.get(url).content)
+
+    assert ((width, height), fps) == (size, media.RESULT_FPS)
+
+
+def test_small_videos_are_a_quarter_of_each_side(emulator: EvoLinkEmulator, completed_result: ResultOf) -> None:
+    # The session emulator of the test suite renders small videos: most tests do not look at the resolution.
+    _, _, width, height, _ = _video_facts(httpx.get(completed_result()).content)
+    assert (width, height) == (320, 180)
+
+
+@pytest.mark.parametrize(
+    ("aspect_ratio", "quality", "size"),
+    [
+        ("16:9", "480p", (854, 480)),
+        ("4:3", "480p", (640, 480)),
+        ("21:9", "720p", (1680, 720)),
+        ("1:1", "1080p", (1080, 1080)),
+        ("16:9", "4k", (3840, 2160)),
+        ("adaptive", "720p", (1280, 720)),
+        ("16:9", "no such quality", (1280, 720)),
+    ],
+)
+def test_frame_size_follows_quality_and_aspect_ratio(aspect_ratio: str, quality: str, size: tuple[int, int]) -> None:
+    assert media.frame_size(aspect_ratio, quality) == size
+    assert media.frame_size(aspect_ratio, quality, small=True) == tuple(2 * round(side / 8) for side in size)

@@ -136,6 +136,7 @@ def test_generate_lineage_names_inputs_the_task_and_its_credits(emulator: Any) -
 
 
 def test_generate_that_waited_outputs_its_results_without_the_signature(emulator: Any) -> None:
+
     from airflow_provider_evolink.emulator.store import RESULT_NAME
     from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
 
@@ -170,6 +171,8 @@ def test_generate_that_submitted_nothing_names_no_evolink_task(emulator: Any) ->
 def test_save_lineage_reads_the_unsigned_result_and_writes_the_files_with_their_sizes(
     emulator: Any, tmp_path: Path
 ) -> None:
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
     from airflow_provider_evolink.emulator.store import RESULT_NAME
     from airflow_provider_evolink.operators.evolink import EvoLinkGenerateVideoOperator
     from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
@@ -179,7 +182,7 @@ def test_save_lineage_reads_the_unsigned_result_and_writes_the_files_with_their_
     )
     evolink_task_id = generate.execute(_context())
     save = EvoLinkToStorageOperator(task_id="save", evolink_task_id=evolink_task_id, destination=tmp_path.as_uri())
-    (uri,) = save.execute({"outlet_events": {}})
+    (uri,) = save.execute({"outlet_events": OutletEventAccessors()})
 
     lineage = save.get_openlineage_facets_on_complete(None)
 

@@ -196,7 +196,7 @@ def test_whole_video_without_range(api_client: Any, admin: dict[str, str], local
         ("bytes=1000-1999", 1000, 1999),  # a middle range
         ("bytes=-1", -1, -1),  # the last byte, as a suffix
         ("bytes=LAST-", -1, -1),  # the last byte, by offset
-        ("bytes=5000-999999999", 5000, -1),  # a last byte past the end is clipped
+        ("bytes=3000-999999999", 3000, -1),  # a last byte past the end is clipped (the small video has ~5 KB)
     ],
 )
 def test_range_requests_answer_206_with_exactly_those_bytes(

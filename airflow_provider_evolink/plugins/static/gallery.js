@@ -4,10 +4,30 @@
 "use strict";
 
 const PAGE_SIZE = 24;
-const query = new URLSearchParams(window.location.search);
+
+// The page's own query, read without URLSearchParams: Airflow 3.1's UI puts the raw run ID into the tab's {RUN_ID}
+// (3.3's encodes it), so a literal "+" (every manual__…+00:00 run) must stay a "+", never become the space form
+// encoding makes of it. decodeURIComponent keeps "+" and decodes %2B, %20 and UTF-8 alike.
+function decodeComponent(text) {
+  try { return decodeURIComponent(text); } catch (error) { return text; }  // a raw "%" in a 3.1 run ID
+}
+
+function pageQuery(search) {
+  const values = new Map();
+  for (const pair of search.replace(/^\?/, "").split("&")) {
+    if (!pair) continue;
+    const [key, ...rest] = pair.split("=");
+    const name = decodeComponent(key);
+    if (!values.has(name)) values.set(name, decodeComponent(rest.join("=")));
+  }
+  return { get: (key) => (values.has(key) ? values.get(key) : null) };
+}
+
+const query = pageQuery(window.location.search);
 // Airflow UI root: the page lives at <root>evolink/videos.
 const uiRoot = window.location.pathname.replace(/evolink\/videos\/?$/, "");
-// The task-instance tab: the UI fills {MAP_INDEX} only for mapped task instances.
+// The task-instance tab: the UI fills {MAP_INDEX} only for mapped task instances (an unmapped one keeps the literal
+// placeholder, or none at all), which means map index -1.
 const taskInstance = query.get("task_id") ? {
   dag_id: query.get("dag_id"), run_id: query.get("run_id"), task_id: query.get("task_id"),
   map_index: /^-?\d+$/.test(query.get("map_index") || "") ? query.get("map_index") : "-1",
@@ -80,6 +100,7 @@ function metaLine(video) {
 }
 
 function links(video) {
+  // Each path segment encoded (a run ID's "+", ":", spaces, …), as the UI's own links are, on every Airflow line.
   const run = `${uiRoot}dags/${encodeURIComponent(video.dag_id)}/runs/${encodeURIComponent(video.run_id)}`;
   let task = `${run}/tasks/${encodeURIComponent(video.task_id)}`;
   if (video.map_index >= 0) task += `/mapped/${video.map_index}`;
