@@ -33,7 +33,7 @@ RESULT_FPS = 4
 #: ``aspect_ratio`` → (width, height) ratio of a result frame; any other value (``adaptive``) renders as 16:9.
 ASPECT_RATIOS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4), "21:9": (21, 9)}
 #: Lines of a result's short side per ``quality`` (EvoLink's output sizes); any other value renders as 720p.
-QUALITY_LINES = {"480p": 480, "720p": 720, "1080p": 1080, "4k": 2160}
+QUALITY_LINES = {"360p": 360, "480p": 480, "512p": 512, "720p": 720, "768p": 768, "1080p": 1080, "2k": 1440, "4k": 2160}
 #: Each side of a ``small`` result is this fraction of the full one.
 SMALL_SCALE = 1 / 4
 #: Sample rate of a result's sound track (a quiet 440 Hz tone, AAC mono), when the request asks for sound.
