@@ -73,7 +73,9 @@ def evolink_review_and_publish():
             "quality": params["quality"],
         }
 
-    generate = EvoLinkGenerateVideoOperator(task_id="generate", request=build_request(), max_credits=150)
+    generate = EvoLinkGenerateVideoOperator(
+        task_id="generate", request=build_request(), max_credits=170
+    )  # 15 s at 720p estimates 164 credits
     wait = EvoLinkTaskSensor(
         task_id="wait", evolink_task_id=generate.output, deferrable=True, poke_interval=POLL_SECONDS
     )

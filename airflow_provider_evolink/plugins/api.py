@@ -55,6 +55,7 @@ MAX_PAGE_SIZE = 100
 #: Files under ``static/`` the app serves, with their media types; nothing else is ever read from disk.
 _STATIC = {
     "gallery.js": "text/javascript",
+    "review.js": "text/javascript",
     "gallery.css": "text/css",
     "icon.svg": "image/svg+xml",
     "icon-dark.svg": "image/svg+xml",
