@@ -144,9 +144,9 @@ def review_body(record: Mapping[str, Any], *, player_url: str, poster_url: str, 
 def decision_of(event: Mapping[str, Any]) -> dict[str, Any]:
     """The reviewer's decision from Airflow's HITL response ``event``, JSON-ready::
 
-    {"chosen_options": [str, ...], "comment": str | None,
-     "responded_by": str | None,   # the user's name; None when the timeout's defaults were taken
-     "responded_at": str | None}   # ISO 8601
+        {"chosen_options": [str, ...], "comment": str | None,
+         "responded_by": str | None,   # the user's name; None when the timeout's defaults were taken
+         "responded_at": str | None}   # ISO 8601
     """
     user = event.get("responded_by_user")
     when: Any = event.get("responded_at")
