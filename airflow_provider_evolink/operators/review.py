@@ -142,7 +142,9 @@ def review_body(record: Mapping[str, Any], *, player_url: str, poster_url: str, 
 
 
 def decision_of(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The reviewer's decision from Airflow's HITL response ``event``, JSON-ready::
+    """The reviewer's decision, read from Airflow's HITL response ``event`` (pushed as :data:`XCOM_DECISION`).
+
+    Shape::
 
         {"chosen_options": [str, ...], "comment": str | None,
          "responded_by": str | None,   # the user's name; None when the timeout's defaults were taken
