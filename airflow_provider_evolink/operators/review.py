@@ -30,7 +30,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLBran
 from airflow.sdk import Param
 from airflow.sdk.definitions.param import ParamsDict
 
-from airflow_provider_evolink.compat import AirflowFailException, conf
+from airflow_provider_evolink.compat import AIRFLOW_V_3_2_PLUS, AirflowFailException, conf
 from airflow_provider_evolink.xcom import XCOM_SUBMISSION
 
 if TYPE_CHECKING:
@@ -203,6 +203,16 @@ class _VideoReview:
             comment.source = "task"  # a form field of this task, not a DAG param
             params[COMMENT] = comment
         return {"subject": "Review the EvoLink video", **kwargs, "params": params}
+
+    @property
+    def serialized_params(self) -> dict[str, dict[str, Any]]:
+        """The form's fields: this task's params (``comment`` and any given), never the DAG's."""
+        fields: dict[str, dict[str, Any]] = super().serialized_params  # type: ignore[misc]
+        if AIRFLOW_V_3_2_PLUS:  # Airflow leaves the DAG's params out itself (Param.source)
+            return fields
+        # Not needed from Airflow 3.2: 3.1 merges the DAG's params into every task's, without marking them.
+        dag_params = self.dag.params if self.has_dag() else {}  # type: ignore[attr-defined]
+        return {name: field for name, field in fields.items() if name == COMMENT or name not in dag_params}
 
     def execute(self, context: Context) -> Any:
         """Read what the save task stored, push :data:`XCOM_REVIEW`, write the body, then wait as Airflow's

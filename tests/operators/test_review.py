@@ -150,6 +150,12 @@ def test_the_approval_form_has_approve_reject_and_an_optional_comment() -> None:
     assert review.response_timeout == timedelta(hours=2)
 
 
+def test_the_form_never_shows_the_dags_params() -> None:
+    with DAG("with_params", schedule=None, params={"prompt": "a lighthouse", "destination": "/tmp/v"}):
+        review = EvoLinkVideoReviewOperator(task_id="review", save_task_id="save", params={"reason": "x"})
+    assert set(review.serialized_params) == {COMMENT, "reason"}
+
+
 def test_the_branch_review_maps_the_decision_to_tasks_and_refuses_an_unknown_option() -> None:
     review = EvoLinkVideoReviewBranchOperator(
         task_id="review", save_task_id="save", options_mapping={APPROVE: "publish", REJECT: "drop"}, defaults=REJECT
