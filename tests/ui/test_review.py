@@ -97,8 +97,7 @@ def test_a_reviewer_plays_the_video_on_the_review_tab_and_approves_it(
 
     tab.locator("#review-respond").click()  # one click to Airflow's own form
     page.wait_for_url("**/tasks/review/required_actions**")
-    comment = page.get_by_role("textbox").last
-    comment.fill(COMMENT)
+    page.locator("[name=element_comment], #element_comment").first.fill(COMMENT)  # the form's Comment field
     page.get_by_role("button", name="Approve").click()
 
     _, state = airflow_ui.wait_for_run(DAG_ID, APPROVED)
