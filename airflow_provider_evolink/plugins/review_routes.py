@@ -7,9 +7,10 @@ The gallery's routes for a review task instance (``operators/review.py``), inclu
     GET /api/review/poster?dag_id=&run_id=&task_id=&map_index=   307 to the reviewed video's poster route
 
 Security as for the rest of the gallery: an authenticated user (401), Airflow's DAG read permission for the
-``dag_id`` of the query and Asset read permission (403); the video and poster routes the answers point at check
-the DAG and the Asset again. What is reviewed is read from the review task's own XCom in the database, never from
-the request. Responding is Airflow's own "Required actions" form, with Airflow's own permission checks.
+``dag_id`` of the query, read permission for its HITL details, and Asset read permission (403); the video and
+poster routes the answers point at check the DAG and the Asset again. What is reviewed is read from the review
+task's own XCom in the database, never from the request. Responding is Airflow's own "Required actions" form, with
+Airflow's own permission checks.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import requires_access_asset, requires_access_dag
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -32,7 +34,14 @@ __all__ = ["router"]
 #: At most this many Asset events of the reviewed task instance are read (one per outlet Asset of the save task).
 _MAX_EVENTS = 10
 
-router = APIRouter(dependencies=[Depends(requires_access_dag("GET")), Depends(requires_access_asset("GET"))])
+router = APIRouter(
+    dependencies=[
+        Depends(requires_access_dag("GET")),
+        # The review's answer (who, when, comment) is the DAG's HITL detail, as Airflow's own HITL routes guard it.
+        Depends(requires_access_dag("GET", DagAccessEntity.HITL_DETAIL)),
+        Depends(requires_access_asset("GET")),
+    ]
+)
 
 
 @router.get("/api/review")
