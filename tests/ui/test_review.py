@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -96,7 +97,7 @@ def test_a_reviewer_plays_the_video_on_the_review_tab_and_approves_it(
     page.screenshot(path=SCREENSHOT)
 
     tab.locator("#review-respond").click()  # one click to Airflow's own form
-    page.wait_for_url("**/tasks/review/required_actions**")
+    expect(page).to_have_url(re.compile(r"/tasks/review/required_actions"))
     page.locator("[name=element_comment], #element_comment").first.fill(COMMENT)  # the form's Comment field
     page.get_by_role("button", name="Approve").click()
 

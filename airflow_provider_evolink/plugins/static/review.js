@@ -13,6 +13,18 @@ function reviewText(review) {
   return text;
 }
 
+function openInUi(event) {
+  // The UI frames this page in a sandbox without top navigation: a framed link moves the UI's own router instead
+  // (same origin), as if the user had clicked a link of the UI. Not framed, the link navigates as usual.
+  if (window.parent === window) return;
+  try {
+    const target = new URL(event.currentTarget.href);
+    window.parent.history.pushState(null, "", target.pathname + target.search);
+    window.parent.dispatchEvent(new PopStateEvent("popstate"));
+    event.preventDefault();
+  } catch (error) { /* not the UI's origin: the link's own navigation */ }
+}
+
 function reviewBadge(review) {
   if (!review) return null;
   const badge = el("p", { className: `review-badge review-${review.state}`, textContent: reviewText(review) });
@@ -31,6 +43,7 @@ async function showReview(taskInstance) {
   const respond = $("review-respond");
   respond.href = `${uiRoot}${data.required_actions}`;
   respond.hidden = data.review.state !== "waiting";
+  respond.onclick = openInUi;
   $("review").hidden = false;
   $("cards").replaceChildren(...data.videos.map(card));
   $("status").hidden = data.videos.length > 0;
