@@ -4,7 +4,7 @@ The review state of gallery videos, read from Airflow's own record of each HITL 
 A review task (``operators/review.py``) pushes the ``evolink_review`` XCom naming the save task instance it reviews
 (same DAG run), then writes its HITL request. So the review of a video is found by reading, for the video's DAG run,
 the ``evolink_review`` XComs, their task instances and those task instances' ``hitl_detail`` rows; when several
-review tasks reviewed the same save task, the latest request counts. Nothing here is written.
+review tasks reviewed the same save task, the latest request (its XCom's timestamp) counts. Nothing here is written.
 
 States: ``waiting`` (asked, no response yet: the task is ``deferred`` on Airflow 3.1/3.2, ``awaiting_input`` on
 3.3), ``approved`` / ``rejected`` (the response chose "Approve" / "Reject"), ``responded`` (another option of a
@@ -101,7 +101,7 @@ def _reviews_in(session: Session, runs: Collection[tuple[str, str]]) -> Iterable
         .join(TaskInstance, same_ti)
         .outerjoin(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
         .where(XComModel.key == XCOM_REVIEW, tuple_(XComModel.dag_id, XComModel.run_id).in_(list(runs)))
-        .order_by(HITLDetail.created_at.asc().nulls_first(), XComModel.timestamp.asc())
+        .order_by(XComModel.timestamp.asc())  # pushed just before the request is written
     )
     return [
         ((xcom.dag_id, xcom.run_id, xcom.task_id, xcom.map_index), _review(xcom, detail))
