@@ -15,6 +15,7 @@ DAG_IDS = {
     "evolink_batch",
     "evolink_seedance_text_to_video",
     "evolink_model_bakeoff",
+    "evolink_review_and_publish",
 }
 #: The README fixes these names; each DAG uses those that apply to its model.
 EXPECTED_PARAMS = {
@@ -31,6 +32,7 @@ EXPECTED_PARAMS = {
         "destination",
     },
     "evolink_model_bakeoff": {"prompt", "models", "duration", "aspect_ratio", "destination"},
+    "evolink_review_and_publish": {"prompt", "duration", "quality", "destination"},
 }
 
 
@@ -115,7 +117,12 @@ def test_a_cleared_choice_is_refused_by_the_form_not_sent_as_null(dagbag: Any, d
 @pytest.mark.airflow_min("3.2", reason="ParamsDict.deep_merge, which the trigger endpoint validates a run's conf with")
 @pytest.mark.parametrize(
     ("dag_id", "low", "high"),
-    [("evolink_reference_to_video", 3, 10), ("evolink_batch", 3, 10), ("evolink_seedance_text_to_video", 4, 15)],
+    [
+        ("evolink_reference_to_video", 3, 10),
+        ("evolink_batch", 3, 10),
+        ("evolink_seedance_text_to_video", 4, 15),
+        ("evolink_review_and_publish", 4, 15),
+    ],
 )
 def test_an_out_of_range_duration_is_rejected_not_clamped(dagbag: Any, dag_id: str, low: int, high: int) -> None:
     params = _server_params(dagbag.dags[dag_id])
@@ -168,6 +175,28 @@ def test_single_video_dags_chain_generate_deferrable_wait_and_save(dagbag: Any, 
     assert generate.max_credits is not None
     assert any(isinstance(outlet, Asset) for outlet in save.outlets)
     assert "{{ run_id }}" in save.destination
+
+
+def test_review_and_publish_asks_a_person_between_save_and_publish(dagbag: Any) -> None:
+    from airflow.sdk import Asset
+
+    from airflow_provider_evolink.models import estimate_credits
+
+    dag = dagbag.dags["evolink_review_and_publish"]
+    review = dag.get_task("review")
+    assert type(review).__name__ == "EvoLinkVideoReviewBranchOperator"
+    assert review.save_task_id == "save"
+    assert review.upstream_task_ids == {"save"}
+    assert review.downstream_task_ids == {"publish", "mark_rejected"}
+    assert review.options_mapping == {"Approve": "publish", "Reject": "mark_rejected"}
+    assert review.defaults == ["Reject"]  # nobody answered: nothing is published
+    assert review.response_timeout is not None
+    [published] = dag.get_task("publish").outlets
+    [saved] = dag.get_task("save").outlets
+    assert isinstance(published, Asset)
+    assert published.name != saved.name  # an event of its own
+    request = dag.get_task("build_request").python_callable(params={**dag.params.dump(), "duration": 15})
+    assert estimate_credits({**request, "quality": "720p"}) <= dag.get_task("generate").max_credits
 
 
 def test_batch_fans_out_with_bounded_concurrency_and_saves_per_map_index(dagbag: Any) -> None:

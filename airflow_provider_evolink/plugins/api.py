@@ -7,7 +7,9 @@ Routes (relative to the mount)::
                                    it to one task instance: the task-instance tab)
     GET /static/{name}             its script, style sheet and icons
     GET /api/videos                JSON: one page of videos, newest first (?dag_id=&model=&run_id=&task_id=
-                                   &map_index=&offset=&limit=), the total, and the DAGs/models to filter by
+                                   &map_index=&review=&offset=&limit=), the total, and the DAGs/models to
+                                   filter by; each card has its review state (``reviews.py``)
+    GET /api/review…               a review task instance's review and videos (``review_routes.py``)
     GET /api/dags/{dag_id}/assets/{asset_id}/events/{event_id}/files/{index}/content   the video (HTTP Range)
     GET /api/dags/{dag_id}/assets/{asset_id}/events/{event_id}/files/{index}/poster    its poster (JPEG)
 
@@ -22,8 +24,9 @@ is read from the database, never from the request.
 from __future__ import annotations
 
 import mimetypes
+from dataclasses import replace
 from importlib import resources
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.common.db.common import SessionDep
@@ -37,7 +40,7 @@ from airflow.sdk import ObjectStoragePath
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 
-from airflow_provider_evolink.plugins import catalog, posters
+from airflow_provider_evolink.plugins import catalog, posters, review_routes, reviews
 from airflow_provider_evolink.plugins.streaming import read_range
 from airflow_provider_evolink.ranges import RangeNotSatisfiable, byte_range
 
@@ -52,6 +55,7 @@ MAX_PAGE_SIZE = 100
 #: Files under ``static/`` the app serves, with their media types; nothing else is ever read from disk.
 _STATIC = {
     "gallery.js": "text/javascript",
+    "review.js": "text/javascript",
     "gallery.css": "text/css",
     "icon.svg": "image/svg+xml",
     "icon-dark.svg": "image/svg+xml",
@@ -77,6 +81,7 @@ def create_app() -> FastAPI:
     # Airflow's security dependencies read the auth manager from request.app, which is this sub-app.
     app.state.auth_manager = get_auth_manager()
     app.include_router(router)
+    app.include_router(review_routes.router)
     return app
 
 
@@ -105,24 +110,39 @@ def list_videos(
     run_id: str | None = None,
     task_id: str | None = None,
     map_index: int | None = None,
+    review: Annotated[str | None, Query(pattern=f"^({'|'.join(reviews.STATES)})$")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
 ) -> dict[str, object]:
     """One page of videos (newest first) with ``total_entries`` (events) and the filter choices.
 
+    ``review``: only videos in this review state (:data:`reviews.STATES`).
     Shape: ``{"videos": [card, ...], "total_entries": int, "offset": int, "limit": int, "dag_ids": [str],
     "models": [str]}``; a card is described by :func:`catalog.video_cards`.
     """
     readable_dag_ids = readable.value or set()
     wanted = catalog.VideoFilter(dag_id=dag_id, model=model, run_id=run_id, task_id=task_id, map_index=map_index)
+    if review is not None:
+        keys = catalog.event_keys(session, readable_dag_ids, wanted)
+        wanted = replace(wanted, event_ids=frozenset(reviews.select_state(session, keys, review)))
     total, page = catalog.list_videos(session, readable_dag_ids, wanted, offset=offset, limit=limit)
     return {
-        "videos": [card for event, asset_name in page for card in catalog.video_cards(event, asset_name)],
+        "videos": _with_reviews(session, [card for event, name in page for card in catalog.video_cards(event, name)]),
         "total_entries": total,
         "offset": offset,
         "limit": limit,
         **catalog.facets(session, readable_dag_ids),
     }
+
+
+def _with_reviews(session: Session, cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each card with its ``review`` (:meth:`reviews.Review.as_json`, ``None`` when no review task asked)."""
+    found = reviews.reviews_of(session, {_source(card) for card in cards})
+    return [card | {"review": found[key].as_json() if (key := _source(card)) in found else None} for card in cards]
+
+
+def _source(card: dict[str, Any]) -> reviews.TaskKey:
+    return card["dag_id"], card["run_id"], card["task_id"], card["map_index"]
 
 
 @router.get(_FILE + "/content", dependencies=_AUTHORIZED_FILE)

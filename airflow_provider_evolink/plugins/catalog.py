@@ -47,6 +47,8 @@ class VideoFilter:
     run_id: str | None = None
     task_id: str | None = None
     map_index: int | None = None
+    #: Only these Asset events (e.g. those in a review state: ``reviews.select_state``).
+    event_ids: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,19 @@ def _filtered(query: Select, wanted: VideoFilter) -> Select:
     for column, value in conditions.items():
         if value is not None:
             query = query.where(column == value)
+    if wanted.event_ids is not None:
+        query = query.where(AssetEvent.id.in_(wanted.event_ids))
     return query
+
+
+def event_keys(
+    session: Session, readable_dag_ids: Collection[str], wanted: VideoFilter
+) -> list[tuple[int, tuple[str, str, str, int]]]:
+    """Every matching event's ID with its source task instance ``(dag_id, run_id, task_id, map_index)``."""
+    events = _filtered(_evolink_events(readable_dag_ids), wanted).subquery()
+    columns = (events.c.id, events.c.source_dag_id, events.c.source_run_id, events.c.source_task_id)
+    rows = session.execute(select(*columns, events.c.source_map_index))
+    return [(event_id, (dag_id, run_id, task_id, map_index)) for event_id, dag_id, run_id, task_id, map_index in rows]
 
 
 def list_videos(

@@ -32,7 +32,9 @@ const taskInstance = query.get("task_id") ? {
   dag_id: query.get("dag_id"), run_id: query.get("run_id"), task_id: query.get("task_id"),
   map_index: /^-?\d+$/.test(query.get("map_index") || "") ? query.get("map_index") : "-1",
 } : null;
-const state = { offset: 0, dag: query.get("dag_id") || "", model: query.get("model") || "" };
+const state = {
+  offset: 0, dag: query.get("dag_id") || "", model: query.get("model") || "", review: query.get("review") || "",
+};
 
 const $ = (id) => document.getElementById(id);
 
@@ -131,7 +133,7 @@ function card(video) {
   const prompt = el("p", { className: "prompt", textContent: video.prompt || video.file_name });
   const when = el("p", { className: "meta", textContent: `${new Date(video.timestamp).toLocaleString()} · ${video.dag_id}` });
   const node = el("article", { className: "card" }, thumb,
-    el("div", { className: "body" }, prompt, metaLine(video), when, links(video)));
+    el("div", { className: "body" }, prompt, metaLine(video), when, links(video), reviewBadge(video.review)));
   node.dataset.video = video.id;
   return node;
 }
@@ -147,6 +149,7 @@ async function load() {
   if (taskInstance) Object.entries(taskInstance).forEach(([key, value]) => params.set(key, value));
   if (state.dag && !taskInstance) params.set("dag_id", state.dag);
   if (state.model && !taskInstance) params.set("model", state.model);
+  if (state.review && !taskInstance) params.set("review", state.review);
   $("status").textContent = "Loading…";
   const response = await fetch(`api/videos?${params}`, { credentials: "same-origin" });
   if (!response.ok) {
@@ -156,6 +159,7 @@ async function load() {
     return;
   }
   const data = await response.json();
+  if (taskInstance && !data.videos.length && await showReview(taskInstance)) return;
   fillSelect($("filter-dag"), data.dag_ids, state.dag);
   fillSelect($("filter-model"), data.models, state.model);
   $("cards").replaceChildren(...data.videos.map(card));
@@ -178,6 +182,8 @@ function start() {
   }
   $("filter-dag").addEventListener("change", (event) => { state.dag = event.target.value; state.offset = 0; load(); });
   $("filter-model").addEventListener("change", (event) => { state.model = event.target.value; state.offset = 0; load(); });
+  $("filter-review").value = state.review;
+  $("filter-review").addEventListener("change", (event) => { state.review = event.target.value; state.offset = 0; load(); });
   $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE_SIZE); load(); });
   $("next").addEventListener("click", () => { state.offset += PAGE_SIZE; load(); });
   $("player-close").addEventListener("click", () => {
