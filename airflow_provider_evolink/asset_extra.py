@@ -31,10 +31,12 @@ if TYPE_CHECKING:
 
     from airflow_provider_evolink.models.responses import TaskDetail
 
-__all__ = ["EXTRA_SOURCE", "QUALITY", "StoredEntry", "asset_extra", "quality_of"]
+__all__ = ["EXTRA_SOURCE", "QUALITY", "TRANSFER_OPERATOR", "StoredEntry", "asset_extra", "quality_of"]
 
 #: ``extra["source"]``: what marks an event as the transfer's.
 EXTRA_SOURCE = "evolink"
+#: ``task_instance.operator`` of the transfer's task instances, the only ones whose events are videos.
+TRANSFER_OPERATOR = "EvoLinkToStorageOperator"
 #: The key of EvoLink's ``quality`` (e.g. ``"720p"``).
 QUALITY = "quality"
 #: The key ``quality`` had before; still written, and read from older events.

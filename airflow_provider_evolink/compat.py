@@ -26,6 +26,7 @@ __all__ = [
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "AIRFLOW_V_3_4_PLUS",
     "AirflowException",
     "AirflowFailException",
     "AirflowPlugin",
@@ -47,6 +48,9 @@ AIRFLOW_V_3_2_PLUS = Version("3.2.0") <= _BASE_VERSION
 AIRFLOW_V_3_3_PLUS = Version("3.3.0") <= _BASE_VERSION
 #: Airflow 3.3.2 or newer (Task SDK 1.3.2): ``Connection.aextra_dejson()``.
 AIRFLOW_V_3_3_2_PLUS = Version("3.3.2") <= _BASE_VERSION
+#: Airflow 3.4 or newer (its pre-releases included): UI plugin views take ``applies_to`` (shown only where the
+#: page's record matches), and the ``dag_overview`` / ``task_overview`` destinations.
+AIRFLOW_V_3_4_PLUS = Version("3.4.0") <= _BASE_VERSION
 
 if AIRFLOW_V_3_2_PLUS:
     from airflow.sdk import conf

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_evolink.compat import AirflowPlugin
+from airflow_provider_evolink.asset_extra import TRANSFER_OPERATOR
+from airflow_provider_evolink.compat import AIRFLOW_V_3_4_PLUS, AirflowPlugin
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
@@ -27,6 +28,9 @@ URL_PREFIX = "/evolink"
 _PAGE = URL_PREFIX.lstrip("/") + "/videos"
 _ICON = URL_PREFIX.lstrip("/") + "/static/icon.svg"
 _ICON_DARK = URL_PREFIX.lstrip("/") + "/static/icon-dark.svg"
+#: From Airflow 3.4 the task-instance tab shows only where it can list something: on the transfer's task
+#: instances (the UI compares the instance's ``operator`` with these values; older Airflow shows it on every one).
+_TAB_SCOPE = {"applies_to": {"operator": [TRANSFER_OPERATOR]}} if AIRFLOW_V_3_4_PLUS else {}
 
 
 class _LazyApp:
@@ -50,8 +54,9 @@ class EvoLinkGalleryPlugin(AirflowPlugin):
     - ``fastapi_apps``: the gallery page, its JSON list, video streams (HTTP Range) and poster frames, mounted
       at ``/evolink`` on the API server; every endpoint needs an authenticated user and Airflow's authorization
       for the DAG and Asset a video belongs to.
-    - ``external_views``: a top-level nav entry (the gallery) and a tab on every task instance (the videos that
-      task instance stored; empty for tasks that stored none).
+    - ``external_views``: a top-level nav entry (the gallery) and a tab on task instances (the videos that task
+      instance stored): from Airflow 3.4 only on ``EvoLinkToStorageOperator``'s, before it on every one (empty for
+      tasks that stored none).
     """
 
     name = "evolink"
@@ -73,5 +78,6 @@ class EvoLinkGalleryPlugin(AirflowPlugin):
             "destination": "task_instance",
             "icon": _ICON,
             "icon_dark_mode": _ICON_DARK,
+            **_TAB_SCOPE,
         },
     ]
