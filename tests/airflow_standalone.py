@@ -194,8 +194,12 @@ class Airflow:
         return self.wait_for(f"a run of {dag_id} to finish", finished, timeout)
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        """``{task_id: state}`` of one run (mapped tasks: the state of their last map index)."""
-        sql = "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ? ORDER BY map_index"
+        """``{task_id: state}`` of one run, each task instance's latest try (mapped tasks: the state of their last
+        map index). From Airflow 3.4 every try is a ``task_instance`` row of its own; before it, only the latest is."""
+        sql = (
+            "SELECT DISTINCT ON (task_id, map_index) task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?"
+            " ORDER BY task_id, map_index, try_number DESC"
+        )
         return dict(self.query(sql, dag_id, run_id))
 
     # ------------------------------------------------------------------ reading and driving it

@@ -45,6 +45,7 @@ def xdist_group_of(item: pytest.Item) -> str:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the real-Airflow tests, group every test, and move the real-Airflow groups to the front (UI first)."""
+    grouping = config.pluginmanager.hasplugin("xdist")  # its marker is unknown (--strict-markers) without it
     rank: dict[str, int] = {}
     for item in items:
         group = xdist_group_of(item)
@@ -52,6 +53,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if needs_real_airflow(item):
             item.add_marker(pytest.mark.real_airflow)
             rank[item.nodeid] = 0 if group == UI_GROUP else 1
-        if item.get_closest_marker("xdist_group") is None:
+        if grouping and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: rank[item.nodeid])  # stable: the collection's order within each rank

@@ -233,7 +233,7 @@ def test_a_worker_killed_mid_save_is_retried_into_the_whole_file_and_no_part_fil
     _, state = airflow.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT)
     stored, temporary = _files(tmp_path)
     (save_try,) = airflow.query(
-        "SELECT try_number FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = 'save'", dag_id, run_id
+        "SELECT max(try_number) FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = 'save'", dag_id, run_id
     )
     _report(
         capsys,
