@@ -6,12 +6,11 @@ A test needs a real Airflow when it uses one of :data:`REAL_AIRFLOW_FIXTURES` (d
 e.g. ``airflow_ui``) or carries one of :data:`REAL_AIRFLOW_MARKERS`; such a test gets the ``real_airflow`` marker
 (``pytest -m "not real_airflow"`` is the unit tier: ``make test-unit``).
 
-Every test gets an ``xdist_group``, which runs as a whole on one worker: :data:`UI_GROUP` for the tests using the
-session's ``airflow_ui`` (the UI tests' Airflow, which one worker then starts once), otherwise its module (whose
+Every test gets an ``xdist_group``, which runs as a whole, in a row, on one worker: :data:`UI_GROUP` for the tests
+using the ``browser`` fixture (so the UI tests' Airflow and the browser start once), otherwise its module (whose
 module-scoped fixtures, an Airflow or a ``dag.test()`` run, then run once too). The real-Airflow groups are moved to
-the front, the UI group first: xdist hands each worker one at the start, and while those wait on schedulers and
-browsers the unit modules fill the other worker and the gaps. Without xdist the marks change nothing; only the order
-does.
+the front, the browser group first: xdist hands each worker one at the start, and the unit modules fill the workers
+after them. Without xdist the marks change nothing; only the order does (and the browser closes after its tests).
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ import pytest
 REAL_AIRFLOW_FIXTURES = frozenset({"airflow_standalone", "airflow_database", "airflow_ui", "postgres", "redis_url"})
 #: Markers of tests that drive a real Airflow (pyproject.toml).
 REAL_AIRFLOW_MARKERS = ("e2e", "browser", "production")
-#: The group of every test using the ``airflow_ui`` fixture (tests/ui/conftest.py).
-UI_GROUP = "airflow_ui"
+#: The group of every test using the ``browser`` fixture (tests/ui/conftest.py), ``airflow_ui`` and its pages included.
+UI_GROUP = "browser"
 
 
 def needs_real_airflow(item: pytest.Item) -> bool:
@@ -35,11 +34,8 @@ def needs_real_airflow(item: pytest.Item) -> bool:
 
 
 def xdist_group_of(item: pytest.Item) -> str:
-    """:data:`UI_GROUP` if ``item`` uses the session's ``airflow_ui``, else its module's path."""
-    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}).get("airflow_ui", ())
-    if definitions and definitions[-1].scope == "session":  # a module may define an airflow_ui of its own
-        return UI_GROUP
-    return item.nodeid.split("::", 1)[0]
+    """:data:`UI_GROUP` if ``item`` uses the ``browser`` fixture, else its module's path."""
+    return UI_GROUP if "browser" in getattr(item, "fixturenames", ()) else item.nodeid.split("::", 1)[0]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -56,3 +52,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if grouping and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: rank[item.nodeid])  # stable: the collection's order within each rank
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Close the browser (and what uses it) after this process's last browser test in a row.
+
+    Playwright's sync API keeps its event loop marked as running in this thread while it is open: every asyncio test
+    after it would fail ("cannot be called from a running event loop"). The browser tests are one group, run in a
+    row, so the browser closes once, right after them; a later browser test would open it again.
+    """
+    if "browser" not in getattr(item, "fixturenames", ()):
+        return
+    if nextitem is not None and "browser" in getattr(nextitem, "fixturenames", ()):
+        return
+    for definition in item._fixtureinfo.name2fixturedefs.get("browser", ()):  # type: ignore[attr-defined]
+        definition.finish(item._request)  # type: ignore[attr-defined]
