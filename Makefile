@@ -56,7 +56,7 @@ servers:
 # Two pytest-xdist workers (the machine's 2 cores); the tests sharing a real Airflow stay on one worker and start first
 # (tests/parallel.py). PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
-XDIST = -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+XDIST = -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 test: lint browser servers
 	$(BIN)/python -m pytest $(XDIST)
