@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv test test-compat lint browser servers bench demo docs clean
+.PHONY: venv test test-unit test-compat print-compat-airflow lint browser servers bench demo docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,33 +53,50 @@ servers:
 			"$(strip $(SERVER_PACKAGES))): the real-Airflow tests will be skipped"; \
 	fi
 
-test: lint browser servers
-	$(BIN)/python -m pytest
+# Two pytest-xdist workers (the machine's 2 cores); the tests sharing a real Airflow stay on one worker and start first
+# (tests/parallel.py). PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
+XDIST = -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
-# The suite (browser tests aside) on the oldest supported lines, each in its own uv virtualenv .venv-airflow-X;
-# prints each version's install and test wall time. `make test` covers the newest 3.3.
-COMPAT_AIRFLOW ?= 3.1.8 3.2.2 3.3.1
-# Soak and the Celery production test run only on the newest line (make test): they exercise the provider's own
-# fault handling and a production-shaped deployment, not what differs between Airflow lines.
-COMPAT_PYTEST ?= -m "not browser and not soak and not production" -p no:cacheprovider -q
+test: lint browser servers
+	$(BIN)/python -m pytest $(XDIST)
+
+# The fast inner loop: every test that starts no real Airflow (scheduler, API server, browser) and no soak.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest $(XDIST) -m "not real_airflow and not soak" -p no:cacheprovider -q
+
+# The other supported lines, each in its own uv virtualenv .venv-airflow-X; prints each version's install and test wall
+# time. `make test` covers 3.3.2. Every line runs COMPAT_PYTEST; the oldest line (3.1.x) also the first-hour browser
+# test. Which line runs what, and why: CONTRIBUTING.md ("Which Airflow runs which tests").
+COMPAT_AIRFLOW ?= 3.1.8 3.2.2 3.3.1 3.4.0b2
+# Soak, the Celery production test and the browser tests (the first-hour one aside) run only on 3.3.2 (make test): they
+# exercise the provider's own fault handling, a production-shaped deployment and our UI pages, not what differs between
+# Airflow lines. A pre-release line (3.4.0b2) is named as the index spells it: pip installs it like any pin.
+COMPAT_PYTEST ?= $(XDIST) -m "not browser and not soak and not production" -p no:cacheprovider -q
+COMPAT_OLDEST_PYTEST ?= tests/ui/test_first_hour.py -p no:cacheprovider -q
 # Airflow 3.1's fernet code sets an attribute cryptography 51's MultiFernet refuses (its constraints pin an older one).
 COMPAT_PINS_3_1 ?= cryptography<51
 # On 3.2, what 3.2.2 needs but does not cap: FastAPI < 0.137 (its execution API fails to start on newer) and
 # svcs < 26 (its in-process API for dag.test() finds no service registry with svcs 26).
 COMPAT_PINS_3_2 ?= fastapi<0.137 svcs<26
 
-test-compat: $(STAMP) servers
+test-compat: $(STAMP) browser servers
 	@failed=""; for version in $(COMPAT_AIRFLOW); do \
 		venv=.venv-airflow-$$version; start=$$(date +%s); \
 		test -x $$venv/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $$venv || exit 1; \
 		case $$version in 3.1.*) pins="$(COMPAT_PINS_3_1)";; 3.2.*) pins="$(COMPAT_PINS_3_2)";; *) pins="";; esac; \
-		$(BIN)/uv pip install --python $$venv/bin/python --quiet -e ".[emulator,s3,openlineage]" --group dev "apache-airflow==$$version" \
-			$$pins || exit 1; \
+		$(BIN)/uv pip install --python $$venv/bin/python --quiet -e ".[emulator,s3,openlineage]" --group dev \
+			"apache-airflow==$$version" $$pins || exit 1; \
 		installed=$$(date +%s); \
 		$$venv/bin/python -m pytest $(COMPAT_PYTEST) || failed="$$failed $$version"; \
+		case $$version in 3.1.*) $$venv/bin/python -m pytest $(COMPAT_OLDEST_PYTEST) || failed="$$failed $$version(UI)";; esac; \
 		echo "Airflow $$version: install $$((installed - start)) s, tests $$(($$(date +%s) - installed)) s"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-compat failed on Airflow$$failed"; exit 1; fi
+
+print-compat-airflow:
+	@echo $(COMPAT_AIRFLOW)
+
 # The docs set (docs/, Sphinx + MyST, API reference from the docstrings); warnings fail the build.
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html

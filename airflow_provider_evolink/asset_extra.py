@@ -38,13 +38,15 @@ if TYPE_CHECKING:
 
     from airflow_provider_evolink.models.responses import TaskDetail
 
-__all__ = ["EXTRA_SOURCE", "QUALITY", "VIDEOS_ASSET", "StoredEntry", "asset_extra", "quality_of"]
+__all__ = ["EXTRA_SOURCE", "QUALITY", "TRANSFER_OPERATOR", "VIDEOS_ASSET", "StoredEntry", "asset_extra", "quality_of"]
 
 #: The Asset a transfer without Asset ``outlets`` records its videos on (one Asset shared by every such transfer
 #: task; the gallery tells the videos apart by the DAG, run and task instance that stored them).
 VIDEOS_ASSET = Asset(name="evolink_videos", uri="evolink://videos")
 #: ``extra["source"]``: what marks an event as the transfer's.
 EXTRA_SOURCE = "evolink"
+#: ``task_instance.operator`` of the transfer's task instances, the only ones whose events are videos.
+TRANSFER_OPERATOR = "EvoLinkToStorageOperator"
 #: The key of EvoLink's ``quality`` (e.g. ``"720p"``).
 QUALITY = "quality"
 #: The key ``quality`` had before; still written, and read from older events.

@@ -1,12 +1,13 @@
 """
-Every Airflow name the provider uses that differs between Airflow 3.1, 3.2 and 3.3, in one place.
+Every Airflow name the provider uses that differs between Airflow 3.1, 3.2, 3.3 and 3.4, in one place.
 
-The package supports Airflow 3.1.0 → 3.3.x. Each module imports such names from here, never from Airflow directly.
-Every fallback below names the Airflow version from which it is no longer needed: when the floor reaches that
-version, the fallback (and its flag) goes. Checked against the site-packages of Airflow 3.1.8, 3.2.2, 3.3.1 and
-3.3.2 (Task SDK 1.1.8, 1.2.2, 1.3.1, 1.3.2). Names that need no fallback, as every supported line has them:
-``airflow.sdk.log.mask_secret``, ``BaseHook.aget_connection``, ``ObjectStoragePath``, ``Asset``, ``BaseOperator``,
-``BaseSensorOperator``, ``BaseOperatorLink``, ``airflow.triggers.base``.
+The package supports Airflow 3.1.0 → 3.3.x, and is tested on the 3.4 pre-release. Each module imports such names
+from here, never from Airflow directly. Every fallback below names the Airflow version from which it is no longer
+needed: when the floor reaches that version, the fallback (and its flag) goes. Checked against the site-packages of
+Airflow 3.1.8, 3.2.2, 3.3.1, 3.3.2 and 3.4.0b2 (Task SDK 1.1.8, 1.2.2, 1.3.1, 1.3.2, 1.4.0b2). Names that need no
+fallback, as every supported line has them: ``airflow.sdk.log.mask_secret``, ``BaseHook.aget_connection``,
+``ObjectStoragePath``, ``Asset``, ``BaseOperator``, ``BaseSensorOperator``, ``BaseOperatorLink``,
+``airflow.triggers.base``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "AIRFLOW_V_3_4_PLUS",
     "AirflowException",
     "AirflowFailException",
     "AirflowPlugin",
@@ -47,6 +49,9 @@ AIRFLOW_V_3_2_PLUS = Version("3.2.0") <= _BASE_VERSION
 AIRFLOW_V_3_3_PLUS = Version("3.3.0") <= _BASE_VERSION
 #: Airflow 3.3.2 or newer (Task SDK 1.3.2): ``Connection.aextra_dejson()``.
 AIRFLOW_V_3_3_2_PLUS = Version("3.3.2") <= _BASE_VERSION
+#: Airflow 3.4 or newer (its pre-releases included): UI plugin views take ``applies_to`` (shown only where the
+#: page's record matches), and the ``dag_overview`` / ``task_overview`` destinations.
+AIRFLOW_V_3_4_PLUS = Version("3.4.0") <= _BASE_VERSION
 
 if AIRFLOW_V_3_2_PLUS:
     from airflow.sdk import conf

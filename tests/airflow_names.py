@@ -1,10 +1,10 @@
-"""Airflow names only the tests use that moved between Airflow 3.1 and 3.3 (the package's own are in ``compat``)."""
+"""Airflow names only the tests use that moved between Airflow 3.1 and 3.4 (the package's own are in ``compat``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_evolink.compat import AIRFLOW_V_3_2_PLUS
+from airflow_provider_evolink.compat import AIRFLOW_V_3_2_PLUS, AIRFLOW_V_3_4_PLUS
 
 if AIRFLOW_V_3_2_PLUS:
     from airflow._shared.plugins_manager import is_valid_plugin
@@ -37,9 +37,11 @@ __all__ = [
     "DagSerialization",
     "ParamValidationError",
     "TaskDeferred",
+    "every_try",
     "import_string",
     "is_valid_plugin",
     "lineage",
+    "rendered_fields",
     "reset_plugins",
     "trigger_row_kwargs",
 ]
@@ -81,3 +83,37 @@ def trigger_row_kwargs(encrypted_kwargs: str) -> dict[str, Any]:
     from airflow.serialization.decoders import smart_decode_trigger_kwargs
 
     return {key: smart_decode_trigger_kwargs(value) for key, value in kwargs.items()}
+
+
+def every_try(session: Any, dag_id: str, run_id: str) -> list[Any]:
+    """Every try of the task instances of one run, as ORM rows: from Airflow 3.4 the archived tries are
+    ``TaskInstance`` rows the ORM hides unless asked; before it they are ``TaskInstanceHistory`` rows."""
+    from airflow.models.taskinstance import TaskInstance
+    from sqlalchemy import select
+
+    query = select(TaskInstance).filter_by(dag_id=dag_id, run_id=run_id)
+    if AIRFLOW_V_3_4_PLUS:
+        return list(session.scalars(query.execution_options(include_all_attempts=True)))
+    from airflow.models.taskinstancehistory import TaskInstanceHistory
+
+    return [
+        *session.scalars(query),
+        *session.scalars(select(TaskInstanceHistory).filter_by(dag_id=dag_id, run_id=run_id)),
+    ]
+
+
+def rendered_fields(session: Any, dag_id: str, run_id: str) -> dict[str, Any]:
+    """``{task_id: rendered template fields}`` of one run's task instances (from Airflow 3.4 the rows belong to a
+    try's task instance ID, the latest try's here; before it they carry the task's coordinates)."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as Rendered
+    from airflow.models.taskinstance import TaskInstance
+    from sqlalchemy import select
+
+    if AIRFLOW_V_3_4_PLUS:
+        query = select(TaskInstance.task_id, Rendered.rendered_fields).join(
+            TaskInstance, Rendered.task_instance_id == TaskInstance.id
+        )
+        query = query.where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+    else:
+        query = select(Rendered.task_id, Rendered.rendered_fields).filter_by(dag_id=dag_id, run_id=run_id)
+    return {task_id: fields for task_id, fields in session.execute(query)}

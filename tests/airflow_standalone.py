@@ -34,12 +34,22 @@ import psutil
 import pytest
 from servers import PostgresCluster, free_port
 
+from airflow_provider_evolink.compat import AIRFLOW_V_3_4_PLUS
+
 REPO = Path(__file__).resolve().parents[1]
 AIRFLOW = Path(sys.executable).with_name("airflow")
 #: Generous ceilings for a loaded machine: on an idle 2-core one standalone serves the UI in about 20 s.
 STARTUP_TIMEOUT = 240.0
 RUN_TIMEOUT = 240.0
 STANDALONE = {"standalone": ["standalone"]}
+#: ``(task_id, state)`` of the latest try of each task instance of one run, ordered by map index: keyed by whether
+#: this is Airflow 3.4+, which keeps every try as a row and renamed the ``map_index`` column ``region_index``.
+_LATEST_TRIES_SQL = {
+    False: "SELECT DISTINCT ON (task_id, map_index) task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?"
+    " ORDER BY task_id, map_index, try_number DESC",
+    True: "SELECT DISTINCT ON (task_id, region_index) task_id, state FROM task_instance WHERE dag_id = ?"
+    " AND run_id = ? ORDER BY task_id, region_index, try_number DESC",
+}
 #: Names the metadata databases: one per Airflow, all on the session's PostgreSQL cluster.
 _DATABASES = itertools.count(1)
 
@@ -194,9 +204,10 @@ class Airflow:
         return self.wait_for(f"a run of {dag_id} to finish", finished, timeout)
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        """``{task_id: state}`` of one run (mapped tasks: the state of their last map index)."""
-        sql = "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ? ORDER BY map_index"
-        return dict(self.query(sql, dag_id, run_id))
+        """``{task_id: state}`` of one run, each task instance's latest try (mapped tasks: the state of their last
+        map index). From Airflow 3.4 every try is a ``task_instance`` row of its own (before it, only the latest
+        is), and the map index column is ``region_index``."""
+        return dict(self.query(_LATEST_TRIES_SQL[AIRFLOW_V_3_4_PLUS], dag_id, run_id))
 
     # ------------------------------------------------------------------ reading and driving it
     def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:

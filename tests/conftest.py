@@ -28,8 +28,9 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME /
 os.environ.pop("EVOLINK_API_KEY", None)
 
 #: ``postgres``, ``redis_url`` (tests/servers.py) and ``airflow_standalone``: a real Airflow on PostgreSQL for the
-#: end-to-end, browser and production tests (tests/airflow_standalone.py).
-pytest_plugins = ["servers", "airflow_standalone"]
+#: end-to-end, browser and production tests (tests/airflow_standalone.py); tests/parallel.py marks the tests that
+#: need one (``real_airflow``) and groups them for pytest-xdist.
+pytest_plugins = ["servers", "airflow_standalone", "parallel"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -22,16 +22,13 @@ from airflow.models.asset import AssetEvent, AssetModel
 from airflow.models.taskinstance import TaskInstance
 from sqlalchemy import JSON, and_, func, select, type_coerce
 
-from airflow_provider_evolink.asset_extra import EXTRA_SOURCE, quality_of
+from airflow_provider_evolink.asset_extra import EXTRA_SOURCE, TRANSFER_OPERATOR, quality_of
 
 if TYPE_CHECKING:
     from collections.abc import Collection
 
     from sqlalchemy.orm import Session
     from sqlalchemy.sql import Select
-
-#: ``task_instance.operator`` of the task instances whose events are videos.
-TRANSFER_OPERATOR = "EvoLinkToStorageOperator"
 
 # Read as JSON on every Airflow: 3.1 declares the column as text-backed JSONField, which cannot be indexed.
 _EXTRA = type_coerce(AssetEvent.extra, JSON)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_evolink.compat import AirflowPlugin
+from airflow_provider_evolink.asset_extra import TRANSFER_OPERATOR
+from airflow_provider_evolink.compat import AIRFLOW_V_3_4_PLUS, AirflowPlugin
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     _Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
     _Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-__all__ = ["URL_PREFIX", "EvoLinkGalleryPlugin"]
+__all__ = ["TAB_OPERATORS", "URL_PREFIX", "EvoLinkGalleryPlugin"]
 
 #: Where the app is mounted on the API server (under Airflow's own base path).
 URL_PREFIX = "/evolink"
@@ -27,6 +28,12 @@ URL_PREFIX = "/evolink"
 _PAGE = URL_PREFIX.lstrip("/") + "/videos"
 _ICON = URL_PREFIX.lstrip("/") + "/static/icon.svg"
 _ICON_DARK = URL_PREFIX.lstrip("/") + "/static/icon-dark.svg"
+#: The operators whose task instances the tab has videos for: the transfer (the videos it stored) and the review
+#: operators (the video each asks about; their class names, so that loading the plugin imports no HITL code).
+TAB_OPERATORS = (TRANSFER_OPERATOR, "EvoLinkVideoReviewOperator", "EvoLinkVideoReviewBranchOperator")
+#: From Airflow 3.4 the task-instance tab shows only where it can list something: on those operators' task
+#: instances (the UI compares the instance's ``operator`` with these values; older Airflow shows it on every one).
+_TAB_SCOPE = {"applies_to": {"operator": list(TAB_OPERATORS)}} if AIRFLOW_V_3_4_PLUS else {}
 
 
 class _LazyApp:
@@ -50,8 +57,9 @@ class EvoLinkGalleryPlugin(AirflowPlugin):
     - ``fastapi_apps``: the gallery page, its JSON list, video streams (HTTP Range) and poster frames, mounted
       at ``/evolink`` on the API server; every endpoint needs an authenticated user and Airflow's authorization
       for the DAG and Asset a video belongs to.
-    - ``external_views``: a top-level nav entry (the gallery) and a tab on every task instance (the videos that
-      task instance stored; empty for tasks that stored none).
+    - ``external_views``: a top-level nav entry (the gallery) and a tab on task instances (the videos that task
+      instance stored, or the one a review task asks about): from Airflow 3.4 only on ``EvoLinkToStorageOperator``'s
+      and the review operators' task instances, before it on every one (empty for tasks that stored none).
     """
 
     name = "evolink"
@@ -73,5 +81,6 @@ class EvoLinkGalleryPlugin(AirflowPlugin):
             "destination": "task_instance",
             "icon": _ICON,
             "icon_dark_mode": _ICON_DARK,
+            **_TAB_SCOPE,
         },
     ]

@@ -114,7 +114,8 @@ def test_reference_to_video_survives_a_killed_try_and_defers_to_the_triggerer(
             print(f"{time.monotonic() - started:5.1f} s  run {state}; sensor states {sensor_states}")
             task_states = airflow.task_states(DAG_ID, RUN_ID)
             generate_tries = airflow.query(
-                "SELECT try_number FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = 'generate'",
+                # The latest try (from Airflow 3.4 each try is a row of its own).
+                "SELECT max(try_number) FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = 'generate'",
                 DAG_ID,
                 RUN_ID,
             )

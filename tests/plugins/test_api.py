@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_evolink.compat import AIRFLOW_V_3_4_PLUS
+from airflow_provider_evolink.plugins.gallery import TAB_OPERATORS
+
 from .conftest import BATCH, BATCH_PROMPTS, MOTION, PROMPT, REFERENCE, GalleryRuns
 
 LIST = "/evolink/api/videos"
@@ -376,6 +379,9 @@ def test_the_ui_lists_the_nav_entry_and_the_task_instance_tab(api_client: Any, a
     views = {view["destination"]: view for view in evolink["external_views"]}
     assert views["nav"]["href"] == "evolink/videos"
     assert "{TASK_ID}" in views["task_instance"]["href"]
+    # From Airflow 3.4 the plugins API passes the tab's scope on to the UI (test_plugin.py checks the scope itself).
+    scope = {"operator": list(TAB_OPERATORS)} if AIRFLOW_V_3_4_PLUS else None
+    assert views["task_instance"].get("applies_to") == scope
     assert evolink["fastapi_apps"][0]["url_prefix"] == "/evolink"
 
 

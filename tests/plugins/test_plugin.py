@@ -4,6 +4,7 @@ cheap to import."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -62,3 +63,33 @@ def test_importing_the_plugin_loads_no_web_framework_database_model_or_pyav() ->
         "airflow_provider_evolink.plugins.api",
     )
     assert [module for module in added if module.startswith(heavy)] == []
+
+
+@pytest.mark.airflow_min("3.4", reason="UI plugin views take `applies_to` from Airflow 3.4")
+def test_from_airflow_3_4_the_task_instance_tab_applies_only_to_the_transfer_and_airflow_keeps_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from airflow import plugins_manager
+
+    from airflow_provider_evolink.operators.review import (
+        EvoLinkVideoReviewBranchOperator,
+        EvoLinkVideoReviewOperator,
+    )
+    from airflow_provider_evolink.plugins.gallery import EvoLinkGalleryPlugin
+    from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
+
+    nav, tab = (dict(view) for view in EvoLinkGalleryPlugin.external_views)
+    assert "applies_to" not in nav  # the gallery of every video stays in the nav everywhere
+    operators = [EvoLinkToStorageOperator, EvoLinkVideoReviewOperator, EvoLinkVideoReviewBranchOperator]
+    assert tab["applies_to"] == {"operator": [operator.__name__ for operator in operators]}
+    # Airflow's own check at plugin load: a path naming no field of a task instance would withhold the tab.
+    with caplog.at_level(logging.WARNING, logger=plugins_manager.log.name):
+        assert plugins_manager._validate_applies_to("evolink", tab, "external view")
+    assert caplog.records == []
+
+
+@pytest.mark.airflow_below("3.4", reason="the tab is on every task instance before `applies_to` exists")
+def test_before_airflow_3_4_no_view_carries_applies_to() -> None:
+    from airflow_provider_evolink.plugins.gallery import EvoLinkGalleryPlugin
+
+    assert [view for view in EvoLinkGalleryPlugin.external_views if "applies_to" in view] == []

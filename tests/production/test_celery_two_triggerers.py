@@ -40,6 +40,8 @@ DEFERRED_WAITS = 4
 #: Render time: longer than submit → defer → the second triggerer's start → the kill, so every wait is still
 #: deferred when its triggerer dies, even on a loaded 2-core machine.
 PROCESSING_SECONDS = 100.0
+#: Render time in the worker-kill test, where no wait must outlast anything: the save is what is killed.
+SAVE_TEST_PROCESSING_SECONDS = 10.0
 #: Every result is a blob this big: a save takes long enough (about a second) to be killed in the middle.
 RESULT_BYTES = 512 * 1024 * 1024
 TRIGGERER_THRESHOLD_SECONDS = 6
@@ -204,12 +206,18 @@ def test_the_example_dags_succeed_and_a_killed_triggerers_waits_are_taken_over(
 
 
 def test_a_worker_killed_mid_save_is_retried_into_the_whole_file_and_no_part_file(
-    airflow: Airflow, emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    airflow: Airflow,
+    emulator: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from airflow_provider_evolink.emulator.media import BlobContent
 
     dag_id, run_id = "evolink_reference_to_video", "save_killed"
     posts_before = len(_submissions(emulator))
+    # Nothing here outlives a render (the kill is in the save): renders as short as SAVE_TEST_PROCESSING_SECONDS.
+    monkeypatch.setattr(emulator._store, "processing_seconds", SAVE_TEST_PROCESSING_SECONDS)
     _trigger(airflow, dag_id, run_id, destination=tmp_path.as_uri())
 
     def saving() -> bool:
@@ -217,7 +225,7 @@ def test_a_worker_killed_mid_save_is_retried_into_the_whole_file_and_no_part_fil
             return any(path.stat().st_size > RESULT_BYTES // 8 for path in _files(tmp_path)[1])
         return False
 
-    airflow.wait_for("save to be writing its temporary file", saving, PROCESSING_SECONDS + 180)
+    airflow.wait_for("save to be writing its temporary file", saving, SAVE_TEST_PROCESSING_SECONDS + 180)
     airflow.kill("worker")
     _, temporary_at_kill = _files(tmp_path)
     part_bytes = sum(path.stat().st_size for path in temporary_at_kill)
@@ -225,7 +233,7 @@ def test_a_worker_killed_mid_save_is_retried_into_the_whole_file_and_no_part_fil
     _, state = airflow.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT)
     stored, temporary = _files(tmp_path)
     (save_try,) = airflow.query(
-        "SELECT try_number FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = 'save'", dag_id, run_id
+        "SELECT max(try_number) FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = 'save'", dag_id, run_id
     )
     _report(
         capsys,

@@ -257,14 +257,11 @@ def test_the_trigger_row_holds_only_plain_kwargs_without_key_or_result_urls(scan
 
 
 def test_the_event_the_sensor_resumed_with_has_no_key_or_result_urls(scanned_run: ScannedRun) -> None:
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.models.taskinstancehistory import TaskInstanceHistory
+    from airflow_names import every_try
 
     with _session() as session:
         kwargs = [
-            json.dumps(row.next_kwargs, default=str)
-            for model in (TaskInstance, TaskInstanceHistory)
-            for row in session.query(model).filter_by(dag_id=DAG_ID, run_id=scanned_run.run.run_id).all()
+            json.dumps(row.next_kwargs, default=str) for row in every_try(session, DAG_ID, scanned_run.run.run_id)
         ]
     for text in kwargs:
         assert _leaks(text) == []
@@ -273,11 +270,10 @@ def test_the_event_the_sensor_resumed_with_has_no_key_or_result_urls(scanned_run
 
 
 def test_the_key_is_in_no_rendered_template_field(scanned_run: ScannedRun) -> None:
-    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow_names import rendered_fields
 
     with _session() as session:
-        rows = session.query(RenderedTaskInstanceFields).filter_by(dag_id=DAG_ID, run_id=scanned_run.run.run_id).all()
-        fields = {row.task_id: row.rendered_fields for row in rows}
+        fields = rendered_fields(session, DAG_ID, scanned_run.run.run_id)
     assert {"generate", "wait", "save"} <= set(fields)
     assert _leaks(json.dumps(fields, default=str)) == []
 
@@ -393,9 +389,9 @@ def test_input_links_are_in_no_log_output(scanned_inputs_run: ScannedInputsRun) 
 
 
 def test_input_links_are_in_no_xcom_rendered_field_or_event(scanned_inputs_run: ScannedInputsRun) -> None:
-    from airflow.models.renderedtifields import RenderedTaskInstanceFields
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
+    from airflow_names import rendered_fields
 
     run_id = scanned_inputs_run.run.run_id
     with _session() as session:
@@ -403,10 +399,7 @@ def test_input_links_are_in_no_xcom_rendered_field_or_event(scanned_inputs_run: 
             XComModel.deserialize_value(row)
             for row in session.query(XComModel).filter_by(dag_id=INPUTS_DAG_ID, run_id=run_id)
         ]
-        rendered = {
-            row.task_id: row.rendered_fields
-            for row in session.query(RenderedTaskInstanceFields).filter_by(dag_id=INPUTS_DAG_ID, run_id=run_id)
-        }
+        rendered = rendered_fields(session, INPUTS_DAG_ID, run_id)
         events = [row.next_kwargs for row in session.query(TaskInstance).filter_by(dag_id=INPUTS_DAG_ID, run_id=run_id)]
     assert xcoms
     assert rendered["generate"]["request"]["image_urls"] == [scanned_inputs_run.image_uri]  # the URI as written
