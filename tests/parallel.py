@@ -53,6 +53,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: rank[item.nodeid])  # stable: the collection's order within each rank
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist installed the suite runs in one process
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadscope`` with :func:`work_unit` as the scope (xdist's own is the module or class)."""
     if config.getvalue("dist") != "loadscope":

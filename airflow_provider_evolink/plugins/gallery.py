@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_evolink.asset_extra import TRANSFER_OPERATOR
 from airflow_provider_evolink.compat import AIRFLOW_V_3_4_PLUS, AirflowPlugin
 
 if TYPE_CHECKING:
@@ -29,8 +28,9 @@ _PAGE = URL_PREFIX.lstrip("/") + "/videos"
 _ICON = URL_PREFIX.lstrip("/") + "/static/icon.svg"
 _ICON_DARK = URL_PREFIX.lstrip("/") + "/static/icon-dark.svg"
 #: The operators whose task instances the tab has videos for: the transfer (the videos it stored) and the review
-#: operators (the video each asks about; their class names, so that loading the plugin imports no HITL code).
-TAB_OPERATORS = (TRANSFER_OPERATOR, "EvoLinkVideoReviewOperator", "EvoLinkVideoReviewBranchOperator")
+#: operators (the video each asks about). Class names as strings: loading the plugin imports none of them (nor the
+#: Asset and HITL code they pull in).
+TAB_OPERATORS = ("EvoLinkToStorageOperator", "EvoLinkVideoReviewOperator", "EvoLinkVideoReviewBranchOperator")
 #: From Airflow 3.4 the task-instance tab shows only where it can list something: on those operators' task
 #: instances (the UI compares the instance's ``operator`` with these values; older Airflow shows it on every one).
 _TAB_SCOPE = {"applies_to": {"operator": list(TAB_OPERATORS)}} if AIRFLOW_V_3_4_PLUS else {}

@@ -65,6 +65,20 @@ def test_importing_the_plugin_loads_no_web_framework_database_model_or_pyav() ->
     assert [module for module in added if module.startswith(heavy)] == []
 
 
+def test_the_tab_names_the_operators_by_their_class_names() -> None:
+    from airflow_provider_evolink.asset_extra import TRANSFER_OPERATOR
+    from airflow_provider_evolink.operators.review import (
+        EvoLinkVideoReviewBranchOperator,
+        EvoLinkVideoReviewOperator,
+    )
+    from airflow_provider_evolink.plugins.gallery import TAB_OPERATORS
+    from airflow_provider_evolink.transfers.evolink_to_storage import EvoLinkToStorageOperator
+
+    operators = [EvoLinkToStorageOperator, EvoLinkVideoReviewOperator, EvoLinkVideoReviewBranchOperator]
+    assert list(TAB_OPERATORS) == [operator.__name__ for operator in operators]
+    assert TAB_OPERATORS[0] == TRANSFER_OPERATOR
+
+
 @pytest.mark.airflow_min("3.4", reason="UI plugin views take `applies_to` from Airflow 3.4")
 def test_from_airflow_3_4_the_task_instance_tab_applies_only_to_the_transfer_and_airflow_keeps_it(
     caplog: pytest.LogCaptureFixture,
