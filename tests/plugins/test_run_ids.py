@@ -54,7 +54,9 @@ def odd_runs(api_client: Any, gallery_runs: GalleryRuns) -> Iterator[tuple[str, 
                 logical_date=None,
             )
             ti = and_(TaskInstance.dag_id == REFERENCE, TaskInstance.run_id == source, TaskInstance.task_id == "save")
-            _copy_row(session, TaskInstance, ti, run_id=run_id, id=uuid.uuid4())
+            # The id column holds a UUID from Airflow 3.2, a string of one on 3.1.
+            new_id = TaskInstance.__table__.c.id.type.python_type(str(uuid.uuid4()))
+            _copy_row(session, TaskInstance, ti, run_id=run_id, id=new_id)
             event = and_(
                 AssetEvent.source_dag_id == REFERENCE,
                 AssetEvent.source_run_id == source,
