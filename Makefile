@@ -66,14 +66,14 @@ test-unit: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST) -m "not real_airflow and not soak" -p no:cacheprovider -q
 
 # The other supported lines, each in its own uv virtualenv .venv-airflow-X; prints each version's install and test wall
-# time. `make test` covers 3.3.2. Every line runs COMPAT_PYTEST; the oldest line (3.1.x) also the first-hour browser
-# test. Which line runs what, and why: CONTRIBUTING.md ("Which Airflow runs which tests").
+# time. `make test` covers 3.3.2. Every line runs COMPAT_PYTEST; the oldest line (3.1.x) also the first-hour and
+# review browser tests. Which line runs what, and why: CONTRIBUTING.md ("Which Airflow runs which tests").
 COMPAT_AIRFLOW ?= 3.1.8 3.2.2 3.3.1 3.4.0b2
 # Soak, the Celery production test and the browser tests (the first-hour one aside) run only on 3.3.2 (make test): they
 # exercise the provider's own fault handling, a production-shaped deployment and our UI pages, not what differs between
 # Airflow lines. A pre-release line (3.4.0b2) is named as the index spells it: pip installs it like any pin.
 COMPAT_PYTEST ?= $(XDIST) -m "not browser and not soak and not production" -p no:cacheprovider -q
-COMPAT_OLDEST_PYTEST ?= tests/ui/test_first_hour.py -p no:cacheprovider -q
+COMPAT_OLDEST_PYTEST ?= tests/ui/test_first_hour.py tests/ui/test_review.py -p no:cacheprovider -q
 # Airflow 3.1's fernet code sets an attribute cryptography 51's MultiFernet refuses (its constraints pin an older one).
 COMPAT_PINS_3_1 ?= cryptography<51
 # On 3.2, what 3.2.2 needs but does not cap: FastAPI < 0.137 (its execution API fails to start on newer) and
