@@ -49,9 +49,13 @@ def review(gallery_runs: GalleryRuns, api_client: Any) -> Iterator[Any]:
             detail.responded_at = datetime(2026, 12, 8, 1, 30, tzinfo=UTC)
 
     yield respond
+    from airflow.models import xcom
+
+    # From Airflow 3.4 XComModel reads two stores (a subquery, not a table) and new values go to XComModelV2.
+    written = getattr(xcom, "XComModelV2", XComModel)
     with create_session() as session:
         session.execute(delete(HITLDetail).where(HITLDetail.ti_id == ti_id))
-        session.execute(delete(XComModel).where(XComModel.key == "evolink_review"))
+        session.execute(delete(written).where(written.key == "evolink_review"))
 
 
 def local_card(client: Any, headers: dict[str, str], runs: GalleryRuns, **params: Any) -> dict[str, Any] | None:
