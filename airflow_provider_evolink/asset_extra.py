@@ -22,27 +22,52 @@ digest. ``prompt``, ``quality`` and ``usage`` come from the generate task's subm
 (:func:`airflow_provider_evolink.xcom.find_submission`); the task detail (``GET /v1/tasks/{task_id}``) has neither.
 ``resolution`` is deprecated: events recorded before the rename carry only it, which :func:`quality_of` reads.
 
-Where the events go: the transfer's Asset ``outlets``; a transfer given none gets :data:`VIDEOS_ASSET`, so every video
+Where the events go: the transfer's Asset ``outlets``; a transfer given none gets :func:`videos_asset`, so every video
 it stores has an event the gallery reads.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset
-
 if TYPE_CHECKING:
+    from airflow.sdk import Asset
     from pydantic import JsonValue
 
     from airflow_provider_evolink.models.responses import TaskDetail
 
-__all__ = ["EXTRA_SOURCE", "QUALITY", "TRANSFER_OPERATOR", "VIDEOS_ASSET", "StoredEntry", "asset_extra", "quality_of"]
+__all__ = [
+    "EXTRA_SOURCE",
+    "QUALITY",
+    "TRANSFER_OPERATOR",
+    "StoredEntry",
+    "asset_extra",
+    "quality_of",
+    "videos_asset",
+]
 
-#: The Asset a transfer without Asset ``outlets`` records its videos on (one Asset shared by every such transfer
-#: task; the gallery tells the videos apart by the DAG, run and task instance that stored them).
-VIDEOS_ASSET = Asset(name="evolink_videos", uri="evolink://videos")
+
+@functools.cache
+def videos_asset() -> Asset:
+    """The Asset a transfer without Asset ``outlets`` records its videos on, ``evolink_videos`` at
+    ``evolink://videos`` (one Asset shared by every such transfer task; the gallery tells the videos apart by the DAG,
+    run and task instance that stored them); also importable as ``VIDEOS_ASSET``.
+
+    Built on first use, not at import: making an Asset normalises its URI through Airflow's providers manager (some
+    300 modules), which a DAG file that only imports the provider should not pay."""
+    from airflow.sdk import Asset
+
+    return Asset(name="evolink_videos", uri="evolink://videos")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "VIDEOS_ASSET":
+        return videos_asset()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: ``extra["source"]``: what marks an event as the transfer's.
 EXTRA_SOURCE = "evolink"
 #: ``task_instance.operator`` of the transfer's task instances, the only ones whose events are videos.

@@ -48,7 +48,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from airflow_provider_evolink import retry
 from airflow_provider_evolink.airflow_errors import fail_or_retry
-from airflow_provider_evolink.asset_extra import VIDEOS_ASSET, asset_extra
+from airflow_provider_evolink.asset_extra import asset_extra, videos_asset
 from airflow_provider_evolink.compat import path_conn_id
 from airflow_provider_evolink.exceptions import (
     EvoLinkConfigError,
@@ -102,7 +102,7 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
     (so a video result is ``<evolink_task_id>.mp4``).
 
     Every run records its files in Asset events: on each of the operator's Asset ``outlets``, or, when it has none,
-    on :data:`~airflow_provider_evolink.asset_extra.VIDEOS_ASSET` (``evolink://videos``, added to ``outlets`` at
+    on :func:`~airflow_provider_evolink.asset_extra.videos_asset` (``evolink://videos``, added to ``outlets`` at
     construction), so the "EvoLink videos" gallery and the task-instance tab show every stored video. Each event gets
     ``extra``: the EvoLink task ID, model, prompt,
     duration, ``quality``, credits at submission, total bytes, the checksum and one entry per stored file (the
@@ -183,7 +183,7 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
 
     @classmethod
     def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
-        """``BaseOperator.partial``; a mapped transfer without Asset ``outlets`` gets :data:`VIDEOS_ASSET` too (the
+        """``BaseOperator.partial``; a mapped transfer without Asset ``outlets`` gets :func:`videos_asset` too (the
         scheduler reads a mapped task's outlets from here, not from ``__init__``)."""
         kwargs["outlets"] = _with_videos_asset(kwargs.get("outlets"))
         return super().partial(**kwargs)
@@ -377,9 +377,9 @@ class EvoLinkToStorageOperator(BaseOperator, DestinationTask):
 
 
 def _with_videos_asset(outlets: Any) -> list[Any]:
-    """``outlets`` as a list, with :data:`VIDEOS_ASSET` added when it holds no Asset (so every video gets an event)."""
+    """``outlets`` as a list, with :func:`videos_asset` added when it holds no Asset (so every video gets an event)."""
     listed = list(outlets) if isinstance(outlets, list | tuple) else [] if outlets is None else [outlets]
-    return listed if any(isinstance(outlet, Asset) for outlet in listed) else [*listed, VIDEOS_ASSET]
+    return listed if any(isinstance(outlet, Asset) for outlet in listed) else [*listed, videos_asset()]
 
 
 def _require_completed(detail: TaskDetail) -> None:

@@ -28,7 +28,8 @@ opened = []
 sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" and str(args[0]).endswith(
     "catalogue.json") else None)
 import airflow.sdk  # what any DAG file pays anyway: on Airflow 3.1 it already imports the trigger machinery
-own = [] if "airflow.triggers.base" in sys.modules else ["airflow.triggers.base"]
+# The trigger machinery, and the providers manager an Asset's URI normalisation loads (airflow.models.asset with it).
+own = [name for name in ("airflow.triggers.base", "airflow.models.asset") if name not in sys.modules]
 for name in {dag_facing!r}:
     __import__(name)
 loaded = sorted(name for name in {model_modules!r} + own if name in sys.modules)
