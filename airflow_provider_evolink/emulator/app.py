@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from airflow_provider_evolink.ranges import RangeNotSatisfiable, byte_range
 
 from . import media
-from .errors import api_error, cdn_error, invalid_request
+from .errors import api_error, cdn_error, invalid_request, json_object
 from .faults import FaultSchedule
 from .fetch import FETCH_TIMEOUT_SECONDS, check_inputs, media_inputs
 from .price_list import price_list_router
@@ -96,10 +96,7 @@ def create_app(
     async def create_video_generation(request: Request) -> Response:
         if (denied := unauthorized(request)) is not None:
             return denied
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
+        body = await json_object(request)
         if not isinstance(body, dict):
             return invalid_request("body", "the request body must be a JSON object")
         now = time.time()

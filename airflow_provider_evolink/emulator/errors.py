@@ -6,8 +6,10 @@ API routes use EvoLink's ``ErrorResponse`` (``*.openapi.yaml``): ``{"error": {"c
 
 from __future__ import annotations
 
+from typing import Any
 from xml.sax.saxutils import escape
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 
@@ -39,3 +41,12 @@ def cdn_error(status: int, code: str, message: str) -> Response:
         f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
     )
     return Response(body, status_code=status, media_type="application/xml")
+
+
+async def json_object(request: Request) -> dict[str, Any] | None:
+    """The request body as a JSON object, or None when it is not one (not JSON, or another JSON value)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None

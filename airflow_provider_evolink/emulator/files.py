@@ -41,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 
 from . import media
 from .app import serve
+from .errors import json_object
 
 MB = 1024 * 1024
 MAX_UPLOAD_BYTES = 100 * MB
@@ -216,7 +217,7 @@ def create_files_app(store: FileStore, *, api_keys: Collection[str]) -> FastAPI:
     async def upload_base64(request: Request) -> Response:
         if (key := owner(request)) is None:
             return _unauthorized()
-        fields = await _json(request)
+        fields = await json_object(request) or {}
         data = fields.get("base64_data")
         if not isinstance(data, str) or not data:
             return _answer(False, 400, "base64_data is required")
@@ -232,7 +233,7 @@ def create_files_app(store: FileStore, *, api_keys: Collection[str]) -> FastAPI:
     async def upload_url(request: Request) -> Response:
         if (key := owner(request)) is None:
             return _unauthorized()
-        fields = await _json(request)
+        fields = await json_object(request) or {}
         url = fields.get("file_url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             return _answer(False, 400, "file_url must be a public http(s) URL")
@@ -325,14 +326,6 @@ def _answer(
 
 def _unauthorized() -> JSONResponse:
     return _answer(False, 401, "Invalid or missing API key: send 'Authorization: Bearer <API key>'", status=401)
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 async def _read_upload(upload: Any) -> AsyncIterator[bytes]:

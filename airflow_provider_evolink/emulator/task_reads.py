@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from airflow_provider_evolink.hooks.batch import MAX_BATCH_READ
 
-from .errors import invalid_request
+from .errors import invalid_request, json_object
 from .faults import FaultSchedule
 from .store import Task, TaskStore
 
@@ -66,10 +66,7 @@ def add_task_reads(
             return JSONResponse({"detail": "Not Found"}, status_code=404)  # what a server without the route says
         if (denied := unauthorized(request)) is not None:
             return denied
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
+        body = await json_object(request)
         ids = body.get("task_ids") if isinstance(body, dict) else None
         if not isinstance(ids, list) or not all(isinstance(task_id, str) for task_id in ids):
             return invalid_request("task_ids", "task_ids must be a list of task ID strings")
