@@ -407,6 +407,11 @@ class EvoLinkHook(BaseHook):
         ids, body = batch_body(evolink_task_ids)
         return tasks_by_id(await self._aget(BATCH_PATH, parse=parse_batch, body=body), ids)
 
+    async def await_pause(self) -> None:
+        """Sleep while the shared client is paused by a 429/503 ``Retry-After`` (seconds; no wait when not paused),
+        so that reads coming due in a pause can be sent together once it ends (``triggers/coalescer.py``)."""
+        await (await self._aclient()).wait_if_paused()
+
     def list_tasks(
         self,
         *,

@@ -12,16 +12,16 @@ URL and API key, so the same shared HTTP client) lives in that loop. How a read 
   ``delay`` seconds from now. While other waits of the connection are waiting too, the read is pulled earlier to the
   last batch line before it: a multiple of ``poll_interval`` less the jitter (:data:`~.pacing.JITTER`) on the event
   loop's clock, so that the waits with the same ``poll_interval`` read on the same lines. A wait on the lines reads
-  at most once per spacing; one whose read fell between lines (its first, one after a failure) may read half a
-  spacing sooner, once, to move onto them. A read is never later than its pace says; a lone wait reads exactly on
-  its pace.
+  at most once per spacing; one whose read fell between lines (its first) may read half a spacing sooner, once, to
+  move onto them; a read after a failure goes on the first line after its backoff (``Retry-After`` included) where
+  one comes before its pace. A read is never later than its pace says; a lone wait reads exactly on its pace.
 * The reads handed over in one loop iteration go together, up to 50 per call. A lone read goes as
   ``GET /v1/tasks/{task_id}`` (with ``batch_reads: on``, through the batch call too).
 * A task missing from the batch answer (or not a valid detail there) is read alone, which ends in today's not-found
   handling when it is really gone.
 * The batch call goes through the hook's one retry policy: 429 with ``Retry-After`` (which pauses every read of the
-  shared client), 5xx, no answer; an error that outlasts it reaches every wait of the batch, whose outage
-  tolerance takes it as it takes a single read's.
+  shared client; the reads coming due in the pause wait for its end and go out together), 5xx, no answer; an error
+  that outlasts it reaches every wait of the batch, whose outage tolerance takes it as it takes a single read's.
 * Capability detection: the first 404 or 405, or an answer not shaped ``{"data": [...]}``, turns batching off for
   the connection in this process, logged once; the waits of that batch are read alone at once, and every wait goes
   on with single reads. No wait loses its event.
@@ -232,8 +232,8 @@ async def paced_read(
 
     :param delay: seconds until the read is due (the wait's pace and deadline).
     :param earliest: the soonest the read may be pulled to (``retry.monotonic()`` seconds: the previous read plus
-        the pace's minimum spacing); ``None``: not a moment early (e.g. after a failure, whose wait honours
-        ``Retry-After``).
+        the pace's minimum spacing, or the end of the backoff after a failure, ``Retry-After`` included);
+        ``None``: not a moment early.
     :param line: the spacing of the batch lines, seconds: ``poll_interval`` less the jitter.
     :return: the detail and when it was read (``retry.monotonic()`` seconds, as planned).
     :raises EvoLinkError: reading failed (see :meth:`EvoLinkHook.aget_task`); :class:`EvoLinkConfigError` for a
@@ -249,6 +249,8 @@ async def paced_read(
     coalescer.planned += 1
     try:
         await retry.asleep(wait)
+        # Reads coming due in a Retry-After pause go out together when it ends, not one small batch per tick.
+        await hook.await_pause()
     finally:
         coalescer.planned -= 1
     return await coalescer.read(hook, evolink_task_id, force=settings.batch_reads == "on"), now + wait

@@ -176,7 +176,8 @@ class EvoLinkTaskTrigger(BaseTrigger):
                 if (wait := _tolerated(outage, error)) is None:
                     return EvoLinkTaskEvent.from_error(self.evolink_task_id, error, failing_for=outage.failing_for)
                 # Drawn now, not before the read: the pacer puts the wake-up on a grid line counted from now.
-                delay, earliest = max(pacer.retry_delay(), wait), None  # after a failure, not a moment earlier
+                # After a failure: on a batch line if one falls between the backoff's end and the jittered pace.
+                delay, earliest = max(pacer.retry_delay(), wait), retry.monotonic() + wait
                 continue
             if outage is not None:
                 outage.recovered()

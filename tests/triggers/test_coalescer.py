@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from airflow_provider_evolink.exceptions import (
 )
 from airflow_provider_evolink.hooks.evolink import EvoLinkHook
 from airflow_provider_evolink.models import TaskDetail
-from airflow_provider_evolink.triggers.coalescer import ReadCoalescer
+from airflow_provider_evolink.triggers.coalescer import ReadCoalescer, paced_read
 from airflow_provider_evolink.triggers.evolink import EvoLinkTaskTrigger
 
 O3_REQUEST = {"model": "kling-o3-reference-to-video", "prompt": "a red fox in the snow", "duration": 5}
@@ -287,4 +288,39 @@ def test_a_read_is_pulled_to_the_last_batch_line_before_it_is_due_only_while_oth
     coalescer.planned = 3
     assert coalescer.pulled(100.0, 10.0, 100.0, 7.2) == pytest.approx(108.0 - 100.0)  # line 15 x 7.2 = 108
     assert coalescer.pulled(100.0, 10.0, 108.5, 7.2) == 10.0  # the line comes before the soonest it may
-    assert coalescer.pulled(100.0, 10.0, None, 7.2) == 10.0  # after a failure: never early
+    assert coalescer.pulled(100.0, 10.0, None, 7.2) == 10.0  # no soonest time: never early
+    assert coalescer.pulled(100.0, 10.0, 101.0, 7.2) == pytest.approx(8.0)  # after a 1 s backoff: onto line 108
+
+
+class PausedHook(StandInHook):
+    """A stand-in hook whose shared client is paused by a ``Retry-After`` until ``resume`` is set."""
+
+    def __init__(self, known: set[str]) -> None:
+        super().__init__(known)
+        self.resume = asyncio.Event()
+
+    async def asettings(self) -> Any:
+        return SimpleNamespace(batch_reads="auto", base_url="http://evolink.test", api_key="sk-paused")
+
+    async def await_pause(self) -> None:
+        await self.resume.wait()
+
+
+async def test_reads_coming_due_in_a_retry_after_pause_go_out_in_one_batch_when_it_ends() -> None:
+    ids = [f"task-unified-{n}" for n in range(5)]
+    hook = PausedHook(set(ids))
+    # Due 10, 20, ... 50 ms from now, on no common line: each would go alone without the pause.
+    reads = [
+        asyncio.create_task(paced_read(hook, task_id, 0.01 * (n + 1), earliest=None, line=1.0))  # type: ignore[arg-type]
+        for n, task_id in enumerate(ids)
+    ]
+    await asyncio.sleep(0.1)
+    assert hook.batches == []  # nothing is sent while the client is paused
+    assert hook.singles == []
+
+    hook.resume.set()
+    results = await asyncio.gather(*reads)
+
+    assert [detail.id for detail, _ in results] == ids
+    assert hook.batches == [ids]
+    assert hook.singles == []
