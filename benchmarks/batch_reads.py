@@ -22,7 +22,12 @@ p99 < 50 ms, RSS growth < 200 MB, <= 16 connections, 0 events lost; CPU per gene
 aiohttp-session-per-poll baseline on the fixed schedule (its CPU per read at ``--anchor-waits`` times the schedule's
 reads).
 
+With ``--generations-per-wait K`` (K > 1) each run is a pipeline that keeps that many waits in flight: a wait that
+ends creates the next task and waits for it, until K generations per wait have run; the figures are per generation.
+A single cohort started together (K = 1) is not that many concurrent waits for long: its last renders finish alone.
+
     python benchmarks/batch_reads.py [--waits 1,50,1000,10000] [--single-up-to 1000] [--time-scale 0.1]
+    python benchmarks/batch_reads.py --waits 50 --generations-per-wait 6 --patterns trigger-single,trigger
     python benchmarks/batch_reads.py --waits 10000 --patterns trigger     # one run
 """
 
@@ -55,6 +60,9 @@ def main() -> None:
     parser.add_argument("--estimate", type=float, default=300.0, help="estimated_time, modelled seconds")
     parser.add_argument("--spread", type=float, default=0.25, help="log-normal spread of render times")
     parser.add_argument("--seed", type=int, default=30)
+    parser.add_argument(
+        "--generations-per-wait", type=int, default=1, help="> 1: keep the waits in flight for this many rounds"
+    )
     parser.add_argument("--patterns", default=",".join((*SINGLE_PATTERNS, BATCHED, ANCHOR)), help="which to run")
     args = parser.parse_args()
 
@@ -81,19 +89,21 @@ def main() -> None:
                 fetch_inputs=False,
                 accept_any_model=True,
             )
-            run_args = argparse.Namespace(waiters=waits, profile=None)
+            generations = waits * max(args.generations_per_wait, 1)
+            run_args = argparse.Namespace(waiters=waits, profile=None, generations=generations)
             with emulator:
                 for pattern in patterns:
                     result = trigger_scale._run_pattern(pattern, emulator, run_args, poll, scratch, env)
                     fired = sum(n for status, n in result["statuses"].items() if status in EVENT_STATUSES)
-                    result.update(waits=waits, lost=waits - fired)
+                    result.update(waits=waits, lost=generations - fired)
                     results.append(result)
                     print(_row(result), flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(
         f"batch_reads: time scale {args.time_scale:g} (poll_interval {args.poll_interval:g} s -> {poll:g} s, "
-        f"estimated_time {args.estimate:g} s -> {args.estimate * args.time_scale:g} s), spread {args.spread:g}; "
+        f"estimated_time {args.estimate:g} s -> {args.estimate * args.time_scale:g} s), spread {args.spread:g}, "
+        f"{args.generations_per_wait} generation(s) per wait; "
         f"{os.cpu_count()} cores; load avg before {load_before}, after {trigger_scale._load()}"
     )
     print(HEAD)

@@ -153,6 +153,17 @@ async def _wait_trigger(trigger: Any) -> tuple[str, float]:
     return "no event", time.time()
 
 
+async def _lane(first: Any, base_url: str, make: Any, left: list[int]) -> list[tuple[str, Any]]:
+    """One of the N waits of a pipeline that keeps N generations in flight: wait for ``first``, then while
+    generations are ``left``, create the next task and wait for it. Each wait's (task ID, ``_wait_trigger`` result)."""
+    done = [(first.evolink_task_id, await _wait_trigger(first))]
+    while left[0] > 0:
+        left[0] -= 1
+        [task_id], _ = await _create_tasks(base_url, 1)
+        done.append((task_id, await _wait_trigger(make(task_id))))
+    return done
+
+
 async def _poll_loop(poll: Any, poll_interval: float, polls: list[int]) -> tuple[str, float]:
     from airflow_provider_evolink.models import TaskStatus
 
@@ -182,7 +193,7 @@ def _warm_up() -> None:
 
 
 async def _child(
-    pattern: str, base_url: str, waiters: int, poll_interval: float, profile: str | None
+    pattern: str, base_url: str, waiters: int, poll_interval: float, profile: str | None, generations: int
 ) -> dict[str, Any]:
     import aiohttp
     import httpx
@@ -197,19 +208,24 @@ async def _child(
     client: httpx.AsyncClient | None = None
     rss_before_triggers = _rss()
     if pattern in ("trigger", "trigger-single", "trigger-fixed"):
-        # Built here as the triggerer does (from serialised kwargs), before the clock starts.
-        triggers = [
-            EvoLinkTaskTrigger(
-                evolink_task_id=i,
+
+        def make(evolink_task_id: str) -> EvoLinkTaskTrigger:
+            return EvoLinkTaskTrigger(
+                evolink_task_id=evolink_task_id,
                 evolink_conn_id="evolink_default",
                 poll_interval=poll_interval,
                 end_time=time.time() + 3600,
                 estimated_time=estimated_time,
                 adaptive_polling=pattern != "trigger-fixed",
             )
-            for i in ids
-        ]
-        coroutines = [_wait_trigger(trigger) for trigger in triggers]
+
+        # Built here as the triggerer does (from serialised kwargs), before the clock starts.
+        triggers = [make(i) for i in ids]
+        if generations > waiters:  # a pipeline keeping `waiters` generations in flight
+            left = [generations - waiters]
+            coroutines = [_lane(trigger, base_url, make, left) for trigger in triggers]
+        else:
+            coroutines = [_wait_trigger(trigger) for trigger in triggers]
     elif pattern == "aiohttp-per-poll":
 
         def per_poll(evolink_task_id: str) -> Any:
@@ -271,7 +287,7 @@ async def _child(
         await client.aclose()
     statuses: dict[str, int] = {}
     events: dict[str, float] = {}
-    for task_id, result in zip(ids, results, strict=True):
+    for task_id, result in _per_wait(ids, results):
         key = result[0] if isinstance(result, tuple) else type(result).__name__
         statuses[key] = statuses.get(key, 0) + 1
         if isinstance(result, tuple):
@@ -295,6 +311,14 @@ async def _child(
     }
 
 
+def _per_wait(ids: list[str], results: list[Any]) -> list[tuple[str, Any]]:
+    """(task ID, result) of every wait: a lane's list holds several."""
+    pairs: list[tuple[str, Any]] = []
+    for task_id, result in zip(ids, results, strict=True):
+        pairs += result if isinstance(result, list) else [(task_id, result)]
+    return pairs
+
+
 def _rss() -> int:
     import psutil
 
@@ -307,7 +331,8 @@ def _run_child(args: argparse.Namespace) -> None:
         {"conn_type": "evolink", "host": args.base_url, "password": API_KEY, "extra": extra}
     )
     _warm_up()
-    result = asyncio.run(_child(args.child, args.base_url, args.waiters, args.poll_interval, args.profile))
+    generations = max(args.generations or 0, args.waiters)
+    result = asyncio.run(_child(args.child, args.base_url, args.waiters, args.poll_interval, args.profile, generations))
     Path(args.result).write_text(json.dumps(result))
 
 
@@ -341,6 +366,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="runs of every pattern, alternating the order")
     parser.add_argument("--seed", type=int, default=13, help="seed of the render-time draws")
     parser.add_argument("--profile", help="write a cProfile of each child's wait to this folder")
+    parser.add_argument("--generations", type=int, help=argparse.SUPPRESS)  # > waiters: keep waiters in flight
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -505,6 +531,9 @@ def _run_pattern(
     command = [sys.executable, __file__, "--child", pattern, "--base-url", emulator.base_url]
     command += ["--waiters", str(args.waiters), "--poll-interval", str(poll)]
     command += ["--result", str(result_file)]
+    generations = max(getattr(args, "generations", None) or 0, args.waiters, 1)
+    if generations > args.waiters:
+        command += ["--generations", str(generations)]
     if args.profile:
         command += ["--profile", args.profile]
     # The triggers' log lines go to a file, as a triggerer's go to its log files: a pipe the driver drains
@@ -525,7 +554,7 @@ def _run_pattern(
     # Task reads: each task a batch read (the emulator logs its IDs, comma-separated) counts, as each costs EvoLink
     # an upstream query; requests: what EvoLink's rate limit counts.
     task_reads = len(reads) + sum(len(r["task_id"].split(",")) for r in batches if r["task_id"])
-    waits = max(args.waiters, 1)
+    waits = generations
     result["reads_per_gen"] = task_reads / waits
     result["requests_per_gen"] = result["requests"] / waits
     result["cpu_ms_per_gen"] = result["cpu_s"] * 1000 / waits

@@ -96,6 +96,8 @@ def evolink_motion_control():
         deferrable=True,
         poke_interval=POLL_SECONDS,
         timeout=60 * 60,
+        retries=2,  # safe: a retry only reads the EvoLink task again (e.g. after a worker lost its resume)
+        retry_delay=timedelta(seconds=30),
     )
     save = EvoLinkToStorageOperator(
         task_id="save",

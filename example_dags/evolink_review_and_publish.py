@@ -74,10 +74,19 @@ def evolink_review_and_publish():
         }
 
     generate = EvoLinkGenerateVideoOperator(
-        task_id="generate", request=build_request(), max_credits=170
-    )  # 15 s at 720p estimates 164 credits
+        task_id="generate",
+        request=build_request(),
+        max_credits=170,  # 15 s at 720p estimates 164 credits
+        retries=2,  # safe: a retry reconnects to the stored EvoLink task instead of paying again
+        retry_delay=timedelta(seconds=30),
+    )
     wait = EvoLinkTaskSensor(
-        task_id="wait", evolink_task_id=generate.output, deferrable=True, poke_interval=POLL_SECONDS
+        task_id="wait",
+        evolink_task_id=generate.output,
+        deferrable=True,
+        poke_interval=POLL_SECONDS,
+        retries=2,  # safe: a retry only reads the EvoLink task again (e.g. after a worker lost its resume)
+        retry_delay=timedelta(seconds=30),
     )
     save = EvoLinkToStorageOperator(
         task_id="save",
