@@ -26,6 +26,10 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
 os.environ.pop("EVOLINK_API_KEY", None)
+# The example DAGs' status-read pace (read when a DAG file is parsed; 8 s by default): the session emulator renders
+# at once, so a wait under dag.test() would only sleep through its first paced read. The real Airflows the tests
+# start set their own.
+os.environ["EVOLINK_POLL_INTERVAL"] = "0.5"
 
 #: ``postgres``, ``redis_url`` (tests/servers.py) and ``airflow_standalone``: a real Airflow on PostgreSQL for the
 #: end-to-end, browser and production tests (tests/airflow_standalone.py); tests/parallel.py marks the tests that

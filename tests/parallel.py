@@ -9,8 +9,9 @@ browser tests (:data:`UI_FOLDER`) before the others: xdist hands each worker one
 unit tests fill the workers after them.
 
 A unit of work runs whole, in a row, on one worker (:class:`OneUiScheduling`): a test module (so its module-scoped
-fixtures, an Airflow or a ``dag.test()`` run, are made once), and the whole of :data:`UI_FOLDER` (so the UI tests'
-Airflow, ``airflow_ui``, and the browser start once). The browser closes after its last test, because Playwright's
+fixtures, an Airflow or a ``dag.test()`` run, are made once), and each folder of :data:`PACKAGE_UNITS`: the whole of
+:data:`UI_FOLDER` (so the UI tests' Airflow, ``airflow_ui``, and the browser start once) and the gallery's tests (so
+their ``dag.test()`` runs are made once). The browser closes after its last test, because Playwright's
 sync API leaves an event loop running that the asyncio tests after it would trip on.
 """
 
@@ -27,6 +28,9 @@ REAL_AIRFLOW_FIXTURES = frozenset({"airflow_standalone", "airflow_database", "ai
 REAL_AIRFLOW_MARKERS = ("e2e", "browser", "production")
 #: The browser tests' folder (tests/ui/conftest.py: ``browser``, ``airflow_ui``): one unit of work.
 UI_FOLDER = "tests/ui/"
+#: Folders whose package-scoped fixtures run whole DAGs (tests/plugins/conftest.py: ``gallery_runs``): each is one
+#: unit of work, so that the fixtures run once, not once per worker; they go to the workers before the unit tests.
+PACKAGE_UNITS = (UI_FOLDER, "tests/plugins/")
 
 
 def needs_real_airflow(item: pytest.Item) -> bool:
@@ -37,19 +41,22 @@ def needs_real_airflow(item: pytest.Item) -> bool:
 
 
 def work_unit(nodeid: str) -> str:
-    """The unit of work of a test: :data:`UI_FOLDER` for a browser test, else its module's path."""
-    return UI_FOLDER if nodeid.startswith(UI_FOLDER) else nodeid.split("::", 1)[0]
+    """The unit of work of a test: its folder of :data:`PACKAGE_UNITS`, else its module's path."""
+    folder = next((folder for folder in PACKAGE_UNITS if nodeid.startswith(folder)), None)
+    return folder or nodeid.split("::", 1)[0]
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the real-Airflow tests and move them to the front, the browser tests first."""
+    """Mark the real-Airflow tests and move them to the front, the browser tests first, then the other folders of
+    :data:`PACKAGE_UNITS`."""
     rank: dict[str, int] = {}
     for item in items:
-        rank[item.nodeid] = 2
+        unit = work_unit(item.nodeid)
+        rank[item.nodeid] = 2 if unit in PACKAGE_UNITS else 3
         if needs_real_airflow(item):
             item.add_marker(pytest.mark.real_airflow)
-            rank[item.nodeid] = 0 if work_unit(item.nodeid) == UI_FOLDER else 1
+            rank[item.nodeid] = 0 if unit == UI_FOLDER else 1
     items.sort(key=lambda item: rank[item.nodeid])  # stable: the collection's order within each rank
 
 
