@@ -410,7 +410,9 @@ class EvoLinkHook(BaseHook):
     async def await_pause(self) -> None:
         """Sleep while the shared client is paused by a 429/503 ``Retry-After`` (seconds; no wait when not paused),
         so that reads coming due in a pause can be sent together once it ends (``triggers/coalescer.py``)."""
-        await (await self._aclient()).wait_if_paused()
+        shared = await self._aclient()
+        if shared.paused_until:  # only a 429/503 ever sets it: no coroutine per read otherwise
+            await shared.wait_if_paused()
 
     def list_tasks(
         self,
